@@ -1,0 +1,151 @@
+import { JwtVerifier } from 'aws-jwt-verify';
+import type { Fetcher } from 'aws-jwt-verify/https';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import type { SupportedSignatureAlgorithm } from 'aws-jwt-verify/jwt-verifier';
+import { type Caller, type ClaimNames, callerFromClaims, type TokenVerifier } from '../core/caller';
+import { InvalidTokenError, McpIdentityError } from '../core/errors';
+
+export interface JwtVerifierSettings {
+  /** Expected `iss`. Mandatory: there is no default issuer. */
+  readonly issuer: string;
+  /** Accepted `aud` values (at least one must match). Mandatory. */
+  readonly audience: readonly string[];
+  /** JWKS location; when absent it is read from the discovery document. */
+  readonly jwksUri?: string;
+  /** OIDC discovery document (`…/.well-known/openid-configuration`). */
+  readonly discoveryUrl?: string;
+  /** Signature algorithms accepted, explicitly. `none` and HMAC are never accepted. */
+  readonly algorithms: readonly SupportedSignatureAlgorithm[];
+  /** Clock skew tolerance for `exp`/`nbf`. @default 0 */
+  readonly graceSeconds: number;
+  readonly claimNames: ClaimNames;
+  /** Timeout for discovery and JWKS fetches. @default 1500 */
+  readonly fetchTimeoutMs: number;
+}
+
+/** Tokens larger than this are refused before any parsing (a 100 kB header is an attack, not a token). */
+export const MAX_TOKEN_BYTES = 16 * 1024;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** Only https, except to loopback (the local stack and tests): keys fetched in clear text could be swapped. */
+export function assertKeyUrl(url: string, what: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new InvalidTokenError(`${what} is not a URL: ${url}`, { cause: error });
+  }
+  if (parsed.protocol === 'https:') return parsed;
+  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)) return parsed;
+  throw new InvalidTokenError(`${what} must use https (plain http is accepted for loopback only): ${url}`);
+}
+
+/**
+ * aws-jwt-verify's Node fetcher speaks https only. This one uses the platform `fetch` (so the loopback dev
+ * issuer works over http) with a hard timeout, and refuses non-loopback http.
+ */
+export class TimeoutFetcher implements Fetcher {
+  constructor(private readonly timeoutMs: number) {}
+
+  async fetch(uri: string): Promise<ArrayBuffer> {
+    assertKeyUrl(uri, 'JWKS URI');
+    const response = await fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+    if (response.status !== 200) throw new Error(`${uri} answered HTTP ${response.status}`);
+    return response.arrayBuffer();
+  }
+}
+
+/** Reads `jwks_uri` from an OIDC discovery document and checks it names our issuer (OIDC Discovery §4.3). */
+export async function discoverJwksUri(discoveryUrl: string, issuer: string, timeoutMs: number): Promise<string> {
+  assertKeyUrl(discoveryUrl, 'discovery URL');
+  const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  if (response.status !== 200) throw new Error(`discovery document ${discoveryUrl} answered HTTP ${response.status}`);
+  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  if (document.issuer !== issuer) {
+    throw new Error(`discovery document issuer '${String(document.issuer)}' does not match the configured issuer '${issuer}'`);
+  }
+  if (typeof document.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
+  assertKeyUrl(document.jwks_uri, 'jwks_uri');
+  return document.jwks_uri;
+}
+
+type Verifier = { verify(jwt: string): Promise<Record<string, unknown>>; hydrate(): Promise<void> };
+
+/**
+ * Verifies bearer tokens with aws-jwt-verify (signature, issuer, audience, expiry, not-before, algorithm).
+ * Discovery and the JWKS download happen once and are cached; if the issuer is unreachable the failure is
+ * not cached, so the next request tries again (and is denied meanwhile).
+ */
+export class JwtTokenVerifier implements TokenVerifier {
+  private verifier: Promise<Verifier> | undefined;
+
+  constructor(private readonly settings: JwtVerifierSettings) {
+    if (settings.issuer.length === 0) throw new InvalidTokenError('issuer is required');
+    if (settings.audience.length === 0) throw new InvalidTokenError('audience is required');
+    if (settings.algorithms.length === 0) throw new InvalidTokenError('at least one algorithm is required');
+    if (settings.jwksUri === undefined && settings.discoveryUrl === undefined) {
+      throw new InvalidTokenError('either a JWKS URI or a discovery URL is required');
+    }
+  }
+
+  private async build(): Promise<Verifier> {
+    const { settings } = this;
+    const jwksUri =
+      settings.jwksUri ?? (await discoverJwksUri(settings.discoveryUrl as string, settings.issuer, settings.fetchTimeoutMs));
+    const allowed = new Set<string>(settings.algorithms);
+    return JwtVerifier.create(
+      {
+        issuer: settings.issuer,
+        audience: [...settings.audience],
+        jwksUri,
+        graceSeconds: settings.graceSeconds,
+        customJwtCheck: ({ header }) => {
+          if (header.alg === undefined || !allowed.has(header.alg)) throw new Error(`signature algorithm ${header.alg} is not allowed`);
+        },
+      },
+      { jwksCache: new SimpleJwksCache({ fetcher: new TimeoutFetcher(settings.fetchTimeoutMs) }) },
+    ) as unknown as Verifier;
+  }
+
+  private ready(): Promise<Verifier> {
+    if (this.verifier === undefined) {
+      const building = this.build();
+      this.verifier = building;
+      building.catch(() => {
+        if (this.verifier === building) this.verifier = undefined;
+      });
+    }
+    return this.verifier;
+  }
+
+  /** Warms discovery and the JWKS at cold start; failures are swallowed here and surface per request. */
+  async hydrate(): Promise<void> {
+    try {
+      await (await this.ready()).hydrate();
+    } catch {
+      // The request path will retry and deny with a clear cause.
+    }
+  }
+
+  async verify(token: string): Promise<Caller> {
+    if (token.length === 0 || token.length > MAX_TOKEN_BYTES) throw new InvalidTokenError('token is empty or too large');
+    try {
+      const payload = await (await this.ready()).verify(token);
+      return callerFromClaims(payload, this.settings.claimNames);
+    } catch (error) {
+      if (error instanceof McpIdentityError) throw error;
+      // aws-jwt-verify keeps the raw JWT out of its errors; we keep only its message.
+      throw new InvalidTokenError(`token rejected: ${error instanceof Error ? error.message : 'unknown error'}`, {
+        cause: error,
+      });
+    }
+  }
+}
+
+/** The bearer token from an `Authorization` header value, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
+  return match?.[1];
+}

@@ -1,0 +1,146 @@
+import type { Caller } from './caller';
+import { ArgumentConversionError, type AuthorizationRequest, authorizationRequest, type CedarModel, discoveryRequest } from './cedar-request';
+import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecisionPoint } from './decision';
+import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
+import { type InjectionConfig, injectIdentity, spoofedArguments } from './injection';
+import type { McpOperation } from './mcp-operation';
+
+export type EnforcementMode = 'enforce' | 'log-only';
+
+export interface AuthorizerSettings {
+  readonly model: CedarModel;
+  readonly injection: InjectionConfig;
+  /** `log-only` evaluates and audits policy denials but lets the call through (rollout). Authentication,
+   * spoofing, malformed input and engine errors are always enforced. @default 'enforce' */
+  readonly mode: EnforcementMode;
+  readonly catalog?: PolicyCatalog;
+}
+
+/** What the gateway does with a request after deciding it. */
+export interface Verdict {
+  readonly decision: Decision;
+  /** Whether the request goes on to the target. */
+  readonly forward: boolean;
+  /** False when a deny was recorded but not enforced (log-only). */
+  readonly enforced: boolean;
+  /** For a forwarded `tools/call`: the arguments the target receives (identity injected). */
+  readonly arguments?: Record<string, unknown>;
+  readonly injected?: readonly string[];
+}
+
+const ALLOW_WITHOUT_POLICY: Decision = Object.freeze({ kind: 'allow', policies: Object.freeze([]) });
+
+function errorDecision(error: unknown): Decision {
+  const safe =
+    error instanceof McpIdentityError ? error : new DecisionPointError('decision point failed', { cause: error });
+  return { kind: 'error', reason: safe.safeReason, error: safe };
+}
+
+function who(caller: Caller): string {
+  return caller.username ?? caller.email ?? caller.subject;
+}
+
+/**
+ * The decision for one MCP operation by one verified caller. Never throws: every failure is a deny.
+ */
+export async function authorizeOperation(
+  caller: Caller,
+  operation: McpOperation,
+  pdp: PolicyDecisionPoint,
+  settings: AuthorizerSettings,
+): Promise<Verdict> {
+  switch (operation.kind) {
+    case 'protocol':
+    case 'notification':
+    case 'client-response':
+    case 'list':
+      // Session plumbing runs no tool; lists are filtered per tool on the way back.
+      return { decision: ALLOW_WITHOUT_POLICY, forward: true, enforced: true };
+    case 'unsupported':
+      return {
+        decision: {
+          kind: 'deny',
+          code: 'unsupported-method',
+          reason: `The method '${operation.method}' is not permitted through this gateway.`,
+          policies: [],
+        },
+        forward: false,
+        enforced: true,
+      };
+    case 'tool-call': {
+      const spoofed = spoofedArguments(operation.arguments, settings.injection, operation.tool.full);
+      if (spoofed.length > 0) {
+        const error = new SpoofingAttemptError(spoofed);
+        return {
+          decision: { kind: 'deny', code: 'spoofing', reason: error.safeReason, policies: [] },
+          forward: false,
+          enforced: true,
+        };
+      }
+      return decide(caller, operation, pdp, settings, `call the tool '${operation.tool.full}'`);
+    }
+    case 'prompt-get':
+      return decide(caller, operation, pdp, settings, `get the prompt '${operation.name}'`);
+    case 'resource-read':
+      return decide(caller, operation, pdp, settings, `read the resource '${operation.uri}'`);
+  }
+}
+
+async function decide(
+  caller: Caller,
+  operation: Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>,
+  pdp: PolicyDecisionPoint,
+  settings: AuthorizerSettings,
+  what: string,
+): Promise<Verdict> {
+  let request: AuthorizationRequest;
+  try {
+    request = authorizationRequest(caller, operation, settings.model);
+  } catch (error) {
+    if (!(error instanceof ArgumentConversionError)) return { decision: errorDecision(error), forward: false, enforced: true };
+    return {
+      decision: {
+        kind: 'deny',
+        code: 'unknown-tool-arguments',
+        reason: `Denied: the arguments cannot be checked against policy (${error.message}).`,
+        policies: [],
+      },
+      forward: false,
+      enforced: true,
+    };
+  }
+
+  let decision: Decision;
+  try {
+    decision = decisionFromAnswer(await pdp.isAuthorized(request), { who: who(caller), what }, settings.catalog);
+  } catch (error) {
+    return { decision: errorDecision(error), forward: false, enforced: true };
+  }
+
+  const shadow = settings.mode === 'log-only' && decision.kind === 'deny';
+  if (decision.kind !== 'allow' && !shadow) return { decision, forward: false, enforced: true };
+  if (operation.kind !== 'tool-call') return { decision, forward: true, enforced: !shadow };
+  const injected = injectIdentity(operation.arguments, caller, settings.injection, operation.tool.full);
+  return { decision, forward: true, enforced: !shadow, arguments: injected.arguments, injected: injected.injected };
+}
+
+/**
+ * The tools among `names` the caller could call with some input. Any engine failure hides every tool
+ * (fail closed: an empty list is safe, a list with a forbidden tool is not). In log-only mode the caller
+ * shows every tool and audits what this would have hidden.
+ */
+export async function callableTools(
+  caller: Caller,
+  names: readonly string[],
+  pdp: PolicyDecisionPoint,
+  settings: AuthorizerSettings,
+): Promise<{ readonly callable: Set<string>; readonly error?: McpIdentityError }> {
+  try {
+    const answers = await pdp.couldBeAllowed(names.map((name) => discoveryRequest(caller, name, settings.model)));
+    if (answers.length !== names.length) throw new DecisionPointError('decision point answered a different number of requests');
+    return { callable: new Set(names.filter((_, index) => answers[index] === true)) };
+  } catch (error) {
+    const decision = errorDecision(error);
+    return { callable: new Set(), error: decision.kind === 'error' ? decision.error : undefined };
+  }
+}

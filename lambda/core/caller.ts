@@ -1,0 +1,152 @@
+import { InvalidClaimsError } from './errors';
+
+/** Which claims name the caller. Issuers disagree (Okta `groups`, Cognito `cognito:groups`, Teleport `roles`). */
+export interface ClaimNames {
+  /** Claim holding the stable user id. @default 'sub' */
+  readonly subject: string;
+  /** Claim holding the roles: a JSON array, or a space- or comma-separated string. Dots reach into objects
+   * (`realm_access.roles`). @default 'roles' */
+  readonly roles: string;
+  /** @default 'email' */
+  readonly email: string;
+  /** First present wins. @default ['username', 'preferred_username'] */
+  readonly username: readonly string[];
+  /** The agent (OAuth client) acting for the user; first present wins. @default ['client_id', 'azp'] */
+  readonly agent: readonly string[];
+}
+
+export const DEFAULT_CLAIM_NAMES: ClaimNames = Object.freeze({
+  subject: 'sub',
+  roles: 'roles',
+  email: 'email',
+  username: Object.freeze(['username', 'preferred_username']),
+  agent: Object.freeze(['client_id', 'azp']),
+});
+
+/** The verified human behind a request. Built only from claims whose signature has been verified. */
+export interface Caller {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly roles: readonly string[];
+  readonly email?: string;
+  readonly username?: string;
+  /** OAuth client id of the agent acting for the user. */
+  readonly agent?: string;
+  /** `jti` of the token. */
+  readonly tokenId?: string;
+  /** RFC 8693 delegation chain (`act` claim), the current actor first. */
+  readonly actors: readonly string[];
+  /** Seconds since the epoch. */
+  readonly issuedAt?: number;
+  /** Seconds since the epoch; always present (we refuse tokens without `exp`). */
+  readonly expiresAt: number;
+}
+
+/** Bounds that keep one token from producing an entity AVP would refuse (≤100 transitive parents). */
+export const MAX_ROLES = 100;
+const MAX_ROLE_LENGTH = 256;
+const MAX_ACTOR_DEPTH = 10;
+const MAX_IDENTIFIER_LENGTH = 1024;
+
+type Claims = Readonly<Record<string, unknown>>;
+
+function readPath(claims: Claims, path: string): unknown {
+  if (Object.hasOwn(claims, path)) return claims[path];
+  let current: unknown = claims;
+  for (const part of path.split('.')) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    if (!Object.hasOwn(current, part)) return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+function optionalString(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed.length > 0 && trimmed.length <= MAX_IDENTIFIER_LENGTH ? trimmed : undefined;
+}
+
+function firstString(claims: Claims, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = optionalString(readPath(claims, name));
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Roles from a claim that may be a JSON array or a delimited string. Non-string entries and blanks are dropped
+ * (a role list is an allow-list input, so anything we cannot read is simply not a role), duplicates removed,
+ * and the list is capped so a hostile issuer cannot blow up the entity graph.
+ */
+export function parseRoles(value: unknown): string[] {
+  let raw: unknown[];
+  if (Array.isArray(value)) raw = value;
+  else if (typeof value === 'string') raw = value.split(/[\s,]+/);
+  else return [];
+  const roles = new Set<string>();
+  for (const entry of raw) {
+    if (typeof entry !== 'string') continue;
+    const role = entry.trim();
+    if (role.length === 0 || role.length > MAX_ROLE_LENGTH) continue;
+    roles.add(role);
+    if (roles.size >= MAX_ROLES) break;
+  }
+  return [...roles];
+}
+
+function parseActors(value: unknown): string[] {
+  const actors: string[] = [];
+  let current = value;
+  while (current !== null && typeof current === 'object' && !Array.isArray(current) && actors.length < MAX_ACTOR_DEPTH) {
+    const sub = optionalString((current as Record<string, unknown>).sub);
+    if (sub === undefined) break;
+    actors.push(sub);
+    current = (current as Record<string, unknown>).act;
+  }
+  return actors;
+}
+
+function numericDate(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+}
+
+/**
+ * Builds the {@link Caller} from claims that have already been verified (signature, issuer, audience, expiry).
+ * Throws {@link InvalidClaimsError} when the token cannot name a caller.
+ */
+export function callerFromClaims(claims: Claims, names: ClaimNames = DEFAULT_CLAIM_NAMES): Caller {
+  const subject = optionalString(readPath(claims, names.subject));
+  if (subject === undefined) throw new InvalidClaimsError(`token has no usable '${names.subject}' claim`);
+  const issuer = optionalString(claims.iss);
+  if (issuer === undefined) throw new InvalidClaimsError("token has no 'iss' claim");
+  const expiresAt = numericDate(claims.exp);
+  if (expiresAt === undefined) throw new InvalidClaimsError("token has no 'exp' claim; only short-lived tokens are accepted");
+
+  const caller: {
+    -readonly [K in keyof Caller]: Caller[K];
+  } = {
+    subject,
+    issuer,
+    roles: parseRoles(readPath(claims, names.roles)),
+    actors: parseActors(claims.act),
+    expiresAt,
+  };
+  const email = optionalString(readPath(claims, names.email));
+  if (email !== undefined) caller.email = email;
+  const username = firstString(claims, names.username);
+  if (username !== undefined) caller.username = username;
+  const agent = firstString(claims, names.agent);
+  if (agent !== undefined) caller.agent = agent;
+  const tokenId = optionalString(claims.jti);
+  if (tokenId !== undefined) caller.tokenId = tokenId;
+  const issuedAt = numericDate(claims.iat);
+  if (issuedAt !== undefined) caller.issuedAt = issuedAt;
+  return Object.freeze(caller);
+}
+
+/** Port: verifies a raw bearer token and names the caller. Throws {@link InvalidTokenError} on any failure. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Caller>;
+}

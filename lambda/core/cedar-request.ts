@@ -1,0 +1,188 @@
+import type { Caller } from './caller';
+import type { McpOperation } from './mcp-operation';
+
+/**
+ * The Cedar request for an operation, as entity/context JSON in the one format both cedar-wasm and Verified
+ * Permissions' `cedarJson` fields accept (uid/attrs/parents; `__entity`/`__extn` escapes).
+ */
+
+export interface EntityUid {
+  readonly type: string;
+  readonly id: string;
+}
+
+export type CedarValue =
+  | string
+  | number
+  | boolean
+  | readonly CedarValue[]
+  | { readonly __entity: EntityUid }
+  | { readonly __extn: { readonly fn: string; readonly arg: string } }
+  | { readonly [key: string]: CedarValue };
+
+export interface CedarEntity {
+  readonly uid: EntityUid;
+  readonly attrs: Readonly<Record<string, CedarValue>>;
+  readonly parents: readonly EntityUid[];
+}
+
+export interface AuthorizationRequest {
+  readonly principal: EntityUid;
+  readonly action: EntityUid;
+  readonly resource: EntityUid;
+  readonly context: Readonly<Record<string, CedarValue>>;
+  readonly entities: readonly CedarEntity[];
+}
+
+/** Cedar JSON-schema types (the resolved form), enough to type `context.input` from a tool's input schema. */
+export type CedarType =
+  | { readonly type: 'String' | 'Long' | 'Boolean' }
+  | { readonly type: 'Set'; readonly element: CedarType }
+  | { readonly type: 'Record'; readonly attributes: Readonly<Record<string, CedarType & { readonly required?: boolean }>> }
+  | { readonly type: 'Entity'; readonly name: string }
+  | { readonly type: 'Extension'; readonly name: string };
+
+/** Names of the Cedar model (DESIGN §3.3). */
+export interface CedarModel {
+  /** Cedar namespace of every type and action. @default 'McpIdentity' */
+  readonly namespace: string;
+  /** Id of the `Gateway` resource entity (the gateway or API this interceptor guards). */
+  readonly resourceId: string;
+  /** Resolved `context.input` type per action id, when known: drives typed conversion of arguments. */
+  readonly inputTypes?: Readonly<Record<string, CedarType>>;
+}
+
+/** Action ids of the non-tool operations that go through policy (prompts and resources). */
+export const PROMPT_ACTION = 'prompts/get';
+export const RESOURCE_ACTION = 'resources/read';
+
+/** The value could not be expressed in Cedar (float where a Long is declared, `__entity` smuggled in, …). */
+export class ArgumentConversionError extends Error {}
+
+const RESERVED_CEDAR_KEYS = new Set(['__entity', '__extn', '__expr']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Cedar decimals: up to 4 fractional digits, within ±922337203685477.5807. */
+function toDecimal(value: number, path: string): CedarValue {
+  const text = value.toString();
+  const match = /^-?\d+(\.\d{1,4})?$/.exec(text);
+  if (match === null || Math.abs(value) > 922337203685477) {
+    throw new ArgumentConversionError(`${path}: ${text} is not a Cedar decimal (at most 4 decimal places)`);
+  }
+  return { __extn: { fn: 'decimal', arg: match[1] === undefined ? `${text}.0` : text } };
+}
+
+/**
+ * Converts a JSON argument to a Cedar value. With a declared type the conversion follows it (integers for a
+ * decimal field become decimals, enum entities become entity references); without one it is structural.
+ * JSON `null` has no Cedar value: the attribute is left out, so policies see it as absent (`has` is false).
+ */
+export function toCedarValue(value: unknown, type: CedarType | undefined, path = 'input'): CedarValue | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (type?.type === 'Extension' && type.name === 'decimal') {
+    if (typeof value !== 'number') throw new ArgumentConversionError(`${path}: expected a number`);
+    return toDecimal(value, path);
+  }
+  if (type?.type === 'Entity') {
+    if (typeof value !== 'string') throw new ArgumentConversionError(`${path}: expected a string`);
+    return { __entity: { type: type.name, id: value } };
+  }
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && type?.type !== 'String') return value;
+    if (type === undefined) return toDecimal(value, path);
+    throw new ArgumentConversionError(`${path}: ${value} is not an integer`);
+  }
+  if (Array.isArray(value)) {
+    const element = type?.type === 'Set' ? type.element : undefined;
+    return value.flatMap((item, index) => {
+      const converted = toCedarValue(item, element, `${path}[${index}]`);
+      return converted === undefined ? [] : [converted];
+    });
+  }
+  if (isRecord(value)) {
+    const attributes = type?.type === 'Record' ? type.attributes : undefined;
+    const record: Record<string, CedarValue> = {};
+    for (const [key, item] of Object.entries(value)) {
+      if (RESERVED_CEDAR_KEYS.has(key)) throw new ArgumentConversionError(`${path}: the key '${key}' is reserved by Cedar`);
+      const converted = toCedarValue(item, attributes?.[key], `${path}.${key}`);
+      if (converted !== undefined) record[key] = converted;
+    }
+    return record;
+  }
+  throw new ArgumentConversionError(`${path}: unsupported value`);
+}
+
+export function principalOf(caller: Caller, model: CedarModel): EntityUid {
+  return { type: `${model.namespace}::User`, id: caller.subject };
+}
+
+/** The principal entity (attributes from claims) and one `Role` entity per role, its parents. */
+export function callerEntities(caller: Caller, model: CedarModel): CedarEntity[] {
+  const roles = caller.roles.map((role) => ({ type: `${model.namespace}::Role`, id: role }));
+  const attrs: Record<string, CedarValue> = {};
+  if (caller.email !== undefined) attrs.email = caller.email;
+  if (caller.username !== undefined) attrs.username = caller.username;
+  return [
+    { uid: principalOf(caller, model), attrs, parents: roles },
+    ...roles.map((uid) => ({ uid, attrs: {}, parents: [] })),
+  ];
+}
+
+/** Agent, delegation chain and token facts: the context every action shares (schema type `CallContext`). */
+function callContext(caller: Caller): Record<string, CedarValue> {
+  const context: Record<string, CedarValue> = {
+    actors: [...caller.actors],
+    token: {
+      expiresAt: caller.expiresAt,
+      ...(caller.issuedAt === undefined ? {} : { issuedAt: caller.issuedAt }),
+      ...(caller.tokenId === undefined ? {} : { id: caller.tokenId }),
+    },
+  };
+  if (caller.agent !== undefined) context.agent = caller.agent;
+  return context;
+}
+
+export type PolicyOperation = Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>;
+
+/**
+ * The Cedar request for one operation: one action per tool named like the tool with `context.input` holding
+ * the client's arguments; prompts and resources have one action each with the name/uri in context.
+ * Throws {@link ArgumentConversionError} when arguments cannot be expressed in Cedar.
+ */
+export function authorizationRequest(caller: Caller, operation: PolicyOperation, model: CedarModel): AuthorizationRequest {
+  const base = {
+    principal: principalOf(caller, model),
+    resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
+    entities: callerEntities(caller, model),
+  };
+  const action = (id: string): EntityUid => ({ type: `${model.namespace}::Action`, id });
+  switch (operation.kind) {
+    case 'tool-call': {
+      const input = toCedarValue(operation.arguments, model.inputTypes?.[operation.tool.full]) ?? {};
+      return { ...base, action: action(operation.tool.full), context: { ...callContext(caller), input } };
+    }
+    case 'prompt-get':
+      return { ...base, action: action(PROMPT_ACTION), context: { ...callContext(caller), name: operation.name } };
+    case 'resource-read':
+      return { ...base, action: action(RESOURCE_ACTION), context: { ...callContext(caller), uri: operation.uri } };
+  }
+}
+
+/**
+ * The request used to ask "could some input to this tool be allowed?" for `tools/list`: the same principal,
+ * action and resource, with `context.input` left out. How it is answered is the decision point's business
+ * (partial evaluation locally; a documented convention on Verified Permissions).
+ */
+export function discoveryRequest(caller: Caller, toolName: string, model: CedarModel): AuthorizationRequest {
+  return {
+    principal: principalOf(caller, model),
+    action: { type: `${model.namespace}::Action`, id: toolName },
+    resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
+    context: callContext(caller),
+    entities: callerEntities(caller, model),
+  };
+}

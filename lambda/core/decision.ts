@@ -1,0 +1,99 @@
+import type { AuthorizationRequest } from './cedar-request';
+import type { McpIdentityError } from './errors';
+
+/** What a policy engine answered for one request. */
+export interface PolicyAnswer {
+  readonly decision: 'allow' | 'deny';
+  /** Ids of the policies that determined the decision (permits for allow, forbids for an explicit deny). */
+  readonly determiningPolicies: readonly string[];
+  /** Policies that failed to evaluate. An erroring forbid is skipped by Cedar, so we never allow alongside one. */
+  readonly errors: readonly string[];
+}
+
+/**
+ * The port both engines implement: Amazon Verified Permissions in AWS, cedar-wasm over `policies/` locally.
+ * Implementations throw {@link DecisionPointError} when they cannot answer; they never guess.
+ */
+export interface PolicyDecisionPoint {
+  isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer>;
+  /**
+   * For each discovery request (no `context.input`), whether some input could be allowed — used to filter
+   * `tools/list`. Same order and length as the requests.
+   */
+  couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]>;
+}
+
+/** Stable, human names and explanations for policies, when the engine only knows opaque ids (AVP). */
+export interface PolicyExplanation {
+  readonly name: string;
+  readonly reason?: string;
+}
+export type PolicyCatalog = ReadonlyMap<string, PolicyExplanation>;
+
+export type DenyCode =
+  | 'policy'
+  | 'policy-error'
+  | 'spoofing'
+  | 'unsupported-method'
+  | 'unknown-tool-arguments';
+
+/** A decision is a value. Every path that is not `allow` ends in a deny. */
+export type Decision =
+  | { readonly kind: 'allow'; readonly policies: readonly string[] }
+  | { readonly kind: 'deny'; readonly code: DenyCode; readonly reason: string; readonly policies: readonly string[] }
+  | { readonly kind: 'error'; readonly reason: string; readonly error: McpIdentityError };
+
+export function isAllowed(decision: Decision): boolean {
+  switch (decision.kind) {
+    case 'allow':
+      return true;
+    case 'deny':
+    case 'error':
+      return false;
+  }
+}
+
+function describe(policyId: string, catalog: PolicyCatalog | undefined): string {
+  const entry = catalog?.get(policyId);
+  if (entry === undefined) return `policy '${policyId}'`;
+  return entry.reason === undefined ? `policy '${entry.name}'` : `policy '${entry.name}' (${entry.reason})`;
+}
+
+export function policyNames(ids: readonly string[], catalog: PolicyCatalog | undefined): string[] {
+  return ids.map((id) => catalog?.get(id)?.name ?? id);
+}
+
+/**
+ * Turns an engine answer into a {@link Decision} with a reason a person (or the agent relaying it) can act on:
+ * which forbid applied, or that no permit covers this caller and action.
+ */
+export function decisionFromAnswer(
+  answer: PolicyAnswer,
+  subject: { readonly who: string; readonly what: string },
+  catalog?: PolicyCatalog,
+): Decision {
+  if (answer.errors.length > 0) {
+    return {
+      kind: 'deny',
+      code: 'policy-error',
+      reason: `Denied: ${answer.errors.map((id) => describe(id, catalog)).join(', ')} could not be evaluated for this request, so it was denied.`,
+      policies: policyNames(answer.errors, catalog),
+    };
+  }
+  const policies = policyNames(answer.determiningPolicies, catalog);
+  if (answer.decision === 'allow') return { kind: 'allow', policies };
+  if (answer.determiningPolicies.length > 0) {
+    return {
+      kind: 'deny',
+      code: 'policy',
+      reason: `Denied by ${answer.determiningPolicies.map((id) => describe(id, catalog)).join(', ')}.`,
+      policies,
+    };
+  }
+  return {
+    kind: 'deny',
+    code: 'policy',
+    reason: `Denied: no policy permits ${subject.who} to ${subject.what} (denied by default).`,
+    policies: [],
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * One error hierarchy for the decision path. Every subclass carries a `safeReason`: fixed text that may be shown
+ * to the caller. The `message` and `cause` are for structured logs only and never reach a response.
+ */
+export class McpIdentityError extends Error {
+  constructor(
+    message: string,
+    readonly safeReason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The bearer token is missing, malformed, expired, not for us, or its signature does not verify. */
+export class InvalidTokenError extends McpIdentityError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'The access token is missing, invalid or expired.', options);
+  }
+}
+
+/** The token verified but lacks what we need to name the caller (e.g. no subject). */
+export class InvalidClaimsError extends InvalidTokenError {}
+
+/** The MCP request body is not an acceptable JSON-RPC 2.0 request. */
+export class MalformedRequestError extends McpIdentityError {
+  constructor(
+    message: string,
+    readonly jsonRpcCode: -32700 | -32600 | -32602,
+    options?: { cause?: unknown },
+  ) {
+    super(message, message, options);
+  }
+}
+
+/** A client supplied an argument that only the gateway may set (identity injection). */
+export class SpoofingAttemptError extends McpIdentityError {
+  constructor(readonly parameters: readonly string[]) {
+    super(
+      `client supplied reserved argument(s): ${parameters.join(', ')}`,
+      `The request sets reserved identity argument(s) (${parameters.join(', ')}) that only the gateway may set.`,
+    );
+  }
+}
+
+/** The policy decision point could not decide (timeout, throttling, bad response, schema mismatch). */
+export class DecisionPointError extends McpIdentityError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'The authorization service could not decide this request, so it was denied.', options);
+  }
+}
+
+/** Configuration is missing or invalid. Raised at cold start; never per request. */
+export class ConfigurationError extends McpIdentityError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'The gateway is misconfigured.', options);
+  }
+}

@@ -1,0 +1,85 @@
+import type { Caller } from './caller';
+
+/** Caller fields that can be bound onto tool arguments. */
+export type CallerField = 'subject' | 'email' | 'username' | 'agent' | 'roles';
+export const CALLER_FIELDS: readonly CallerField[] = ['subject', 'email', 'username', 'agent', 'roles'];
+
+export interface InjectionConfig {
+  /** Argument receiving the verified subject. @default '_caller_user' */
+  readonly userParameter: string;
+  /** Argument receiving the verified roles. @default '_caller_roles' */
+  readonly rolesParameter: string;
+  /**
+   * Extra bindings of caller fields onto declared tool parameters, per full tool name or `*` for every tool,
+   * e.g. `{ "orders___create_order": { "owner": "email" } }`. A bound parameter is reserved like the defaults.
+   */
+  readonly bindings: Readonly<Record<string, Readonly<Record<string, CallerField>>>>;
+}
+
+export const DEFAULT_INJECTION: InjectionConfig = Object.freeze({
+  userParameter: '_caller_user',
+  rolesParameter: '_caller_roles',
+  bindings: Object.freeze({}),
+});
+
+/**
+ * Folds case, width and separators so `_Caller_User`, `caller-user` and `ＣＡＬＬＥＲ_USER` all name the same
+ * reserved argument: a target might read any of them, so none may come from the client.
+ */
+function fold(name: string): string {
+  return name.normalize('NFKC').toLowerCase().replace(/[\s_\-.]/g, '');
+}
+
+/** Every parameter name the gateway sets for this tool. */
+export function reservedParameters(config: InjectionConfig, toolName: string): string[] {
+  return [
+    config.userParameter,
+    config.rolesParameter,
+    ...Object.keys(config.bindings['*'] ?? {}),
+    ...Object.keys(config.bindings[toolName] ?? {}),
+  ];
+}
+
+/** Client-supplied arguments that collide with reserved names (after folding). Empty when clean. */
+export function spoofedArguments(args: Readonly<Record<string, unknown>>, config: InjectionConfig, toolName: string): string[] {
+  const reserved = new Set(reservedParameters(config, toolName).map(fold));
+  return Object.keys(args).filter((key) => reserved.has(fold(key)));
+}
+
+function fieldValue(caller: Caller, field: CallerField): string | readonly string[] | undefined {
+  switch (field) {
+    case 'subject':
+      return caller.subject;
+    case 'email':
+      return caller.email;
+    case 'username':
+      return caller.username;
+    case 'agent':
+      return caller.agent;
+    case 'roles':
+      return caller.roles;
+  }
+}
+
+/**
+ * The arguments the target receives: the client's (already checked by {@link spoofedArguments}) plus the
+ * verified identity. Bound fields the caller lacks are left out rather than set to a guess.
+ */
+export function injectIdentity(
+  args: Readonly<Record<string, unknown>>,
+  caller: Caller,
+  config: InjectionConfig,
+  toolName: string,
+): { readonly arguments: Record<string, unknown>; readonly injected: string[] } {
+  const injected: Record<string, unknown> = {
+    [config.userParameter]: caller.subject,
+    [config.rolesParameter]: [...caller.roles],
+  };
+  for (const bindings of [config.bindings['*'], config.bindings[toolName]]) {
+    for (const [parameter, field] of Object.entries(bindings ?? {})) {
+      const value = fieldValue(caller, field);
+      if (value !== undefined) injected[parameter] = Array.isArray(value) ? [...value] : value;
+    }
+  }
+  return { arguments: { ...args, ...injected }, injected: Object.keys(injected) };
+}
