@@ -6,8 +6,9 @@ export interface PolicyAnswer {
   readonly decision: 'allow' | 'deny';
   /** Ids of the policies that determined the decision (permits for allow, forbids for an explicit deny). */
   readonly determiningPolicies: readonly string[];
-  /** Policies that failed to evaluate. An erroring forbid is skipped by Cedar, so we never allow alongside one. */
-  readonly errors: readonly string[];
+  /** Policies that failed to evaluate. An erroring forbid is skipped by Cedar, so we never allow alongside one.
+   * `detail` is engine text for logs only; it never reaches a response. */
+  readonly errors: readonly { readonly policyId?: string; readonly detail: string }[];
 }
 
 /**
@@ -73,11 +74,13 @@ export function decisionFromAnswer(
   catalog?: PolicyCatalog,
 ): Decision {
   if (answer.errors.length > 0) {
+    const ids = answer.errors.flatMap((error) => (error.policyId === undefined ? [] : [error.policyId]));
+    const which = ids.length > 0 ? ids.map((id) => describe(id, catalog)).join(', ') : 'a policy';
     return {
       kind: 'deny',
       code: 'policy-error',
-      reason: `Denied: ${answer.errors.map((id) => describe(id, catalog)).join(', ')} could not be evaluated for this request, so it was denied.`,
-      policies: policyNames(answer.errors, catalog),
+      reason: `Denied: ${which} could not be evaluated for this request, so it was denied.`,
+      policies: policyNames(ids, catalog),
     };
   }
   const policies = policyNames(answer.determiningPolicies, catalog);

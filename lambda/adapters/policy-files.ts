@@ -1,0 +1,149 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { CedarType } from '../core/cedar-request';
+import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
+import { ConfigurationError } from '../core/errors';
+
+/** The schema file in a policy folder. */
+export const SCHEMA_FILE = 'schema.cedarschema';
+
+export interface PolicyFile {
+  /** Stable id: the `@id` annotation, else the file name (with `#n` for the n-th policy of a file). */
+  readonly id: string;
+  readonly file: string;
+  readonly text: string;
+  readonly reason?: string;
+}
+
+/** The policy folder, loaded and STRICT-validated: what both engines are given. */
+export interface PolicyBundle {
+  readonly schemaText: string;
+  readonly policies: readonly PolicyFile[];
+  readonly catalog: PolicyCatalog;
+  /** `context.input` type per action id, resolved from the schema (drives typed argument conversion). */
+  readonly inputTypes: Readonly<Record<string, CedarType>>;
+  /** Every action id the schema declares. */
+  readonly actions: ReadonlySet<string>;
+}
+
+function cedarFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.cedar'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+function formatErrors(errors: readonly cedar.DetailedError[]): string {
+  return errors.map((error) => (error.help ? `${error.message} (${error.help})` : error.message)).join('; ');
+}
+
+/** 1-based line of a character offset, for messages people can jump to. */
+export function lineOf(text: string, offset: number): number {
+  return text.slice(0, offset).split('\n').length;
+}
+
+/** Splits the policy folder into policies with stable ids. Throws {@link ConfigurationError} naming the file. */
+export function readPolicyFiles(dir: string): PolicyFile[] {
+  const policies: PolicyFile[] = [];
+  const seen = new Map<string, string>();
+  for (const path of cedarFiles(dir)) {
+    const file = relative(dir, path);
+    const text = readFileSync(path, 'utf8');
+    const parts = cedar.policySetTextToParts(text);
+    if (parts.type === 'failure') {
+      const first = parts.errors[0];
+      const at = first?.sourceLocations?.[0];
+      const where = at === undefined ? '' : `:${lineOf(text, at.start)}`;
+      throw new ConfigurationError(`${file}${where}: ${formatErrors(parts.errors)}`);
+    }
+    if (parts.policy_templates.length > 0) throw new ConfigurationError(`${file}: policy templates are not supported here`);
+    parts.policies.forEach((policyText, index) => {
+      const json = cedar.policyToJson(policyText);
+      const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
+      const stem = basename(file, '.cedar');
+      const id = annotations.id ?? (parts.policies.length === 1 ? stem : `${stem}#${index + 1}`);
+      const clash = seen.get(id);
+      if (clash !== undefined) throw new ConfigurationError(`${file}: policy id '${id}' is also used in ${clash}`);
+      seen.set(id, file);
+      policies.push({ id, file, text: policyText, ...(annotations.reason ? { reason: annotations.reason } : {}) });
+    });
+  }
+  return policies;
+}
+
+type SchemaJson = cedar.SchemaJson<string>;
+type JsonType = Record<string, unknown>;
+
+/** Resolves common-type references so the core sees plain Cedar types. */
+function resolveType(type: JsonType, namespace: string, schema: SchemaJson, depth = 0): CedarType {
+  if (depth > 32) throw new ConfigurationError('schema types nest too deeply');
+  const name = type.type as string;
+  switch (name) {
+    case 'String':
+    case 'Long':
+    case 'Boolean':
+      return { type: name };
+    case 'Set':
+      return { type: 'Set', element: resolveType(type.element as JsonType, namespace, schema, depth + 1) };
+    case 'Record': {
+      const attributes: Record<string, CedarType & { required?: boolean }> = {};
+      for (const [key, value] of Object.entries((type.attributes ?? {}) as Record<string, JsonType>)) {
+        attributes[key] = { ...resolveType(value, namespace, schema, depth + 1), required: value.required !== false };
+      }
+      return { type: 'Record', attributes };
+    }
+    case 'Entity':
+      return { type: 'Entity', name: type.name as string };
+    case 'Extension':
+      return { type: 'Extension', name: type.name as string };
+    default: {
+      const [ns, common] = name.includes('::') ? [name.slice(0, name.lastIndexOf('::')), name.slice(name.lastIndexOf('::') + 2)] : [namespace, name];
+      const target = schema[ns]?.commonTypes?.[common];
+      if (target === undefined) throw new ConfigurationError(`schema type '${name}' is not defined`);
+      return resolveType(target as unknown as JsonType, ns, schema, depth + 1);
+    }
+  }
+}
+
+/** Loads `schema.cedarschema` and every `*.cedar` under `dir`, and validates them STRICT (as AVP does). */
+export function loadPolicyBundle(dir: string): PolicyBundle {
+  let schemaText: string;
+  try {
+    schemaText = readFileSync(join(dir, SCHEMA_FILE), 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`cannot read ${join(dir, SCHEMA_FILE)}: ${(error as Error).message}`, { cause: error });
+  }
+  const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
+  if (resolved.type === 'failure') throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(resolved.errors)}`);
+  const policies = readPolicyFiles(dir);
+  const validation = cedar.validate({
+    schema: schemaText,
+    policies: { staticPolicies: Object.fromEntries(policies.map((policy) => [policy.id, policy.text])) },
+    validationSettings: { mode: 'strict' },
+  });
+  if (validation.type === 'failure') throw new ConfigurationError(`policy validation failed: ${formatErrors(validation.errors)}`);
+  if (validation.validationErrors.length > 0) {
+    const byId = new Map(policies.map((policy) => [policy.id, policy.file]));
+    throw new ConfigurationError(
+      `policies do not match the schema: ${validation.validationErrors
+        .map((error) => `${byId.get(error.policyId) ?? error.policyId} (${error.policyId}): ${error.error.message}`)
+        .join('; ')}`,
+    );
+  }
+
+  const inputTypes: Record<string, CedarType> = {};
+  const actions = new Set<string>();
+  for (const [namespace, definition] of Object.entries(resolved.json)) {
+    for (const [actionId, action] of Object.entries(definition.actions)) {
+      actions.add(actionId);
+      const context = action.appliesTo?.context as JsonType | undefined;
+      const input = (context?.attributes as Record<string, JsonType> | undefined)?.input;
+      if (input !== undefined) inputTypes[actionId] = resolveType(input, namespace, resolved.json);
+    }
+  }
+  const catalog = new Map<string, PolicyExplanation>(
+    policies.map((policy) => [policy.id, { name: policy.id, ...(policy.reason ? { reason: policy.reason } : {}) }]),
+  );
+  return { schemaText, policies, catalog, inputTypes, actions };
+}
