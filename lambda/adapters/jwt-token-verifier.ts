@@ -1,9 +1,10 @@
 import { JwtVerifier } from 'aws-jwt-verify';
+import { FetchError, JwksNotAvailableInCacheError, WaitPeriodNotYetEndedJwkError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { SupportedSignatureAlgorithm } from 'aws-jwt-verify/jwt-verifier';
 import { type Caller, type ClaimNames, callerFromClaims, type TokenVerifier } from '../core/caller';
-import { InvalidTokenError, McpIdentityError } from '../core/errors';
+import { InvalidTokenError, IssuerUnavailableError, McpIdentityError } from '../core/errors';
 
 export interface JwtVerifierSettings {
   /** Expected `iss`. Mandatory: there is no default issuer. */
@@ -50,8 +51,13 @@ export class TimeoutFetcher implements Fetcher {
 
   async fetch(uri: string): Promise<ArrayBuffer> {
     assertKeyUrl(uri, 'JWKS URI');
-    const response = await fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
-    if (response.status !== 200) throw new Error(`${uri} answered HTTP ${response.status}`);
+    let response: Response;
+    try {
+      response = await fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+    } catch (error) {
+      throw new FetchError(uri, error instanceof Error ? error.message : 'fetch failed');
+    }
+    if (response.status !== 200) throw new FetchError(uri, `HTTP ${response.status}`);
     return response.arrayBuffer();
   }
 }
@@ -91,8 +97,14 @@ export class JwtTokenVerifier implements TokenVerifier {
 
   private async build(): Promise<Verifier> {
     const { settings } = this;
-    const jwksUri =
-      settings.jwksUri ?? (await discoverJwksUri(settings.discoveryUrl as string, settings.issuer, settings.fetchTimeoutMs));
+    let jwksUri = settings.jwksUri;
+    if (jwksUri === undefined) {
+      try {
+        jwksUri = await discoverJwksUri(settings.discoveryUrl as string, settings.issuer, settings.fetchTimeoutMs);
+      } catch (error) {
+        throw new IssuerUnavailableError(`OIDC discovery failed: ${(error as Error).message}`, { cause: error });
+      }
+    }
     const allowed = new Set<string>(settings.algorithms);
     return JwtVerifier.create(
       {
@@ -135,6 +147,13 @@ export class JwtTokenVerifier implements TokenVerifier {
       return callerFromClaims(payload, this.settings.claimNames);
     } catch (error) {
       if (error instanceof McpIdentityError) throw error;
+      if (error instanceof FetchError || error instanceof JwksNotAvailableInCacheError) {
+        throw new IssuerUnavailableError(`JWKS unavailable: ${error.message}`, { cause: error });
+      }
+      if (error instanceof WaitPeriodNotYetEndedJwkError) {
+        // An unknown kid recently triggered a JWKS refetch; aws-jwt-verify rate-limits refetches.
+        throw new InvalidTokenError('token signed with an unknown key', { cause: error });
+      }
       // aws-jwt-verify keeps the raw JWT out of its errors; we keep only its message.
       throw new InvalidTokenError(`token rejected: ${error instanceof Error ? error.message : 'unknown error'}`, {
         cause: error,

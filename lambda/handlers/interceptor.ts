@@ -1,0 +1,467 @@
+import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import {
+  type AuditErrorCode,
+  type AuditRecord,
+  type AuditSettings,
+  type AuditSink,
+  buildAuditEvent,
+  requestDigest,
+} from '../core/audit-event';
+import { type AuthorizerSettings, authorizeOperation, callableTools, type Verdict } from '../core/authorize';
+import type { Caller, TokenVerifier } from '../core/caller';
+import type { Decision, PolicyDecisionPoint } from '../core/decision';
+import { AuditWriteError, InvalidTokenError, IssuerUnavailableError, MalformedRequestError } from '../core/errors';
+import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
+import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
+import { auditArguments, type RedactionConfig } from '../core/redaction';
+import { filterToolList, listedToolNames } from '../core/tool-list';
+import {
+  DECISION_HEADER,
+  forwardRequest,
+  type GatewayResponse,
+  headerValue,
+  type InterceptorInput,
+  type InterceptorOutput,
+  interceptorInputSchema,
+  jsonBody,
+  respond,
+} from '../adapters/agentcore-interceptor';
+import { AvpDecisionPoint } from '../adapters/avp-decision-point';
+import { CachingDecisionPoint } from '../adapters/decision-cache';
+import { bearerToken, JwtTokenVerifier } from '../adapters/jwt-token-verifier';
+import { LogAuditSink } from '../adapters/log-audit-sink';
+import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
+import { type DiagnosticLog, logger } from '../shared/logger';
+
+/** JSON-RPC code for "authenticate first" (implementation-defined server error range). */
+export const AUTHENTICATION_REQUIRED_CODE = -32001;
+
+export interface InterceptorSettings extends AuthorizerSettings {
+  readonly redaction: RedactionConfig;
+  readonly audit: Omit<AuditSettings, 'mode'>;
+  readonly maxBodyBytes: number;
+  /** RFC 9728 protected resource metadata URL, advertised in `WWW-Authenticate`. */
+  readonly resourceMetadataUrl?: string;
+}
+
+export interface InterceptorDeps {
+  readonly verifier: TokenVerifier;
+  readonly pdp: PolicyDecisionPoint;
+  readonly audit: AuditSink;
+  readonly log: DiagnosticLog;
+  readonly settings: InterceptorSettings;
+  readonly now?: () => Date;
+}
+
+export type InterceptorHandler = (event: unknown) => Promise<InterceptorOutput>;
+
+interface RequestFacts {
+  readonly headers: InterceptorInput['mcp']['gatewayRequest']['headers'];
+  readonly sessionId?: string;
+  readonly userAgent?: string;
+  readonly sourceIp?: string;
+}
+
+const DENY_HEADERS = Object.freeze({ 'Content-Type': 'application/json', [DECISION_HEADER]: 'deny' });
+
+function auditCode(decision: Decision): AuditErrorCode | undefined {
+  switch (decision.kind) {
+    case 'allow':
+      return undefined;
+    case 'error':
+      return 'AuthorizationServiceError';
+    case 'deny':
+      switch (decision.code) {
+        case 'policy':
+          return 'AccessDenied';
+        case 'policy-error':
+          return 'PolicyEvaluationError';
+        case 'spoofing':
+          return 'SpoofingAttempt';
+        case 'unsupported-method':
+          return 'UnsupportedMethod';
+        case 'unknown-tool-arguments':
+          return 'InvalidArguments';
+      }
+  }
+}
+
+/** Only operations that run something are decided by policy, so only they (and every refusal) are audited. */
+function isPolicyOperation(operation: McpOperation): boolean {
+  return operation.kind === 'tool-call' || operation.kind === 'prompt-get' || operation.kind === 'resource-read' || operation.kind === 'unsupported';
+}
+
+function paramsOf(body: unknown): unknown {
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).params : undefined;
+}
+
+function methodIn(body: unknown): string {
+  const method = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).method : undefined;
+  return typeof method === 'string' ? method.slice(0, 128) : 'unknown';
+}
+
+function idIn(body: unknown): JsonRpcId | null {
+  const id = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).id : undefined;
+  return typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)) ? id : null;
+}
+
+/**
+ * The AgentCore Gateway interceptor, attached at REQUEST and RESPONSE. REQUEST: verify the caller, decide,
+ * inject identity or answer the denial itself (the target is never called). RESPONSE: filter `tools/list` to
+ * what the caller could call and audit the outcome of calls. Never throws (what the gateway does with a
+ * throwing interceptor is undocumented) and is idempotent (the gateway may retry): same input, same output,
+ * same audit event id.
+ */
+export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHandler {
+  const { verifier, pdp, audit, log, settings } = deps;
+  const now = deps.now ?? (() => new Date());
+  const auditSettings: AuditSettings = { ...settings.audit, mode: settings.mode };
+
+  async function writeAudit(record: Omit<AuditRecord, 'time'>): Promise<void> {
+    try {
+      await audit.write(buildAuditEvent({ ...record, time: now() }, auditSettings));
+    } catch (error) {
+      log.error('audit event could not be written', { error, method: record.method, phase: record.phase });
+      throw new AuditWriteError('audit sink failed', { cause: error });
+    }
+  }
+
+  function wwwAuthenticate(error?: 'invalid_token'): string {
+    const parts = [
+      ...(settings.resourceMetadataUrl === undefined ? [] : [`resource_metadata="${settings.resourceMetadataUrl}"`]),
+      ...(error === undefined ? [] : [`error="${error}"`]),
+    ];
+    return parts.length === 0 ? 'Bearer' : `Bearer ${parts.join(', ')}`;
+  }
+
+  function unauthorized(id: JsonRpcId | null, reason: string, tokenPresent: boolean): InterceptorOutput {
+    return respond({
+      statusCode: 401,
+      headers: { ...DENY_HEADERS, 'WWW-Authenticate': wwwAuthenticate(tokenPresent ? 'invalid_token' : undefined) },
+      body: jsonRpcError(id, AUTHENTICATION_REQUIRED_CODE, reason),
+    });
+  }
+
+  function serviceUnavailable(id: JsonRpcId | null, reason: string): InterceptorOutput {
+    return respond({ statusCode: 503, headers: { ...DENY_HEADERS, 'Retry-After': '1' }, body: jsonRpcError(id, ACCESS_DENIED_CODE, reason) });
+  }
+
+  function badRequest(id: JsonRpcId | null, error: MalformedRequestError): InterceptorOutput {
+    return respond({ statusCode: 400, headers: DENY_HEADERS, body: jsonRpcError(id, error.jsonRpcCode, error.safeReason) });
+  }
+
+  function refusal(operation: McpOperation, reason: string): InterceptorOutput {
+    if (operation.kind === 'tool-call') return respond({ statusCode: 200, headers: DENY_HEADERS, body: toolDenied(operation.id, reason) });
+    const id = 'id' in operation ? operation.id : null;
+    return respond({ statusCode: 403, headers: DENY_HEADERS, body: jsonRpcError(id, ACCESS_DENIED_CODE, reason) });
+  }
+
+  /** Verifies the bearer token; the outcome is a caller or the response to give instead. */
+  async function authenticate(
+    facts: RequestFacts,
+    body: unknown,
+  ): Promise<{ readonly caller: Caller } | { readonly refused: InterceptorOutput; readonly reason: string; readonly cause: string }> {
+    const header = headerValue(facts.headers, 'authorization');
+    const token = bearerToken(header);
+    if (token === undefined) {
+      const reason = 'Authentication required: send a bearer access token.';
+      return { refused: unauthorized(idIn(body), reason, header !== undefined), reason, cause: header === undefined ? 'no Authorization header' : 'Authorization is not a bearer token' };
+    }
+    try {
+      return { caller: await verifier.verify(token) };
+    } catch (error) {
+      if (error instanceof IssuerUnavailableError) {
+        log.error('identity provider unavailable', { error: error.message });
+        return { refused: serviceUnavailable(idIn(body), error.safeReason), reason: error.safeReason, cause: error.message };
+      }
+      const cause = error instanceof InvalidTokenError ? error.message : 'token verification failed';
+      if (!(error instanceof InvalidTokenError)) log.error('unexpected token verification failure', { error });
+      const reason = new InvalidTokenError(cause).safeReason;
+      return { refused: unauthorized(idIn(body), reason, true), reason, cause };
+    }
+  }
+
+  function baseRecord(facts: RequestFacts, phase: 'request' | 'response', caller: Caller | undefined, body: unknown) {
+    return {
+      phase,
+      caller,
+      jsonRpcId: idIn(body),
+      requestDigest: requestDigest(methodIn(body), paramsOf(body)),
+      ...(facts.sessionId === undefined ? {} : { sessionId: facts.sessionId }),
+      ...(facts.userAgent === undefined ? {} : { userAgent: facts.userAgent }),
+      ...(facts.sourceIp === undefined ? {} : { sourceIp: facts.sourceIp }),
+    };
+  }
+
+  function operationRecord(operation: McpOperation) {
+    if (operation.kind !== 'tool-call') {
+      return {
+        method: methodOf(operation),
+        ...(operation.kind === 'prompt-get' ? { toolName: `prompt:${operation.name}` } : {}),
+        ...(operation.kind === 'resource-read' ? { extra: { uri: operation.uri } } : {}),
+      };
+    }
+    const args = auditArguments(operation.arguments, settings.redaction);
+    return {
+      method: 'tools/call',
+      toolName: operation.tool.full,
+      ...(operation.tool.target === undefined ? {} : { target: operation.tool.target }),
+      ...(args === undefined ? {} : { arguments: args }),
+    };
+  }
+
+  async function onRequest(input: InterceptorInput, facts: RequestFacts): Promise<InterceptorOutput> {
+    const { mcp } = input;
+    const raw = mcp.rawGatewayRequest?.body ?? undefined;
+    const parsedBody = mcp.gatewayRequest.body !== undefined && mcp.gatewayRequest.body !== null ? jsonBody(mcp.gatewayRequest.body) : raw === undefined ? { ok: true as const, value: undefined } : jsonBody(raw);
+    const body = parsedBody.ok ? parsedBody.value : undefined;
+
+    const auth = await authenticate(facts, body);
+    if ('refused' in auth) {
+      await writeAudit({
+        ...baseRecord(facts, 'request', undefined, body),
+        method: methodIn(body),
+        decision: 'deny',
+        enforced: true,
+        errorCode: 'InvalidToken',
+        reason: auth.reason,
+        extra: { cause: auth.cause },
+      });
+      return auth.refused;
+    }
+    const { caller } = auth;
+
+    const size = raw === undefined ? Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8') : Buffer.byteLength(raw, 'utf8');
+    let malformed: MalformedRequestError | undefined;
+    let parsed: ReturnType<typeof parseMcpRequest> | undefined;
+    if (!parsedBody.ok) malformed = new MalformedRequestError('the request body is not valid JSON', -32700);
+    else if (size > settings.maxBodyBytes) malformed = new MalformedRequestError(`the request body exceeds ${settings.maxBodyBytes} bytes`, -32600);
+    else {
+      parsed = parseMcpRequest(body);
+      if (!parsed.ok) malformed = parsed.error;
+      else {
+        const announced = headerValue(facts.headers, 'mcp-method');
+        if (announced !== undefined && announced !== methodIn(body)) {
+          malformed = new MalformedRequestError('the Mcp-Method header does not match the request body', -32600);
+        }
+      }
+    }
+    if (malformed !== undefined || parsed === undefined || !parsed.ok) {
+      const error = malformed ?? new MalformedRequestError('the request could not be read', -32600);
+      await writeAudit({
+        ...baseRecord(facts, 'request', caller, body),
+        method: methodIn(body),
+        decision: 'deny',
+        enforced: true,
+        errorCode: 'MalformedRequest',
+        reason: error.safeReason,
+      });
+      return badRequest(idIn(body), error);
+    }
+
+    const operation = parsed.operation;
+    const verdict = await authorizeOperation(caller, operation, pdp, settings);
+    if (verdict.decision.kind === 'error') {
+      log.error('authorization failed', { error: verdict.decision.error.message, cause: verdict.decision.error.cause });
+    }
+    if (isPolicyOperation(operation) || !verdict.forward) {
+      await writeAudit(verdictRecord(facts, caller, body, operation, verdict));
+    }
+    if (!verdict.forward) {
+      return refusal(operation, verdict.decision.kind === 'allow' ? 'Denied.' : verdict.decision.reason);
+    }
+    if (verdict.arguments === undefined) return forwardRequest(body);
+    const request = body as Record<string, unknown>;
+    return forwardRequest({ ...request, params: { ...(request.params as Record<string, unknown>), arguments: verdict.arguments } });
+  }
+
+  function verdictRecord(facts: RequestFacts, caller: Caller, body: unknown, operation: McpOperation, verdict: Verdict): Omit<AuditRecord, 'time'> {
+    const { decision } = verdict;
+    const errorCode = auditCode(decision);
+    return {
+      ...baseRecord(facts, 'request', caller, body),
+      ...operationRecord(operation),
+      decision: decision.kind === 'allow' ? 'allow' : 'deny',
+      enforced: verdict.enforced,
+      ...(errorCode === undefined ? {} : { errorCode }),
+      ...(decision.kind === 'allow' ? {} : { reason: decision.reason }),
+      ...(decision.kind === 'error' ? {} : { policies: decision.policies }),
+      ...(verdict.injected === undefined ? {} : { injected: verdict.injected }),
+    };
+  }
+
+  function passThrough(response: GatewayResponse): InterceptorOutput {
+    return respond({
+      statusCode: response.statusCode ?? 200,
+      ...(response.headers ? { headers: flatHeaders(response.headers) } : {}),
+      body: response.body,
+    });
+  }
+
+  async function onResponse(input: InterceptorInput, facts: RequestFacts, response: GatewayResponse): Promise<InterceptorOutput> {
+    // Our own short-circuit answer (the gateway still runs RESPONSE after it): already decided and audited.
+    if (headerValue(response.headers, DECISION_HEADER) !== undefined) return passThrough(response);
+    const requestJson = jsonBody(input.mcp.gatewayRequest.body ?? input.mcp.rawGatewayRequest?.body ?? null);
+    const requestBody = requestJson.ok ? requestJson.value : undefined;
+    const parsed = requestJson.ok ? parseMcpRequest(requestBody) : undefined;
+    if (parsed === undefined || !parsed.ok) return passThrough(response);
+    const operation = parsed.operation;
+
+    if (operation.kind === 'list' && operation.method === 'tools/list') {
+      const responseBody = jsonBody(response.body);
+      const names = responseBody.ok ? listedToolNames(responseBody.value) : undefined;
+      if (names === undefined || !responseBody.ok) return passThrough(response);
+      const auth = await authenticate(facts, requestBody);
+      if ('refused' in auth) return auth.refused;
+      const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
+      if (error !== undefined) log.error('tools/list filtering failed; hiding every tool', { error: error.message, cause: error.cause });
+      const enforce = settings.mode === 'enforce';
+      const filtered = filterToolList(responseBody.value as Record<string, unknown>, enforce ? callable : new Set(names), settings.injection);
+      const wouldHide = names.filter((name) => !callable.has(name));
+      await writeAudit({
+        ...baseRecord(facts, 'response', auth.caller, requestBody),
+        method: 'tools/list',
+        decision: 'allow',
+        enforced: enforce,
+        ...(error === undefined ? {} : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
+        extra: { listedTools: filtered.shown, hiddenTools: wouldHide },
+      });
+      const headers = response.headers ? flatHeaders(response.headers) : undefined;
+      if (headers !== undefined) {
+        for (const key of Object.keys(headers)) if (key.toLowerCase() === 'content-length') delete headers[key];
+      }
+      return respond({ statusCode: response.statusCode ?? 200, ...(headers ? { headers } : {}), body: filtered.body });
+    }
+
+    if (operation.kind === 'tool-call') {
+      const auth = await authenticate(facts, requestBody);
+      const caller = 'caller' in auth ? auth.caller : undefined;
+      const outcome = toolOutcome(response);
+      await writeAudit({
+        ...baseRecord(facts, 'response', caller, requestBody),
+        ...operationRecord(operation),
+        decision: 'allow',
+        enforced: true,
+        ...(outcome === 'success' ? {} : { errorCode: 'ToolError' as const }),
+        extra: { outcome, statusCode: response.statusCode ?? null },
+      });
+    }
+    return passThrough(response);
+  }
+
+  return async (event: unknown): Promise<InterceptorOutput> => {
+    const input = interceptorInputSchema.safeParse(event);
+    try {
+      if (!input.success) {
+        log.warn('event is not an AgentCore interceptor input', { issues: input.error.issues.slice(0, 5) });
+        await writeAudit({
+          phase: 'request',
+          caller: undefined,
+          method: 'unknown',
+          decision: 'deny',
+          enforced: true,
+          errorCode: 'MalformedRequest',
+          reason: 'The gateway event could not be read.',
+          requestDigest: requestDigest('unknown', null),
+        });
+        return badRequest(null, new MalformedRequestError('The gateway event could not be read.', -32600));
+      }
+      const headers = input.data.mcp.gatewayRequest.headers;
+      const forwardedFor = headerValue(headers, 'x-forwarded-for')?.split(',')[0]?.trim();
+      const facts: RequestFacts = {
+        headers,
+        ...optional('sessionId', headerValue(headers, 'mcp-session-id')),
+        ...optional('userAgent', headerValue(headers, 'user-agent')),
+        ...optional('sourceIp', forwardedFor),
+      };
+      const response = input.data.mcp.gatewayResponse;
+      return response === null || response === undefined ? await onRequest(input.data, facts) : await onResponse(input.data, facts, response);
+    } catch (error) {
+      // Fail closed: whatever went wrong, the target is not called with this request.
+      log.error('interceptor failed; denying', { error });
+      const reason = error instanceof AuditWriteError ? error.safeReason : 'The request could not be authorized, so it was denied.';
+      const body = input.success ? input.data.mcp.gatewayRequest.body : undefined;
+      const isResponse = input.success && input.data.mcp.gatewayResponse !== null && input.data.mcp.gatewayResponse !== undefined;
+      if (isResponse) return respond({ statusCode: 500, headers: DENY_HEADERS, body: jsonRpcError(idIn(body), ACCESS_DENIED_CODE, reason) });
+      return serviceUnavailable(idIn(body), reason);
+    }
+  };
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined || value.length === 0 ? {} : ({ [key]: value } as Record<K, string>);
+}
+
+function flatHeaders(headers: Record<string, string | string[]>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : value]));
+}
+
+function toolOutcome(response: GatewayResponse): 'success' | 'tool-error' | 'jsonrpc-error' | 'http-error' {
+  if ((response.statusCode ?? 200) >= 400) return 'http-error';
+  const body = jsonBody(response.body);
+  if (!body.ok || body.value === null || typeof body.value !== 'object') return 'success';
+  const message = body.value as Record<string, unknown>;
+  if (message.error !== undefined) return 'jsonrpc-error';
+  const result = message.result as Record<string, unknown> | undefined;
+  return result?.isError === true ? 'tool-error' : 'success';
+}
+
+/** Settings for the handler from the validated configuration. */
+export function interceptorSettings(config: InterceptorConfig): InterceptorSettings {
+  return {
+    model: {
+      namespace: config.namespace,
+      resourceId: config.resourceId,
+      ...(config.inputTypes === undefined ? {} : { inputTypes: config.inputTypes }),
+    },
+    injection: config.injection,
+    mode: config.mode,
+    ...(config.catalog === undefined ? {} : { catalog: config.catalog }),
+    redaction: config.redaction,
+    audit: config.audit,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(config.resourceMetadataUrl === undefined ? {} : { resourceMetadataUrl: config.resourceMetadataUrl }),
+  };
+}
+
+/**
+ * The Lambda entry point, wired once per execution environment with the real adapters. Configuration errors
+ * surface at cold start (the function fails to initialise, visibly) rather than as per-request guesses.
+ */
+function createProductionHandler(): InterceptorHandler {
+  const config = loadInterceptorConfig();
+  if (config.decisionPoint.kind !== 'avp') {
+    throw new Error('the Lambda interceptor uses Verified Permissions; MCP_IDENTITY_DECISION_POINT=local is for the local stack');
+  }
+  const verifier = new JwtTokenVerifier(config.jwt);
+  void verifier.hydrate();
+  const client = new VerifiedPermissionsClient({ maxAttempts: 2 });
+  const avp = new AvpDecisionPoint(client, config.decisionPoint);
+  return createInterceptorHandler({
+    verifier,
+    pdp: new CachingDecisionPoint(avp, config.cache),
+    audit: new LogAuditSink(logger),
+    log: logger,
+    settings: interceptorSettings(config),
+  });
+}
+
+let production: InterceptorHandler | undefined;
+
+/**
+ * Lambda entry. A configuration error is logged once per invocation and every request is refused with 503:
+ * the function must never throw at the gateway, and must never run a tool it cannot authorize.
+ */
+export const handler: InterceptorHandler = async (event) => {
+  try {
+    production ??= createProductionHandler();
+  } catch (error) {
+    logger.error('interceptor is misconfigured; refusing every request', { error });
+    return respond({
+      statusCode: 503,
+      headers: DENY_HEADERS,
+      body: jsonRpcError(null, ACCESS_DENIED_CODE, 'The gateway is misconfigured; the request was not carried out.'),
+    });
+  }
+  return production(event);
+};
