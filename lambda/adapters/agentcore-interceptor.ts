@@ -41,7 +41,10 @@ export interface TransformedResponse {
 export interface InterceptorOutput {
   readonly interceptorOutputVersion: '1.0';
   readonly mcp: {
-    readonly transformedGatewayRequest?: { readonly body: unknown; readonly headers?: Readonly<Record<string, string>> };
+    readonly transformedGatewayRequest?: {
+      readonly body: unknown;
+      readonly headers?: Readonly<Record<string, string>>;
+    };
     readonly transformedGatewayResponse?: TransformedResponse;
   };
 }
@@ -50,7 +53,10 @@ export interface InterceptorOutput {
 export const DECISION_HEADER = 'x-mcp-identity-decision';
 
 /** Header names are case-insensitive; the gateway documents no casing. Multi-valued headers: first value. */
-export function headerValue(input: Record<string, string | string[]> | null | undefined, name: string): string | undefined {
+export function headerValue(
+  input: Record<string, string | string[]> | null | undefined,
+  name: string,
+): string | undefined {
   if (input === null || input === undefined) return undefined;
   const wanted = name.toLowerCase();
   for (const [key, value] of Object.entries(input)) {
@@ -68,7 +74,9 @@ export function respond(response: TransformedResponse): InterceptorOutput {
 }
 
 /** The body of a request or response, parsed when the gateway handed it over as text. */
-export function jsonBody(body: unknown): { readonly ok: true; readonly value: unknown } | { readonly ok: false } {
+export function jsonBody(
+  body: unknown,
+): { readonly ok: true; readonly value: unknown } | { readonly ok: false } {
   if (typeof body !== 'string') return { ok: true, value: body };
   try {
     return { ok: true, value: JSON.parse(body) };

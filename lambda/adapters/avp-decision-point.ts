@@ -32,7 +32,9 @@ type AvpResult = Pick<IsAuthorizedCommandOutput, 'decision' | 'determiningPolici
 
 function toAnswer(result: AvpResult | undefined): PolicyAnswer {
   if (result === undefined || (result.decision !== 'ALLOW' && result.decision !== 'DENY')) {
-    throw new DecisionPointError(`Verified Permissions returned no valid decision (${String(result?.decision)})`);
+    throw new DecisionPointError(
+      `Verified Permissions returned no valid decision (${String(result?.decision)})`,
+    );
   }
   const determining = (result.determiningPolicies ?? []).map((policy) => policy.policyId);
   if (determining.some((id) => typeof id !== 'string')) {
@@ -118,7 +120,8 @@ export class AvpDecisionPoint implements PolicyDecisionPoint {
     // Match answers to requests by action id rather than trusting order.
     return chunk.map((request) => {
       const match = list.find((result) => result.request?.action?.actionId === request.action.id);
-      if (match === undefined) throw new DecisionPointError(`BatchIsAuthorized returned no result for ${request.action.id}`);
+      if (match === undefined)
+        throw new DecisionPointError(`BatchIsAuthorized returned no result for ${request.action.id}`);
       const answer = toAnswer(match);
       return answer.decision === 'allow' && answer.errors.length === 0;
     });

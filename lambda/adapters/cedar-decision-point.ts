@@ -22,9 +22,11 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
     this.schemaName = `schema-${generation}`;
     this.policies = Object.fromEntries(bundle.policies.map((policy) => [policy.id, policy.text]));
     const parsed = cedar.preparsePolicySet(this.policySetId, { staticPolicies: this.policies });
-    if (parsed.type === 'failure') throw new DecisionPointError(`cannot preparse policies: ${parsed.errors[0]?.message}`);
+    if (parsed.type === 'failure')
+      throw new DecisionPointError(`cannot preparse policies: ${parsed.errors[0]?.message}`);
     const schema = cedar.preparseSchema(this.schemaName, bundle.schemaText);
-    if (schema.type === 'failure') throw new DecisionPointError(`cannot preparse schema: ${schema.errors[0]?.message}`);
+    if (schema.type === 'failure')
+      throw new DecisionPointError(`cannot preparse schema: ${schema.errors[0]?.message}`);
   }
 
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
@@ -43,7 +45,9 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
       validateRequest: true,
     });
     if (answer.type === 'failure') {
-      throw new DecisionPointError(`Cedar could not evaluate the request: ${answer.errors.map((e) => e.message).join('; ')}`);
+      throw new DecisionPointError(
+        `Cedar could not evaluate the request: ${answer.errors.map((e) => e.message).join('; ')}`,
+      );
     }
     const { decision, diagnostics } = answer.response;
     return {
@@ -64,14 +68,19 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
         principal: request.principal,
         action: request.action,
         resource: request.resource,
-        context: { ...(request.context as cedar.Context), input: { __extn: { fn: 'unknown', arg: 'input' } } },
+        context: {
+          ...(request.context as cedar.Context),
+          input: { __extn: { fn: 'unknown', arg: 'input' } },
+        },
         entities: request.entities as unknown as cedar.Entities,
         policies: { staticPolicies: this.policies },
         schema: this.bundle.schemaText,
         validateRequest: false,
       });
       if (answer.type === 'failure') {
-        throw new DecisionPointError(`Cedar partial evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`);
+        throw new DecisionPointError(
+          `Cedar partial evaluation failed: ${answer.errors.map((e) => e.message).join('; ')}`,
+        );
       }
       const { decision, nontrivialResiduals } = answer.response;
       if (decision === 'allow') return true;

@@ -35,7 +35,11 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
   ) {
     this.cache =
       settings.ttlSeconds > 0 && settings.maxEntries > 0
-        ? new LRUCache<string, PolicyAnswer>({ max: settings.maxEntries, ttl: settings.ttlSeconds * 1000, perf: { now } })
+        ? new LRUCache<string, PolicyAnswer>({
+            max: settings.maxEntries,
+            ttl: settings.ttlSeconds * 1000,
+            perf: { now },
+          })
         : undefined;
   }
 

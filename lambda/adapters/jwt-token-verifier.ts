@@ -1,5 +1,9 @@
 import { JwtVerifier } from 'aws-jwt-verify';
-import { FetchError, JwksNotAvailableInCacheError, WaitPeriodNotYetEndedJwkError } from 'aws-jwt-verify/error';
+import {
+  FetchError,
+  JwksNotAvailableInCacheError,
+  WaitPeriodNotYetEndedJwkError,
+} from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { SupportedSignatureAlgorithm } from 'aws-jwt-verify/jwt-verifier';
@@ -63,13 +67,20 @@ export class TimeoutFetcher implements Fetcher {
 }
 
 /** Reads `jwks_uri` from an OIDC discovery document and checks it names our issuer (OIDC Discovery §4.3). */
-export async function discoverJwksUri(discoveryUrl: string, issuer: string, timeoutMs: number): Promise<string> {
+export async function discoverJwksUri(
+  discoveryUrl: string,
+  issuer: string,
+  timeoutMs: number,
+): Promise<string> {
   assertKeyUrl(discoveryUrl, 'discovery URL');
   const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-  if (response.status !== 200) throw new Error(`discovery document ${discoveryUrl} answered HTTP ${response.status}`);
+  if (response.status !== 200)
+    throw new Error(`discovery document ${discoveryUrl} answered HTTP ${response.status}`);
   const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
   if (document.issuer !== issuer) {
-    throw new Error(`discovery document issuer '${String(document.issuer)}' does not match the configured issuer '${issuer}'`);
+    throw new Error(
+      `discovery document issuer '${String(document.issuer)}' does not match the configured issuer '${issuer}'`,
+    );
   }
   if (typeof document.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
   assertKeyUrl(document.jwks_uri, 'jwks_uri');
@@ -100,9 +111,15 @@ export class JwtTokenVerifier implements TokenVerifier {
     let jwksUri = settings.jwksUri;
     if (jwksUri === undefined) {
       try {
-        jwksUri = await discoverJwksUri(settings.discoveryUrl as string, settings.issuer, settings.fetchTimeoutMs);
+        jwksUri = await discoverJwksUri(
+          settings.discoveryUrl as string,
+          settings.issuer,
+          settings.fetchTimeoutMs,
+        );
       } catch (error) {
-        throw new IssuerUnavailableError(`OIDC discovery failed: ${(error as Error).message}`, { cause: error });
+        throw new IssuerUnavailableError(`OIDC discovery failed: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
     }
     const allowed = new Set<string>(settings.algorithms);
@@ -113,7 +130,8 @@ export class JwtTokenVerifier implements TokenVerifier {
         jwksUri,
         graceSeconds: settings.graceSeconds,
         customJwtCheck: ({ header }) => {
-          if (header.alg === undefined || !allowed.has(header.alg)) throw new Error(`signature algorithm ${header.alg} is not allowed`);
+          if (header.alg === undefined || !allowed.has(header.alg))
+            throw new Error(`signature algorithm ${header.alg} is not allowed`);
         },
       },
       { jwksCache: new SimpleJwksCache({ fetcher: new TimeoutFetcher(settings.fetchTimeoutMs) }) },
@@ -141,7 +159,8 @@ export class JwtTokenVerifier implements TokenVerifier {
   }
 
   async verify(token: string): Promise<Caller> {
-    if (token.length === 0 || token.length > MAX_TOKEN_BYTES) throw new InvalidTokenError('token is empty or too large');
+    if (token.length === 0 || token.length > MAX_TOKEN_BYTES)
+      throw new InvalidTokenError('token is empty or too large');
     try {
       const payload = await (await this.ready()).verify(token);
       return callerFromClaims(payload, this.settings.claimNames);
@@ -155,9 +174,12 @@ export class JwtTokenVerifier implements TokenVerifier {
         throw new InvalidTokenError('token signed with an unknown key', { cause: error });
       }
       // aws-jwt-verify keeps the raw JWT out of its errors; we keep only its message.
-      throw new InvalidTokenError(`token rejected: ${error instanceof Error ? error.message : 'unknown error'}`, {
-        cause: error,
-      });
+      throw new InvalidTokenError(
+        `token rejected: ${error instanceof Error ? error.message : 'unknown error'}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 }

@@ -57,16 +57,23 @@ export function readPolicyFiles(dir: string): PolicyFile[] {
       const where = at === undefined ? '' : `:${lineOf(text, at.start)}`;
       throw new ConfigurationError(`${file}${where}: ${formatErrors(parts.errors)}`);
     }
-    if (parts.policy_templates.length > 0) throw new ConfigurationError(`${file}: policy templates are not supported here`);
+    if (parts.policy_templates.length > 0)
+      throw new ConfigurationError(`${file}: policy templates are not supported here`);
     parts.policies.forEach((policyText, index) => {
       const json = cedar.policyToJson(policyText);
       const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
       const stem = basename(file, '.cedar');
       const id = annotations.id ?? (parts.policies.length === 1 ? stem : `${stem}#${index + 1}`);
       const clash = seen.get(id);
-      if (clash !== undefined) throw new ConfigurationError(`${file}: policy id '${id}' is also used in ${clash}`);
+      if (clash !== undefined)
+        throw new ConfigurationError(`${file}: policy id '${id}' is also used in ${clash}`);
       seen.set(id, file);
-      policies.push({ id, file, text: policyText, ...(annotations.reason ? { reason: annotations.reason } : {}) });
+      policies.push({
+        id,
+        file,
+        text: policyText,
+        ...(annotations.reason ? { reason: annotations.reason } : {}),
+      });
     });
   }
   return policies;
@@ -89,7 +96,10 @@ function resolveType(type: JsonType, namespace: string, schema: SchemaJson, dept
     case 'Record': {
       const attributes: Record<string, CedarType & { required?: boolean }> = {};
       for (const [key, value] of Object.entries((type.attributes ?? {}) as Record<string, JsonType>)) {
-        attributes[key] = { ...resolveType(value, namespace, schema, depth + 1), required: value.required !== false };
+        attributes[key] = {
+          ...resolveType(value, namespace, schema, depth + 1),
+          required: value.required !== false,
+        };
       }
       return { type: 'Record', attributes };
     }
@@ -98,7 +108,9 @@ function resolveType(type: JsonType, namespace: string, schema: SchemaJson, dept
     case 'Extension':
       return { type: 'Extension', name: type.name as string };
     default: {
-      const [ns, common] = name.includes('::') ? [name.slice(0, name.lastIndexOf('::')), name.slice(name.lastIndexOf('::') + 2)] : [namespace, name];
+      const [ns, common] = name.includes('::')
+        ? [name.slice(0, name.lastIndexOf('::')), name.slice(name.lastIndexOf('::') + 2)]
+        : [namespace, name];
       const target = schema[ns]?.commonTypes?.[common];
       if (target === undefined) throw new ConfigurationError(`schema type '${name}' is not defined`);
       return resolveType(target as unknown as JsonType, ns, schema, depth + 1);
@@ -112,22 +124,29 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
   try {
     schemaText = readFileSync(join(dir, SCHEMA_FILE), 'utf8');
   } catch (error) {
-    throw new ConfigurationError(`cannot read ${join(dir, SCHEMA_FILE)}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigurationError(`cannot read ${join(dir, SCHEMA_FILE)}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
-  if (resolved.type === 'failure') throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(resolved.errors)}`);
+  if (resolved.type === 'failure')
+    throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(resolved.errors)}`);
   const policies = readPolicyFiles(dir);
   const validation = cedar.validate({
     schema: schemaText,
     policies: { staticPolicies: Object.fromEntries(policies.map((policy) => [policy.id, policy.text])) },
     validationSettings: { mode: 'strict' },
   });
-  if (validation.type === 'failure') throw new ConfigurationError(`policy validation failed: ${formatErrors(validation.errors)}`);
+  if (validation.type === 'failure')
+    throw new ConfigurationError(`policy validation failed: ${formatErrors(validation.errors)}`);
   if (validation.validationErrors.length > 0) {
     const byId = new Map(policies.map((policy) => [policy.id, policy.file]));
     throw new ConfigurationError(
       `policies do not match the schema: ${validation.validationErrors
-        .map((error) => `${byId.get(error.policyId) ?? error.policyId} (${error.policyId}): ${error.error.message}`)
+        .map(
+          (error) =>
+            `${byId.get(error.policyId) ?? error.policyId} (${error.policyId}): ${error.error.message}`,
+        )
         .join('; ')}`,
     );
   }
@@ -143,7 +162,10 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
     }
   }
   const catalog = new Map<string, PolicyExplanation>(
-    policies.map((policy) => [policy.id, { name: policy.id, ...(policy.reason ? { reason: policy.reason } : {}) }]),
+    policies.map((policy) => [
+      policy.id,
+      { name: policy.id, ...(policy.reason ? { reason: policy.reason } : {}) },
+    ]),
   );
   return { schemaText, policies, catalog, inputTypes, actions };
 }

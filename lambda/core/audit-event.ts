@@ -104,13 +104,17 @@ function byteLength(value: unknown): number {
  * Keeps an object within `maxBytes`: whole when it fits, else a marker object with a preview of its JSON text,
  * so an investigator still sees what was asked.
  */
-export function fitObject(value: Readonly<Record<string, unknown>>, maxBytes: number): Readonly<Record<string, unknown>> {
+export function fitObject(
+  value: Readonly<Record<string, unknown>>,
+  maxBytes: number,
+): Readonly<Record<string, unknown>> {
   const size = byteLength(value);
   if (size <= maxBytes) return value;
   const text = JSON.stringify(value);
   // Leave room for the wrapper and for multi-byte characters in the preview.
   let preview = text.slice(0, Math.floor((maxBytes - 200) / 4));
-  while (Buffer.byteLength(preview, 'utf8') > maxBytes - 200) preview = preview.slice(0, Math.floor(preview.length * 0.9));
+  while (Buffer.byteLength(preview, 'utf8') > maxBytes - 200)
+    preview = preview.slice(0, Math.floor(preview.length * 0.9));
   return { truncated: true, originalBytes: size, preview: preview + TRUNCATION_MARKER };
 }
 
@@ -119,10 +123,22 @@ export function fitObject(value: Readonly<Record<string, unknown>>, maxBytes: nu
  * events. Built from who (token id or subject+iat), what (digest), phase, session, JSON-RPC id and the minute.
  */
 export function auditEventUid(record: AuditRecord): string {
-  const who = record.caller === undefined ? 'anonymous' : (record.caller.tokenId ?? `${record.caller.subject}@${record.caller.issuedAt ?? ''}`);
+  const who =
+    record.caller === undefined
+      ? 'anonymous'
+      : (record.caller.tokenId ?? `${record.caller.subject}@${record.caller.issuedAt ?? ''}`);
   const minute = Math.floor(record.time.getTime() / 60_000);
   const hash = createHash('sha256')
-    .update([record.phase, who, record.sessionId ?? '', JSON.stringify(record.jsonRpcId ?? null), record.requestDigest, minute].join('\u0000'))
+    .update(
+      [
+        record.phase,
+        who,
+        record.sessionId ?? '',
+        JSON.stringify(record.jsonRpcId ?? null),
+        record.requestDigest,
+        minute,
+      ].join('\u0000'),
+    )
     .digest('hex');
   return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
 }
@@ -179,7 +195,8 @@ export function buildAuditEvent(record: AuditRecord, settings: AuditSettings): A
               tokenId: caller.tokenId,
             }),
     }),
-    userAgent: record.userAgent === undefined ? undefined : truncateString(record.userAgent, LIMITS.userAgent),
+    userAgent:
+      record.userAgent === undefined ? undefined : truncateString(record.userAgent, LIMITS.userAgent),
     eventSource: settings.eventSource,
     eventName: truncateString(eventName, LIMITS.eventName),
     eventTime: eventTime(record.time),
@@ -187,8 +204,12 @@ export function buildAuditEvent(record: AuditRecord, settings: AuditSettings): A
     requestParameters: fitObject(requestParameters, LIMITS.requestParameters),
     responseElements: fitObject(responseElements, LIMITS.responseElements),
     errorCode: record.errorCode,
-    errorMessage: record.reason === undefined || record.decision === 'allow' ? undefined : truncateString(record.reason, LIMITS.errorMessage),
-    sourceIPAddress: record.sourceIp === undefined ? undefined : truncateString(record.sourceIp, LIMITS.sourceIPAddress),
+    errorMessage:
+      record.reason === undefined || record.decision === 'allow'
+        ? undefined
+        : truncateString(record.reason, LIMITS.errorMessage),
+    sourceIPAddress:
+      record.sourceIp === undefined ? undefined : truncateString(record.sourceIp, LIMITS.sourceIPAddress),
     recipientAccountId: settings.recipientAccountId,
     additionalEventData: fitObject(additionalEventData, LIMITS.additionalEventData),
   });

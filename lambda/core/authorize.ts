@@ -1,5 +1,11 @@
 import type { Caller } from './caller';
-import { ArgumentConversionError, type AuthorizationRequest, authorizationRequest, type CedarModel, discoveryRequest } from './cedar-request';
+import {
+  ArgumentConversionError,
+  type AuthorizationRequest,
+  authorizationRequest,
+  type CedarModel,
+  discoveryRequest,
+} from './cedar-request';
 import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecisionPoint } from './decision';
 import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
 import { type InjectionConfig, injectIdentity, spoofedArguments } from './injection';
@@ -32,7 +38,9 @@ const ALLOW_WITHOUT_POLICY: Decision = Object.freeze({ kind: 'allow', policies: 
 
 function errorDecision(error: unknown): Decision {
   const safe =
-    error instanceof McpIdentityError ? error : new DecisionPointError('decision point failed', { cause: error });
+    error instanceof McpIdentityError
+      ? error
+      : new DecisionPointError('decision point failed', { cause: error });
   return { kind: 'error', reason: safe.safeReason, error: safe };
 }
 
@@ -97,7 +105,8 @@ async function decide(
   try {
     request = authorizationRequest(caller, operation, settings.model);
   } catch (error) {
-    if (!(error instanceof ArgumentConversionError)) return { decision: errorDecision(error), forward: false, enforced: true };
+    if (!(error instanceof ArgumentConversionError))
+      return { decision: errorDecision(error), forward: false, enforced: true };
     return {
       decision: {
         kind: 'deny',
@@ -112,7 +121,11 @@ async function decide(
 
   let decision: Decision;
   try {
-    decision = decisionFromAnswer(await pdp.isAuthorized(request), { who: who(caller), what }, settings.catalog);
+    decision = decisionFromAnswer(
+      await pdp.isAuthorized(request),
+      { who: who(caller), what },
+      settings.catalog,
+    );
   } catch (error) {
     return { decision: errorDecision(error), forward: false, enforced: true };
   }
@@ -121,7 +134,13 @@ async function decide(
   if (decision.kind !== 'allow' && !shadow) return { decision, forward: false, enforced: true };
   if (operation.kind !== 'tool-call') return { decision, forward: true, enforced: !shadow };
   const injected = injectIdentity(operation.arguments, caller, settings.injection, operation.tool.full);
-  return { decision, forward: true, enforced: !shadow, arguments: injected.arguments, injected: injected.injected };
+  return {
+    decision,
+    forward: true,
+    enforced: !shadow,
+    arguments: injected.arguments,
+    injected: injected.injected,
+  };
 }
 
 /**
@@ -136,8 +155,11 @@ export async function callableTools(
   settings: AuthorizerSettings,
 ): Promise<{ readonly callable: Set<string>; readonly error?: McpIdentityError }> {
   try {
-    const answers = await pdp.couldBeAllowed(names.map((name) => discoveryRequest(caller, name, settings.model)));
-    if (answers.length !== names.length) throw new DecisionPointError('decision point answered a different number of requests');
+    const answers = await pdp.couldBeAllowed(
+      names.map((name) => discoveryRequest(caller, name, settings.model)),
+    );
+    if (answers.length !== names.length)
+      throw new DecisionPointError('decision point answered a different number of requests');
     return { callable: new Set(names.filter((_, index) => answers[index] === true)) };
   } catch (error) {
     const decision = errorDecision(error);

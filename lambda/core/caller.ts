@@ -99,7 +99,12 @@ export function parseRoles(value: unknown): string[] {
 function parseActors(value: unknown): string[] {
   const actors: string[] = [];
   let current = value;
-  while (current !== null && typeof current === 'object' && !Array.isArray(current) && actors.length < MAX_ACTOR_DEPTH) {
+  while (
+    current !== null &&
+    typeof current === 'object' &&
+    !Array.isArray(current) &&
+    actors.length < MAX_ACTOR_DEPTH
+  ) {
     const sub = optionalString((current as Record<string, unknown>).sub);
     if (sub === undefined) break;
     actors.push(sub);
@@ -122,7 +127,8 @@ export function callerFromClaims(claims: Claims, names: ClaimNames = DEFAULT_CLA
   const issuer = optionalString(claims.iss);
   if (issuer === undefined) throw new InvalidClaimsError("token has no 'iss' claim");
   const expiresAt = numericDate(claims.exp);
-  if (expiresAt === undefined) throw new InvalidClaimsError("token has no 'exp' claim; only short-lived tokens are accepted");
+  if (expiresAt === undefined)
+    throw new InvalidClaimsError("token has no 'exp' claim; only short-lived tokens are accepted");
 
   const caller: {
     -readonly [K in keyof Caller]: Caller[K];

@@ -38,7 +38,10 @@ export interface AuthorizationRequest {
 export type CedarType =
   | { readonly type: 'String' | 'Long' | 'Boolean' }
   | { readonly type: 'Set'; readonly element: CedarType }
-  | { readonly type: 'Record'; readonly attributes: Readonly<Record<string, CedarType & { readonly required?: boolean }>> }
+  | {
+      readonly type: 'Record';
+      readonly attributes: Readonly<Record<string, CedarType & { readonly required?: boolean }>>;
+    }
   | { readonly type: 'Entity'; readonly name: string }
   | { readonly type: 'Extension'; readonly name: string };
 
@@ -80,7 +83,11 @@ function toDecimal(value: number, path: string): CedarValue {
  * decimal field become decimals, enum entities become entity references); without one it is structural.
  * JSON `null` has no Cedar value: the attribute is left out, so policies see it as absent (`has` is false).
  */
-export function toCedarValue(value: unknown, type: CedarType | undefined, path = 'input'): CedarValue | undefined {
+export function toCedarValue(
+  value: unknown,
+  type: CedarType | undefined,
+  path = 'input',
+): CedarValue | undefined {
   if (value === null || value === undefined) return undefined;
   if (type?.type === 'Extension' && type.name === 'decimal') {
     if (typeof value !== 'number') throw new ArgumentConversionError(`${path}: expected a number`);
@@ -107,7 +114,8 @@ export function toCedarValue(value: unknown, type: CedarType | undefined, path =
     const attributes = type?.type === 'Record' ? type.attributes : undefined;
     const record: Record<string, CedarValue> = {};
     for (const [key, item] of Object.entries(value)) {
-      if (RESERVED_CEDAR_KEYS.has(key)) throw new ArgumentConversionError(`${path}: the key '${key}' is reserved by Cedar`);
+      if (RESERVED_CEDAR_KEYS.has(key))
+        throw new ArgumentConversionError(`${path}: the key '${key}' is reserved by Cedar`);
       const converted = toCedarValue(item, attributes?.[key], `${path}.${key}`);
       if (converted !== undefined) record[key] = converted;
     }
@@ -153,7 +161,11 @@ export type PolicyOperation = Extract<McpOperation, { kind: 'tool-call' | 'promp
  * the client's arguments; prompts and resources have one action each with the name/uri in context.
  * Throws {@link ArgumentConversionError} when arguments cannot be expressed in Cedar.
  */
-export function authorizationRequest(caller: Caller, operation: PolicyOperation, model: CedarModel): AuthorizationRequest {
+export function authorizationRequest(
+  caller: Caller,
+  operation: PolicyOperation,
+  model: CedarModel,
+): AuthorizationRequest {
   const base = {
     principal: principalOf(caller, model),
     resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
@@ -166,9 +178,17 @@ export function authorizationRequest(caller: Caller, operation: PolicyOperation,
       return { ...base, action: action(operation.tool.full), context: { ...callContext(caller), input } };
     }
     case 'prompt-get':
-      return { ...base, action: action(PROMPT_ACTION), context: { ...callContext(caller), name: operation.name } };
+      return {
+        ...base,
+        action: action(PROMPT_ACTION),
+        context: { ...callContext(caller), name: operation.name },
+      };
     case 'resource-read':
-      return { ...base, action: action(RESOURCE_ACTION), context: { ...callContext(caller), uri: operation.uri } };
+      return {
+        ...base,
+        action: action(RESOURCE_ACTION),
+        context: { ...callContext(caller), uri: operation.uri },
+      };
   }
 }
 

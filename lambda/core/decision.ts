@@ -41,7 +41,12 @@ export type DenyCode =
 /** A decision is a value. Every path that is not `allow` ends in a deny. */
 export type Decision =
   | { readonly kind: 'allow'; readonly policies: readonly string[] }
-  | { readonly kind: 'deny'; readonly code: DenyCode; readonly reason: string; readonly policies: readonly string[] }
+  | {
+      readonly kind: 'deny';
+      readonly code: DenyCode;
+      readonly reason: string;
+      readonly policies: readonly string[];
+    }
   | { readonly kind: 'error'; readonly reason: string; readonly error: McpIdentityError };
 
 export function isAllowed(decision: Decision): boolean {

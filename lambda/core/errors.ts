@@ -61,13 +61,21 @@ export class ConfigurationError extends McpIdentityError {
 /** The identity provider's discovery document or JWKS could not be fetched: we cannot verify, so we deny. */
 export class IssuerUnavailableError extends McpIdentityError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'The identity provider could not be reached to verify the access token; try again shortly.', options);
+    super(
+      message,
+      'The identity provider could not be reached to verify the access token; try again shortly.',
+      options,
+    );
   }
 }
 
 /** The audit event could not be written. Without proof we do not act: the request is denied. */
 export class AuditWriteError extends McpIdentityError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'The request could not be recorded in the audit trail, so it was not carried out.', options);
+    super(
+      message,
+      'The request could not be recorded in the audit trail, so it was not carried out.',
+      options,
+    );
   }
 }

@@ -27,7 +27,10 @@ export const DEFAULT_INJECTION: InjectionConfig = Object.freeze({
  * reserved argument: a target might read any of them, so none may come from the client.
  */
 function fold(name: string): string {
-  return name.normalize('NFKC').toLowerCase().replace(/[\s_\-.]/g, '');
+  return name
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\s_\-.]/g, '');
 }
 
 /** Every parameter name the gateway sets for this tool. */
@@ -41,7 +44,11 @@ export function reservedParameters(config: InjectionConfig, toolName: string): s
 }
 
 /** Client-supplied arguments that collide with reserved names (after folding). Empty when clean. */
-export function spoofedArguments(args: Readonly<Record<string, unknown>>, config: InjectionConfig, toolName: string): string[] {
+export function spoofedArguments(
+  args: Readonly<Record<string, unknown>>,
+  config: InjectionConfig,
+  toolName: string,
+): string[] {
   const reserved = new Set(reservedParameters(config, toolName).map(fold));
   return Object.keys(args).filter((key) => reserved.has(fold(key)));
 }

@@ -39,14 +39,22 @@ const TOOL_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
 const TARGET_SEPARATOR = '___';
 const MAX_METHOD_LENGTH = 128;
 const MAX_NESTING = 32;
-const LIST_METHODS: readonly string[] = ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list'];
+const LIST_METHODS: readonly string[] = [
+  'tools/list',
+  'prompts/list',
+  'resources/list',
+  'resources/templates/list',
+];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function isJsonRpcId(value: unknown): value is JsonRpcId {
-  return (typeof value === 'string' && value.length <= 256) || (typeof value === 'number' && Number.isSafeInteger(value));
+  return (
+    (typeof value === 'string' && value.length <= 256) ||
+    (typeof value === 'number' && Number.isSafeInteger(value))
+  );
 }
 
 /** Splits `target___tool` at the first separator; a name without one is a system tool. */
@@ -80,19 +88,23 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
   if (!isRecord(body)) return fail('the request body must be a JSON-RPC 2.0 object', -32600, null);
   const id = isJsonRpcId(body.id) ? body.id : null;
   if (body.jsonrpc !== '2.0') return fail("the request must have jsonrpc: '2.0'", -32600, id);
-  if (body.id !== undefined && id === null) return fail('the request id must be a string or an integer', -32600, null);
+  if (body.id !== undefined && id === null)
+    return fail('the request id must be a string or an integer', -32600, null);
 
   if (body.method === undefined) {
-    if (id !== null && ('result' in body || 'error' in body)) return { ok: true, operation: { kind: 'client-response', id } };
+    if (id !== null && ('result' in body || 'error' in body))
+      return { ok: true, operation: { kind: 'client-response', id } };
     return fail('the request has no method', -32600, id);
   }
   if (typeof body.method !== 'string' || body.method.length === 0 || body.method.length > MAX_METHOD_LENGTH) {
     return fail('the request method must be a non-empty string', -32600, id);
   }
   const method = body.method;
-  if (body.params !== undefined && !isRecord(body.params)) return fail('params must be an object', -32602, id);
+  if (body.params !== undefined && !isRecord(body.params))
+    return fail('params must be an object', -32602, id);
   const params = body.params ?? {};
-  if (depthExceeds(params, MAX_NESTING)) return fail(`params are nested deeper than ${MAX_NESTING} levels`, -32602, id);
+  if (depthExceeds(params, MAX_NESTING))
+    return fail(`params are nested deeper than ${MAX_NESTING} levels`, -32602, id);
 
   if (id === null) {
     if (method.startsWith('notifications/')) return { ok: true, operation: { kind: 'notification', method } };
@@ -109,16 +121,19 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
       return { ok: true, operation: { kind: 'tool-call', id, tool, arguments: args } };
     }
     case 'prompts/get':
-      if (typeof params.name !== 'string' || params.name.length === 0) return fail('prompts/get needs params.name', -32602, id);
+      if (typeof params.name !== 'string' || params.name.length === 0)
+        return fail('prompts/get needs params.name', -32602, id);
       return { ok: true, operation: { kind: 'prompt-get', id, name: params.name } };
     case 'resources/read':
-      if (typeof params.uri !== 'string' || params.uri.length === 0) return fail('resources/read needs params.uri', -32602, id);
+      if (typeof params.uri !== 'string' || params.uri.length === 0)
+        return fail('resources/read needs params.uri', -32602, id);
       return { ok: true, operation: { kind: 'resource-read', id, uri: params.uri } };
     case 'initialize':
     case 'ping':
       return { ok: true, operation: { kind: 'protocol', id, method } };
     default:
-      if (LIST_METHODS.includes(method)) return { ok: true, operation: { kind: 'list', id, method: method as ListMethod } };
+      if (LIST_METHODS.includes(method))
+        return { ok: true, operation: { kind: 'list', id, method: method as ListMethod } };
       return { ok: true, operation: { kind: 'unsupported', id, method } };
   }
 }

@@ -11,7 +11,10 @@ export interface JsonRpcErrorBody {
 export interface ToolErrorBody {
   readonly jsonrpc: '2.0';
   readonly id: JsonRpcId;
-  readonly result: { readonly content: readonly { readonly type: 'text'; readonly text: string }[]; readonly isError: true };
+  readonly result: {
+    readonly content: readonly { readonly type: 'text'; readonly text: string }[];
+    readonly isError: true;
+  };
 }
 
 /** Implementation-defined server error (JSON-RPC reserves -32000..-32099); used for access denials. */

@@ -39,7 +39,10 @@ export const DEFAULT_REDACTION: RedactionConfig = Object.freeze({
 });
 
 function fold(key: string): string {
-  return key.normalize('NFKC').toLowerCase().replace(/[\s_\-.]/g, '');
+  return key
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/[\s_\-.]/g, '');
 }
 
 export function redactString(value: string, patterns: readonly RegExp[]): string {

@@ -7,11 +7,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** The tool names in a `tools/list` JSON-RPC response, or undefined when the body is not one. */
 export function listedToolNames(body: unknown): string[] | undefined {
   if (!isRecord(body) || !isRecord(body.result) || !Array.isArray(body.result.tools)) return undefined;
-  return body.result.tools.flatMap((tool) => (isRecord(tool) && typeof tool.name === 'string' ? [tool.name] : []));
+  return body.result.tools.flatMap((tool) =>
+    isRecord(tool) && typeof tool.name === 'string' ? [tool.name] : [],
+  );
 }
 
 /** A tool's input schema without the parameters the gateway injects: the model must not be asked for them. */
-function withoutReserved(tool: Record<string, unknown>, reserved: readonly string[]): Record<string, unknown> {
+function withoutReserved(
+  tool: Record<string, unknown>,
+  reserved: readonly string[],
+): Record<string, unknown> {
   const schema = tool.inputSchema;
   if (!isRecord(schema)) return tool;
   const properties = isRecord(schema.properties)

@@ -1,21 +1,5 @@
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import {
-  type AuditErrorCode,
-  type AuditRecord,
-  type AuditSettings,
-  type AuditSink,
-  buildAuditEvent,
-  requestDigest,
-} from '../core/audit-event';
-import { type AuthorizerSettings, authorizeOperation, callableTools, type Verdict } from '../core/authorize';
-import type { Caller, TokenVerifier } from '../core/caller';
-import type { Decision, PolicyDecisionPoint } from '../core/decision';
-import { AuditWriteError, InvalidTokenError, IssuerUnavailableError, MalformedRequestError } from '../core/errors';
-import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
-import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
-import { auditArguments, type RedactionConfig } from '../core/redaction';
-import { filterToolList, listedToolNames } from '../core/tool-list';
-import {
   DECISION_HEADER,
   forwardRequest,
   type GatewayResponse,
@@ -30,6 +14,27 @@ import { AvpDecisionPoint } from '../adapters/avp-decision-point';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
 import { bearerToken, JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { LogAuditSink } from '../adapters/log-audit-sink';
+import {
+  type AuditErrorCode,
+  type AuditRecord,
+  type AuditSettings,
+  type AuditSink,
+  buildAuditEvent,
+  requestDigest,
+} from '../core/audit-event';
+import { type AuthorizerSettings, authorizeOperation, callableTools, type Verdict } from '../core/authorize';
+import type { Caller, TokenVerifier } from '../core/caller';
+import type { Decision, PolicyDecisionPoint } from '../core/decision';
+import {
+  AuditWriteError,
+  InvalidTokenError,
+  IssuerUnavailableError,
+  MalformedRequestError,
+} from '../core/errors';
+import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
+import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
+import { auditArguments, type RedactionConfig } from '../core/redaction';
+import { filterToolList, listedToolNames } from '../core/tool-list';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
 import { type DiagnosticLog, logger } from '../shared/logger';
 
@@ -88,15 +93,23 @@ function auditCode(decision: Decision): AuditErrorCode | undefined {
 
 /** Only operations that run something are decided by policy, so only they (and every refusal) are audited. */
 function isPolicyOperation(operation: McpOperation): boolean {
-  return operation.kind === 'tool-call' || operation.kind === 'prompt-get' || operation.kind === 'resource-read' || operation.kind === 'unsupported';
+  return (
+    operation.kind === 'tool-call' ||
+    operation.kind === 'prompt-get' ||
+    operation.kind === 'resource-read' ||
+    operation.kind === 'unsupported'
+  );
 }
 
 function paramsOf(body: unknown): unknown {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>).params : undefined;
+  return body !== null && typeof body === 'object' && !Array.isArray(body)
+    ? (body as Record<string, unknown>).params
+    : undefined;
 }
 
 function methodIn(body: unknown): string {
-  const method = body !== null && typeof body === 'object' ? (body as Record<string, unknown>).method : undefined;
+  const method =
+    body !== null && typeof body === 'object' ? (body as Record<string, unknown>).method : undefined;
   return typeof method === 'string' ? method.slice(0, 128) : 'unknown';
 }
 
@@ -128,7 +141,9 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
 
   function wwwAuthenticate(error?: 'invalid_token'): string {
     const parts = [
-      ...(settings.resourceMetadataUrl === undefined ? [] : [`resource_metadata="${settings.resourceMetadataUrl}"`]),
+      ...(settings.resourceMetadataUrl === undefined
+        ? []
+        : [`resource_metadata="${settings.resourceMetadataUrl}"`]),
       ...(error === undefined ? [] : [`error="${error}"`]),
     ];
     return parts.length === 0 ? 'Bearer' : `Bearer ${parts.join(', ')}`;
@@ -137,51 +152,84 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   function unauthorized(id: JsonRpcId | null, reason: string, tokenPresent: boolean): InterceptorOutput {
     return respond({
       statusCode: 401,
-      headers: { ...DENY_HEADERS, 'WWW-Authenticate': wwwAuthenticate(tokenPresent ? 'invalid_token' : undefined) },
+      headers: {
+        ...DENY_HEADERS,
+        'WWW-Authenticate': wwwAuthenticate(tokenPresent ? 'invalid_token' : undefined),
+      },
       body: jsonRpcError(id, AUTHENTICATION_REQUIRED_CODE, reason),
     });
   }
 
   function serviceUnavailable(id: JsonRpcId | null, reason: string): InterceptorOutput {
-    return respond({ statusCode: 503, headers: { ...DENY_HEADERS, 'Retry-After': '1' }, body: jsonRpcError(id, ACCESS_DENIED_CODE, reason) });
+    return respond({
+      statusCode: 503,
+      headers: { ...DENY_HEADERS, 'Retry-After': '1' },
+      body: jsonRpcError(id, ACCESS_DENIED_CODE, reason),
+    });
   }
 
   function badRequest(id: JsonRpcId | null, error: MalformedRequestError): InterceptorOutput {
-    return respond({ statusCode: 400, headers: DENY_HEADERS, body: jsonRpcError(id, error.jsonRpcCode, error.safeReason) });
+    return respond({
+      statusCode: 400,
+      headers: DENY_HEADERS,
+      body: jsonRpcError(id, error.jsonRpcCode, error.safeReason),
+    });
   }
 
   function refusal(operation: McpOperation, reason: string): InterceptorOutput {
-    if (operation.kind === 'tool-call') return respond({ statusCode: 200, headers: DENY_HEADERS, body: toolDenied(operation.id, reason) });
+    if (operation.kind === 'tool-call')
+      return respond({ statusCode: 200, headers: DENY_HEADERS, body: toolDenied(operation.id, reason) });
     const id = 'id' in operation ? operation.id : null;
-    return respond({ statusCode: 403, headers: DENY_HEADERS, body: jsonRpcError(id, ACCESS_DENIED_CODE, reason) });
+    return respond({
+      statusCode: 403,
+      headers: DENY_HEADERS,
+      body: jsonRpcError(id, ACCESS_DENIED_CODE, reason),
+    });
   }
 
   /** Verifies the bearer token; the outcome is a caller or the response to give instead. */
   async function authenticate(
     facts: RequestFacts,
     body: unknown,
-  ): Promise<{ readonly caller: Caller } | { readonly refused: InterceptorOutput; readonly reason: string; readonly cause: string }> {
+  ): Promise<
+    | { readonly caller: Caller }
+    | { readonly refused: InterceptorOutput; readonly reason: string; readonly cause: string }
+  > {
     const header = headerValue(facts.headers, 'authorization');
     const token = bearerToken(header);
     if (token === undefined) {
       const reason = 'Authentication required: send a bearer access token.';
-      return { refused: unauthorized(idIn(body), reason, header !== undefined), reason, cause: header === undefined ? 'no Authorization header' : 'Authorization is not a bearer token' };
+      return {
+        refused: unauthorized(idIn(body), reason, header !== undefined),
+        reason,
+        cause: header === undefined ? 'no Authorization header' : 'Authorization is not a bearer token',
+      };
     }
     try {
       return { caller: await verifier.verify(token) };
     } catch (error) {
       if (error instanceof IssuerUnavailableError) {
         log.error('identity provider unavailable', { error: error.message });
-        return { refused: serviceUnavailable(idIn(body), error.safeReason), reason: error.safeReason, cause: error.message };
+        return {
+          refused: serviceUnavailable(idIn(body), error.safeReason),
+          reason: error.safeReason,
+          cause: error.message,
+        };
       }
       const cause = error instanceof InvalidTokenError ? error.message : 'token verification failed';
-      if (!(error instanceof InvalidTokenError)) log.error('unexpected token verification failure', { error });
+      if (!(error instanceof InvalidTokenError))
+        log.error('unexpected token verification failure', { error });
       const reason = new InvalidTokenError(cause).safeReason;
       return { refused: unauthorized(idIn(body), reason, true), reason, cause };
     }
   }
 
-  function baseRecord(facts: RequestFacts, phase: 'request' | 'response', caller: Caller | undefined, body: unknown) {
+  function baseRecord(
+    facts: RequestFacts,
+    phase: 'request' | 'response',
+    caller: Caller | undefined,
+    body: unknown,
+  ) {
     return {
       phase,
       caller,
@@ -213,7 +261,12 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   async function onRequest(input: InterceptorInput, facts: RequestFacts): Promise<InterceptorOutput> {
     const { mcp } = input;
     const raw = mcp.rawGatewayRequest?.body ?? undefined;
-    const parsedBody = mcp.gatewayRequest.body !== undefined && mcp.gatewayRequest.body !== null ? jsonBody(mcp.gatewayRequest.body) : raw === undefined ? { ok: true as const, value: undefined } : jsonBody(raw);
+    const parsedBody =
+      mcp.gatewayRequest.body !== undefined && mcp.gatewayRequest.body !== null
+        ? jsonBody(mcp.gatewayRequest.body)
+        : raw === undefined
+          ? { ok: true as const, value: undefined }
+          : jsonBody(raw);
     const body = parsedBody.ok ? parsedBody.value : undefined;
 
     const auth = await authenticate(facts, body);
@@ -231,18 +284,28 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     }
     const { caller } = auth;
 
-    const size = raw === undefined ? Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8') : Buffer.byteLength(raw, 'utf8');
+    const size =
+      raw === undefined
+        ? Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8')
+        : Buffer.byteLength(raw, 'utf8');
     let malformed: MalformedRequestError | undefined;
     let parsed: ReturnType<typeof parseMcpRequest> | undefined;
     if (!parsedBody.ok) malformed = new MalformedRequestError('the request body is not valid JSON', -32700);
-    else if (size > settings.maxBodyBytes) malformed = new MalformedRequestError(`the request body exceeds ${settings.maxBodyBytes} bytes`, -32600);
+    else if (size > settings.maxBodyBytes)
+      malformed = new MalformedRequestError(
+        `the request body exceeds ${settings.maxBodyBytes} bytes`,
+        -32600,
+      );
     else {
       parsed = parseMcpRequest(body);
       if (!parsed.ok) malformed = parsed.error;
       else {
         const announced = headerValue(facts.headers, 'mcp-method');
         if (announced !== undefined && announced !== methodIn(body)) {
-          malformed = new MalformedRequestError('the Mcp-Method header does not match the request body', -32600);
+          malformed = new MalformedRequestError(
+            'the Mcp-Method header does not match the request body',
+            -32600,
+          );
         }
       }
     }
@@ -262,7 +325,10 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     const operation = parsed.operation;
     const verdict = await authorizeOperation(caller, operation, pdp, settings);
     if (verdict.decision.kind === 'error') {
-      log.error('authorization failed', { error: verdict.decision.error.message, cause: verdict.decision.error.cause });
+      log.error('authorization failed', {
+        error: verdict.decision.error.message,
+        cause: verdict.decision.error.cause,
+      });
     }
     if (isPolicyOperation(operation) || !verdict.forward) {
       await writeAudit(verdictRecord(facts, caller, body, operation, verdict));
@@ -272,10 +338,19 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     }
     if (verdict.arguments === undefined) return forwardRequest(body);
     const request = body as Record<string, unknown>;
-    return forwardRequest({ ...request, params: { ...(request.params as Record<string, unknown>), arguments: verdict.arguments } });
+    return forwardRequest({
+      ...request,
+      params: { ...(request.params as Record<string, unknown>), arguments: verdict.arguments },
+    });
   }
 
-  function verdictRecord(facts: RequestFacts, caller: Caller, body: unknown, operation: McpOperation, verdict: Verdict): Omit<AuditRecord, 'time'> {
+  function verdictRecord(
+    facts: RequestFacts,
+    caller: Caller,
+    body: unknown,
+    operation: McpOperation,
+    verdict: Verdict,
+  ): Omit<AuditRecord, 'time'> {
     const { decision } = verdict;
     const errorCode = auditCode(decision);
     return {
@@ -298,7 +373,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     });
   }
 
-  async function onResponse(input: InterceptorInput, facts: RequestFacts, response: GatewayResponse): Promise<InterceptorOutput> {
+  async function onResponse(
+    input: InterceptorInput,
+    facts: RequestFacts,
+    response: GatewayResponse,
+  ): Promise<InterceptorOutput> {
     // Our own short-circuit answer (the gateway still runs RESPONSE after it): already decided and audited.
     if (headerValue(response.headers, DECISION_HEADER) !== undefined) return passThrough(response);
     const requestJson = jsonBody(input.mcp.gatewayRequest.body ?? input.mcp.rawGatewayRequest?.body ?? null);
@@ -314,23 +393,38 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       const auth = await authenticate(facts, requestBody);
       if ('refused' in auth) return auth.refused;
       const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
-      if (error !== undefined) log.error('tools/list filtering failed; hiding every tool', { error: error.message, cause: error.cause });
+      if (error !== undefined)
+        log.error('tools/list filtering failed; hiding every tool', {
+          error: error.message,
+          cause: error.cause,
+        });
       const enforce = settings.mode === 'enforce';
-      const filtered = filterToolList(responseBody.value as Record<string, unknown>, enforce ? callable : new Set(names), settings.injection);
+      const filtered = filterToolList(
+        responseBody.value as Record<string, unknown>,
+        enforce ? callable : new Set(names),
+        settings.injection,
+      );
       const wouldHide = names.filter((name) => !callable.has(name));
       await writeAudit({
         ...baseRecord(facts, 'response', auth.caller, requestBody),
         method: 'tools/list',
         decision: 'allow',
         enforced: enforce,
-        ...(error === undefined ? {} : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
+        ...(error === undefined
+          ? {}
+          : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
         extra: { listedTools: filtered.shown, hiddenTools: wouldHide },
       });
       const headers = response.headers ? flatHeaders(response.headers) : undefined;
       if (headers !== undefined) {
-        for (const key of Object.keys(headers)) if (key.toLowerCase() === 'content-length') delete headers[key];
+        for (const key of Object.keys(headers))
+          if (key.toLowerCase() === 'content-length') delete headers[key];
       }
-      return respond({ statusCode: response.statusCode ?? 200, ...(headers ? { headers } : {}), body: filtered.body });
+      return respond({
+        statusCode: response.statusCode ?? 200,
+        ...(headers ? { headers } : {}),
+        body: filtered.body,
+      });
     }
 
     if (operation.kind === 'tool-call') {
@@ -375,14 +469,27 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         ...optional('sourceIp', forwardedFor),
       };
       const response = input.data.mcp.gatewayResponse;
-      return response === null || response === undefined ? await onRequest(input.data, facts) : await onResponse(input.data, facts, response);
+      return response === null || response === undefined
+        ? await onRequest(input.data, facts)
+        : await onResponse(input.data, facts, response);
     } catch (error) {
       // Fail closed: whatever went wrong, the target is not called with this request.
       log.error('interceptor failed; denying', { error });
-      const reason = error instanceof AuditWriteError ? error.safeReason : 'The request could not be authorized, so it was denied.';
+      const reason =
+        error instanceof AuditWriteError
+          ? error.safeReason
+          : 'The request could not be authorized, so it was denied.';
       const body = input.success ? input.data.mcp.gatewayRequest.body : undefined;
-      const isResponse = input.success && input.data.mcp.gatewayResponse !== null && input.data.mcp.gatewayResponse !== undefined;
-      if (isResponse) return respond({ statusCode: 500, headers: DENY_HEADERS, body: jsonRpcError(idIn(body), ACCESS_DENIED_CODE, reason) });
+      const isResponse =
+        input.success &&
+        input.data.mcp.gatewayResponse !== null &&
+        input.data.mcp.gatewayResponse !== undefined;
+      if (isResponse)
+        return respond({
+          statusCode: 500,
+          headers: DENY_HEADERS,
+          body: jsonRpcError(idIn(body), ACCESS_DENIED_CODE, reason),
+        });
       return serviceUnavailable(idIn(body), reason);
     }
   };
@@ -393,7 +500,9 @@ function optional<K extends string>(key: K, value: string | undefined): Partial<
 }
 
 function flatHeaders(headers: Record<string, string | string[]>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : value]));
+  return Object.fromEntries(
+    Object.entries(headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : value]),
+  );
 }
 
 function toolOutcome(response: GatewayResponse): 'success' | 'tool-error' | 'jsonrpc-error' | 'http-error' {
@@ -431,7 +540,9 @@ export function interceptorSettings(config: InterceptorConfig): InterceptorSetti
 function createProductionHandler(): InterceptorHandler {
   const config = loadInterceptorConfig();
   if (config.decisionPoint.kind !== 'avp') {
-    throw new Error('the Lambda interceptor uses Verified Permissions; MCP_IDENTITY_DECISION_POINT=local is for the local stack');
+    throw new Error(
+      'the Lambda interceptor uses Verified Permissions; MCP_IDENTITY_DECISION_POINT=local is for the local stack',
+    );
   }
   const verifier = new JwtTokenVerifier(config.jwt);
   void verifier.hydrate();
@@ -460,7 +571,11 @@ export const handler: InterceptorHandler = async (event) => {
     return respond({
       statusCode: 503,
       headers: DENY_HEADERS,
-      body: jsonRpcError(null, ACCESS_DENIED_CODE, 'The gateway is misconfigured; the request was not carried out.'),
+      body: jsonRpcError(
+        null,
+        ACCESS_DENIED_CODE,
+        'The gateway is misconfigured; the request was not carried out.',
+      ),
     });
   }
   return production(event);

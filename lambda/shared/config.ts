@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
+import { z } from 'zod';
 import type { ClaimNames } from '../core/caller';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
@@ -26,14 +26,17 @@ const list = (value: string) =>
 const csv = z.string().transform(list);
 const positiveInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 const algorithm = z.enum(supportedSignatureAlgorithms);
 const callerField = z.enum(CALLER_FIELDS as [string, ...string[]]);
@@ -53,12 +56,18 @@ const ENV_SCHEMA = z
     CLAIM_USERNAME: csv.default(['username', 'preferred_username']),
     CLAIM_AGENT: csv.default(['client_id', 'azp']),
     DECISION_POINT: z.enum(['avp', 'local']).default('avp'),
-    POLICY_STORE_ID: z.string().regex(/^[a-zA-Z0-9-]{1,200}$/, 'is not a policy store id').optional(),
+    POLICY_STORE_ID: z
+      .string()
+      .regex(/^[a-zA-Z0-9-]{1,200}$/, 'is not a policy store id')
+      .optional(),
     POLICY_DIR: z.string().min(1).optional(),
     AVP_TIMEOUT_MS: positiveInt(1000),
     INPUT_TYPES_FILE: z.string().min(1).optional(),
     POLICY_CATALOG_FILE: z.string().min(1).optional(),
-    CEDAR_NAMESPACE: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/).default('McpIdentity'),
+    CEDAR_NAMESPACE: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/)
+      .default('McpIdentity'),
     RESOURCE_ID: z.string().min(1).default('gateway'),
     MODE: z.enum(['enforce', 'log-only']).default('enforce'),
     INJECT_USER_PARAM: z.string().min(1).default('_caller_user'),
@@ -77,13 +86,25 @@ const ENV_SCHEMA = z
   .strict()
   .superRefine((env, ctx) => {
     if (env.DISCOVERY_URL === undefined && env.JWKS_URI === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['DISCOVERY_URL'], message: 'set MCP_IDENTITY_DISCOVERY_URL or MCP_IDENTITY_JWKS_URI' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DISCOVERY_URL'],
+        message: 'set MCP_IDENTITY_DISCOVERY_URL or MCP_IDENTITY_JWKS_URI',
+      });
     }
     if (env.DECISION_POINT === 'avp' && env.POLICY_STORE_ID === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['POLICY_STORE_ID'], message: 'is required when MCP_IDENTITY_DECISION_POINT is avp' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLICY_STORE_ID'],
+        message: 'is required when MCP_IDENTITY_DECISION_POINT is avp',
+      });
     }
     if (env.DECISION_POINT === 'local' && env.POLICY_DIR === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['POLICY_DIR'], message: 'is required when MCP_IDENTITY_DECISION_POINT is local' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['POLICY_DIR'],
+        message: 'is required when MCP_IDENTITY_DECISION_POINT is local',
+      });
     }
   });
 
@@ -118,7 +139,9 @@ function compileRegex(source: string): RegExp {
   try {
     return new RegExp(source, 'g');
   } catch (error) {
-    throw new ConfigurationError(`${PREFIX}REDACT_PATTERNS: '${source}' is not a valid regular expression`, { cause: error });
+    throw new ConfigurationError(`${PREFIX}REDACT_PATTERNS: '${source}' is not a valid regular expression`, {
+      cause: error,
+    });
   }
 }
 
@@ -126,7 +149,10 @@ function readJsonFile(key: string, path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new ConfigurationError(`${PREFIX}${key}: cannot read JSON from ${path}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigurationError(
+      `${PREFIX}${key}: cannot read JSON from ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -147,7 +173,8 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
   const parsed = ENV_SCHEMA.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys') return `unknown setting(s) ${issue.keys.map((key) => PREFIX + key).join(', ')}`;
+      if (issue.code === 'unrecognized_keys')
+        return `unknown setting(s) ${issue.keys.map((key) => PREFIX + key).join(', ')}`;
       const key = issue.path.length > 0 ? `${PREFIX}${String(issue.path[0])}` : 'configuration';
       return `${key} ${issue.message === 'Invalid input: expected string, received undefined' ? 'is required' : issue.message}`;
     });
@@ -159,9 +186,9 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
       ? undefined
       : new Map(
           Object.entries(
-            z.record(z.string(), z.object({ name: z.string(), reason: z.string().optional() })).parse(
-              readJsonFile('POLICY_CATALOG_FILE', e.POLICY_CATALOG_FILE),
-            ),
+            z
+              .record(z.string(), z.object({ name: z.string(), reason: z.string().optional() }))
+              .parse(readJsonFile('POLICY_CATALOG_FILE', e.POLICY_CATALOG_FILE)),
           ) as [string, PolicyExplanation][],
         );
   const config: InterceptorConfig = {

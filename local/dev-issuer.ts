@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, type JWK, type JWTPayload, type KeyLike, SignJWT } from 'jose';
+
+export type DevAlgorithm = 'RS256' | 'ES256';
+
+interface SigningKey {
+  readonly kid: string;
+  readonly alg: DevAlgorithm;
+  readonly privateKey: KeyLike;
+  readonly publicJwk: JWK;
+}
+
+export interface DevIssuerOptions {
+  /** @default 0 (a free port) */
+  readonly port?: number;
+  /** @default ['RS256', 'ES256'] */
+  readonly algorithms?: readonly DevAlgorithm[];
+}
+
+export interface SignOptions {
+  readonly alg?: DevAlgorithm;
+  /** Lifetime in seconds. @default 900 */
+  readonly ttlSeconds?: number;
+  /** Override the key id written in the header (to test unknown keys). */
+  readonly kid?: string;
+}
+
+/**
+ * A development OIDC issuer on loopback: discovery document and JWKS over HTTP, ephemeral keys made at start
+ * (nothing to leak, nothing to rotate). It signs with `jose`; verification on the other side is aws-jwt-verify,
+ * exactly as in AWS. It never binds beyond 127.0.0.1.
+ */
+export class DevIssuer {
+  private constructor(
+    private readonly server: Server,
+    private readonly keys: readonly SigningKey[],
+    readonly issuer: string,
+  ) {}
+
+  static async start(options: DevIssuerOptions = {}): Promise<DevIssuer> {
+    const keys: SigningKey[] = [];
+    for (const alg of options.algorithms ?? ['RS256', 'ES256']) {
+      const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+      const kid = `dev-${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`;
+      keys.push({
+        kid,
+        alg,
+        privateKey,
+        publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' },
+      });
+    }
+    let issuer = '';
+    const server = createServer((request, response) => {
+      const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+      const send = (status: number, body: unknown) => {
+        response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+        response.end(JSON.stringify(body));
+      };
+      if (request.method !== 'GET') return send(405, { error: 'method not allowed' });
+      if (path === '/.well-known/openid-configuration') {
+        return send(200, {
+          issuer,
+          jwks_uri: `${issuer}/.well-known/jwks.json`,
+          id_token_signing_alg_values_supported: keys.map((key) => key.alg),
+          response_types_supported: ['token'],
+          subject_types_supported: ['public'],
+        });
+      }
+      if (path === '/.well-known/jwks.json') return send(200, { keys: keys.map((key) => key.publicJwk) });
+      return send(404, { error: 'not found' });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return new DevIssuer(server, keys, issuer);
+  }
+
+  get discoveryUrl(): string {
+    return `${this.issuer}/.well-known/openid-configuration`;
+  }
+
+  get jwksUri(): string {
+    return `${this.issuer}/.well-known/jwks.json`;
+  }
+
+  /** The public JWKS (what the server serves). */
+  get jwks(): { keys: JWK[] } {
+    return { keys: this.keys.map((key) => key.publicJwk) };
+  }
+
+  /** Signs claims; `iss`, `iat`, `exp` and `jti` are set unless given. */
+  async sign(claims: JWTPayload, options: SignOptions = {}): Promise<string> {
+    const key = this.keys.find((candidate) => candidate.alg === (options.alg ?? this.keys[0]?.alg));
+    if (key === undefined) throw new Error(`the dev issuer has no ${options.alg} key`);
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ jti: randomUUID(), ...claims })
+      .setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' })
+      .setIssuer(typeof claims.iss === 'string' ? claims.iss : this.issuer)
+      .setIssuedAt(typeof claims.iat === 'number' ? claims.iat : now)
+      .setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + (options.ttlSeconds ?? 900))
+      .sign(key.privateKey);
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
