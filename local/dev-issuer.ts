@@ -25,6 +25,8 @@ export interface SignOptions {
   readonly ttlSeconds?: number;
   /** Override the key id written in the header (to test unknown keys). */
   readonly kid?: string;
+  /** Leave `exp` out (to test that long-lived tokens are refused). */
+  readonly noExpiry?: boolean;
 }
 
 /**
@@ -97,12 +99,13 @@ export class DevIssuer {
     const key = this.keys.find((candidate) => candidate.alg === (options.alg ?? this.keys[0]?.alg));
     if (key === undefined) throw new Error(`the dev issuer has no ${options.alg} key`);
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ jti: randomUUID(), ...claims })
+    const jwt = new SignJWT({ jti: randomUUID(), ...claims })
       .setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT' })
       .setIssuer(typeof claims.iss === 'string' ? claims.iss : this.issuer)
-      .setIssuedAt(typeof claims.iat === 'number' ? claims.iat : now)
-      .setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + (options.ttlSeconds ?? 900))
-      .sign(key.privateKey);
+      .setIssuedAt(typeof claims.iat === 'number' ? claims.iat : now);
+    if (!options.noExpiry)
+      jwt.setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + (options.ttlSeconds ?? 900));
+    return jwt.sign(key.privateKey);
   }
 
   async stop(): Promise<void> {

@@ -66,16 +66,18 @@ export class AvpDecisionPoint implements PolicyDecisionPoint {
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
     let output: IsAuthorizedCommandOutput;
     try {
-      output = await this.client.send(
-        new IsAuthorizedCommand({
-          policyStoreId: this.settings.policyStoreId,
-          principal: entityIdentifier(request.principal),
-          action: actionIdentifier(request.action),
-          resource: entityIdentifier(request.resource),
-          context: { cedarJson: JSON.stringify(request.context) },
-          entities: { cedarJson: JSON.stringify(request.entities) },
-        }),
-        { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) },
+      output = await withDeadline(this.settings.timeoutMs, (abortSignal) =>
+        this.client.send(
+          new IsAuthorizedCommand({
+            policyStoreId: this.settings.policyStoreId,
+            principal: entityIdentifier(request.principal),
+            action: actionIdentifier(request.action),
+            resource: entityIdentifier(request.resource),
+            context: { cedarJson: JSON.stringify(request.context) },
+            entities: { cedarJson: JSON.stringify(request.entities) },
+          }),
+          { abortSignal },
+        ),
       );
     } catch (error) {
       throw new DecisionPointError(`IsAuthorized failed: ${describeError(error)}`, { cause: error });
@@ -104,14 +106,16 @@ export class AvpDecisionPoint implements PolicyDecisionPoint {
     }));
     let results: BatchIsAuthorizedCommandOutput;
     try {
-      results = await this.client.send(
-        new BatchIsAuthorizedCommand({
-          policyStoreId: this.settings.policyStoreId,
-          // All requests of one caller share the principal and its entities (a BatchIsAuthorized requirement).
-          entities: { cedarJson: JSON.stringify(head.entities) },
-          requests: items,
-        }),
-        { abortSignal: AbortSignal.timeout(this.settings.timeoutMs) },
+      results = await withDeadline(this.settings.timeoutMs, (abortSignal) =>
+        this.client.send(
+          new BatchIsAuthorizedCommand({
+            policyStoreId: this.settings.policyStoreId,
+            // All requests of one caller share the principal and its entities (a BatchIsAuthorized requirement).
+            entities: { cedarJson: JSON.stringify(head.entities) },
+            requests: items,
+          }),
+          { abortSignal },
+        ),
       );
     } catch (error) {
       throw new DecisionPointError(`BatchIsAuthorized failed: ${describeError(error)}`, { cause: error });
@@ -125,6 +129,26 @@ export class AvpDecisionPoint implements PolicyDecisionPoint {
       const answer = toAnswer(match);
       return answer.decision === 'allow' && answer.errors.length === 0;
     });
+  }
+}
+
+/**
+ * Runs an SDK call under a hard deadline: the abort signal cancels the HTTP request, and the race makes the
+ * deadline hold even if something below ignores the signal.
+ */
+async function withDeadline<T>(timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([run(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,0 +1,95 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { callerFromClaims } from '../core/caller';
+import { type AuthorizationRequest, authorizationRequest, type CedarModel } from '../core/cedar-request';
+import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
+import { ConfigurationError } from '../core/errors';
+import { parseToolName } from '../core/mcp-operation';
+
+/**
+ * Decision fixtures next to the policies: `fixtures/ALLOW/*.json` and `fixtures/DENY/*.json`, each a caller
+ * (claims), a tool call and optionally the policies expected to determine the decision. The folder is the
+ * expected decision, so a reviewer sees intent from the file tree.
+ */
+const fixtureSchema = z
+  .object({
+    description: z.string().min(1),
+    claims: z.record(z.string(), z.unknown()),
+    tool: z.string().min(1),
+    arguments: z.record(z.string(), z.unknown()).default({}),
+    determiningPolicies: z.array(z.string()).optional(),
+  })
+  .strict();
+
+export interface DecisionFixture extends z.infer<typeof fixtureSchema> {
+  readonly file: string;
+  readonly expected: 'allow' | 'deny';
+}
+
+export function readDecisionFixtures(policyDir: string): DecisionFixture[] {
+  const fixtures: DecisionFixture[] = [];
+  for (const expected of ['allow', 'deny'] as const) {
+    const dir = join(policyDir, 'fixtures', expected.toUpperCase());
+    let names: string[];
+    try {
+      names = readdirSync(dir)
+        .filter((name) => name.endsWith('.json'))
+        .sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const file = join('fixtures', expected.toUpperCase(), name);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+      } catch (error) {
+        throw new ConfigurationError(`${file}: not valid JSON (${(error as Error).message})`);
+      }
+      const result = fixtureSchema.safeParse(parsed);
+      if (!result.success) {
+        throw new ConfigurationError(
+          `${file}: ${result.error.issues.map((issue) => `${issue.path.join('.') || 'fixture'} ${issue.message}`).join('; ')}`,
+        );
+      }
+      fixtures.push({ ...result.data, file, expected });
+    }
+  }
+  return fixtures;
+}
+
+/** The Cedar request a fixture describes, built by the same core code the interceptor runs. */
+export function fixtureRequest(fixture: DecisionFixture, model: CedarModel): AuthorizationRequest {
+  const tool = parseToolName(fixture.tool);
+  if (tool === undefined)
+    throw new ConfigurationError(`${fixture.file}: '${fixture.tool}' is not a valid tool name`);
+  const caller = callerFromClaims({ iss: 'fixture', exp: 4102444800, ...fixture.claims });
+  return authorizationRequest(
+    caller,
+    { kind: 'tool-call', id: 1, tool, arguments: fixture.arguments },
+    model,
+  );
+}
+
+export interface FixtureResult {
+  readonly fixture: DecisionFixture;
+  readonly request: AuthorizationRequest;
+  readonly answer: PolicyAnswer;
+  readonly passed: boolean;
+}
+
+export async function runDecisionFixture(
+  fixture: DecisionFixture,
+  model: CedarModel,
+  pdp: PolicyDecisionPoint,
+): Promise<FixtureResult> {
+  const request = fixtureRequest(fixture, model);
+  const answer = await pdp.isAuthorized(request);
+  const decisionMatches = answer.decision === fixture.expected && answer.errors.length === 0;
+  const policiesMatch =
+    fixture.determiningPolicies === undefined ||
+    JSON.stringify([...answer.determiningPolicies].sort()) ===
+      JSON.stringify([...fixture.determiningPolicies].sort());
+  return { fixture, request, answer, passed: decisionMatches && policiesMatch };
+}

@@ -1,0 +1,195 @@
+import { createHmac, createPublicKey } from 'node:crypto';
+import {
+  assertKeyUrl,
+  bearerToken,
+  discoverJwksUri,
+  JwtTokenVerifier,
+  type JwtVerifierSettings,
+  MAX_TOKEN_BYTES,
+} from '../../lambda/adapters/jwt-token-verifier';
+import { DEFAULT_CLAIM_NAMES } from '../../lambda/core/caller';
+import { InvalidClaimsError, InvalidTokenError, IssuerUnavailableError } from '../../lambda/core/errors';
+import { DevIssuer } from '../../local/dev-issuer';
+
+const AUDIENCE = 'mcp+https://gateway.example.com/mcp';
+let issuer: DevIssuer;
+let verifier: JwtTokenVerifier;
+
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+const now = () => Math.floor(Date.now() / 1000);
+
+function settings(overrides: Partial<JwtVerifierSettings> = {}): JwtVerifierSettings {
+  return {
+    issuer: issuer.issuer,
+    audience: [AUDIENCE],
+    discoveryUrl: issuer.discoveryUrl,
+    algorithms: ['RS256', 'ES256'],
+    graceSeconds: 0,
+    claimNames: DEFAULT_CLAIM_NAMES,
+    fetchTimeoutMs: 1000,
+    ...overrides,
+  };
+}
+
+const claims = (extra: Record<string, unknown> = {}) => ({
+  sub: 'alice',
+  roles: ['developer'],
+  aud: AUDIENCE,
+  ...extra,
+});
+
+beforeAll(async () => {
+  issuer = await DevIssuer.start();
+  verifier = new JwtTokenVerifier(settings());
+  await verifier.hydrate();
+});
+afterAll(() => issuer.stop());
+
+describe('JwtTokenVerifier accepts', () => {
+  it.each(['RS256', 'ES256'] as const)('a valid %s token and names the caller', async (alg) => {
+    const token = await issuer.sign(claims({ email: 'alice@example.com', client_id: 'agent-1' }), { alg });
+    const caller = await verifier.verify(token);
+    expect(caller).toMatchObject({
+      subject: 'alice',
+      roles: ['developer'],
+      email: 'alice@example.com',
+      agent: 'agent-1',
+      issuer: issuer.issuer,
+    });
+  });
+
+  it('a token whose JWKS URI is configured directly (no discovery)', async () => {
+    const direct = new JwtTokenVerifier(settings({ discoveryUrl: undefined, jwksUri: issuer.jwksUri }));
+    await expect(direct.verify(await issuer.sign(claims()))).resolves.toMatchObject({ subject: 'alice' });
+  });
+});
+
+describe('JwtTokenVerifier rejects', () => {
+  const rejects = async (token: string, type: new (...args: any[]) => Error = InvalidTokenError) => {
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(type);
+  };
+
+  it('alg none', async () => {
+    const valid = await issuer.sign(claims());
+    const [, payload] = valid.split('.');
+    await rejects(`${b64({ alg: 'none', typ: 'JWT' })}.${payload}.`);
+  });
+
+  it('HS256 signed with the public key (algorithm confusion)', async () => {
+    const jwk = issuer.jwks.keys[0];
+    const pem = createPublicKey({ key: jwk as any, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const head = b64({ alg: 'HS256', typ: 'JWT', kid: jwk?.kid });
+    const body = b64({ ...claims(), iss: issuer.issuer, exp: now() + 600 });
+    const signature = createHmac('sha256', pem).update(`${head}.${body}`).digest('base64url');
+    await rejects(`${head}.${body}.${signature}`);
+  });
+
+  it('an expired token', async () => {
+    await rejects(await issuer.sign(claims({ iat: now() - 7200, exp: now() - 3600 })));
+  });
+
+  it('a token not yet valid', async () => {
+    await rejects(await issuer.sign(claims({ nbf: now() + 3600 })));
+  });
+
+  it('a wrong audience', async () => {
+    await rejects(await issuer.sign(claims({ aud: 'https://other.example.com' })));
+  });
+
+  it('a wrong issuer', async () => {
+    await rejects(await issuer.sign(claims({ iss: 'https://evil.example.com' })));
+  });
+
+  it('an unknown kid', async () => {
+    await rejects(await issuer.sign(claims(), { kid: 'not-a-key' }));
+  });
+
+  it('a tampered payload', async () => {
+    const [head, , signature] = (await issuer.sign(claims())).split('.');
+    await rejects(
+      `${head}.${b64({ ...claims({ roles: ['order-admin'] }), iss: issuer.issuer, exp: now() + 600 })}.${signature}`,
+    );
+  });
+
+  it.each(['garbage', 'a.b.c', '...', '', 'eyJhbGciOiJSUzI1NiJ9.e30'])('garbage: %j', async (token) => {
+    await rejects(token);
+  });
+
+  it('a 100 kB token without parsing it', async () => {
+    const huge = `${b64({ alg: 'RS256', kid: 'x', pad: 'x'.repeat(100 * 1024) })}.e30.sig`;
+    expect(huge.length).toBeGreaterThan(MAX_TOKEN_BYTES);
+    await rejects(huge);
+  });
+
+  it('an algorithm that is not in the allow-list', async () => {
+    const rsOnly = new JwtTokenVerifier(settings({ algorithms: ['RS256'] }));
+    await expect(rsOnly.verify(await issuer.sign(claims(), { alg: 'ES256' }))).rejects.toThrow(/not allowed/);
+  });
+
+  it('a correctly signed token without exp (only short-lived tokens are accepted)', async () => {
+    await rejects(await issuer.sign(claims(), { noExpiry: true }), InvalidClaimsError);
+  });
+
+  it('a token without a subject', async () => {
+    await expect(verifier.verify(await issuer.sign({ aud: AUDIENCE, roles: [] }))).rejects.toBeInstanceOf(
+      InvalidClaimsError,
+    );
+  });
+});
+
+describe('JwtTokenVerifier and the identity provider', () => {
+  it('reports an unreachable issuer as unavailable, and recovers once it is back', async () => {
+    const other = await DevIssuer.start();
+    const token = await other.sign(claims());
+    const discoveryUrl = other.discoveryUrl;
+    const port = Number(new URL(other.issuer).port);
+    await other.stop();
+    const cold = new JwtTokenVerifier(settings({ issuer: other.issuer, discoveryUrl }));
+    await expect(cold.verify(token)).rejects.toBeInstanceOf(IssuerUnavailableError);
+
+    const back = await DevIssuer.start({ port });
+    try {
+      await expect(cold.verify(await back.sign(claims()))).resolves.toMatchObject({ subject: 'alice' });
+    } finally {
+      await back.stop();
+    }
+  });
+
+  it('refuses a discovery document that names another issuer', async () => {
+    await expect(
+      discoverJwksUri(issuer.discoveryUrl, 'https://someone-else.example.com', 1000),
+    ).rejects.toThrow(/does not match/);
+  });
+
+  it('refuses plain http key URLs except on loopback', () => {
+    expect(() => assertKeyUrl('http://idp.example.com/jwks.json', 'JWKS URI')).toThrow(/https/);
+    expect(() => assertKeyUrl('ftp://127.0.0.1/jwks.json', 'JWKS URI')).toThrow(/https/);
+    expect(() => assertKeyUrl('not a url', 'JWKS URI')).toThrow(/not a URL/);
+    expect(assertKeyUrl('http://127.0.0.1:8080/jwks.json', 'JWKS URI').hostname).toBe('127.0.0.1');
+    expect(assertKeyUrl('https://idp.example.com/jwks.json', 'JWKS URI').protocol).toBe('https:');
+  });
+
+  it('requires issuer, audience, algorithms and a key location', () => {
+    expect(() => new JwtTokenVerifier(settings({ issuer: '' }))).toThrow(/issuer/);
+    expect(() => new JwtTokenVerifier(settings({ audience: [] }))).toThrow(/audience/);
+    expect(() => new JwtTokenVerifier(settings({ algorithms: [] }))).toThrow(/algorithm/);
+    expect(() => new JwtTokenVerifier(settings({ discoveryUrl: undefined, jwksUri: undefined }))).toThrow(
+      /JWKS URI/,
+    );
+  });
+});
+
+describe('bearerToken', () => {
+  it.each([
+    ['Bearer abc.def.ghi', 'abc.def.ghi'],
+    ['bearer abc', 'abc'],
+    ['Bearer   abc  ', 'abc'],
+    ['Basic abc', undefined],
+    ['Bearer', undefined],
+    ['Bearer a b', undefined],
+    [undefined, undefined],
+  ])('%j → %j', (header, expected) => {
+    expect(bearerToken(header)).toBe(expected);
+  });
+});
