@@ -38,6 +38,8 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
         ? new LRUCache<string, PolicyAnswer>({
             max: settings.maxEntries,
             ttl: settings.ttlSeconds * 1000,
+            // Read the clock on every lookup: the TTL is the promised bound on policy-change delay.
+            ttlResolution: 0,
             perf: { now },
           })
         : undefined;

@@ -378,62 +378,25 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     facts: RequestFacts,
     response: GatewayResponse,
   ): Promise<InterceptorOutput> {
-    // Our own short-circuit answer (the gateway still runs RESPONSE after it): already decided and audited.
-    if (headerValue(response.headers, DECISION_HEADER) !== undefined) return passThrough(response);
     const requestJson = jsonBody(input.mcp.gatewayRequest.body ?? input.mcp.rawGatewayRequest?.body ?? null);
     const requestBody = requestJson.ok ? requestJson.value : undefined;
+    const responseJson = jsonBody(response.body);
+    // Filtering is decided by what the response *is*, not by what the request claimed to be: any tools
+    // list that passes through here is filtered for a verified caller, or replaced by a 401.
+    const names = responseJson.ok ? listedToolNames(responseJson.value) : undefined;
+    if (names !== undefined && responseJson.ok)
+      return filterList(facts, response, responseJson.value as Record<string, unknown>, names, requestBody);
+
+    // Our own short-circuit answer (the gateway still runs RESPONSE after it) was audited when decided.
+    if (headerValue(response.headers, DECISION_HEADER) !== undefined) return passThrough(response);
     const parsed = requestJson.ok ? parseMcpRequest(requestBody) : undefined;
-    if (parsed === undefined || !parsed.ok) return passThrough(response);
-    const operation = parsed.operation;
-
-    if (operation.kind === 'list' && operation.method === 'tools/list') {
-      const responseBody = jsonBody(response.body);
-      const names = responseBody.ok ? listedToolNames(responseBody.value) : undefined;
-      if (names === undefined || !responseBody.ok) return passThrough(response);
-      const auth = await authenticate(facts, requestBody);
-      if ('refused' in auth) return auth.refused;
-      const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
-      if (error !== undefined)
-        log.error('tools/list filtering failed; hiding every tool', {
-          error: error.message,
-          cause: error.cause,
-        });
-      const enforce = settings.mode === 'enforce';
-      const filtered = filterToolList(
-        responseBody.value as Record<string, unknown>,
-        enforce ? callable : new Set(names),
-        settings.injection,
-      );
-      const wouldHide = names.filter((name) => !callable.has(name));
-      await writeAudit({
-        ...baseRecord(facts, 'response', auth.caller, requestBody),
-        method: 'tools/list',
-        decision: 'allow',
-        enforced: enforce,
-        ...(error === undefined
-          ? {}
-          : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
-        extra: { listedTools: filtered.shown, hiddenTools: wouldHide },
-      });
-      const headers = response.headers ? flatHeaders(response.headers) : undefined;
-      if (headers !== undefined) {
-        for (const key of Object.keys(headers))
-          if (key.toLowerCase() === 'content-length') delete headers[key];
-      }
-      return respond({
-        statusCode: response.statusCode ?? 200,
-        ...(headers ? { headers } : {}),
-        body: filtered.body,
-      });
-    }
-
-    if (operation.kind === 'tool-call') {
+    if (parsed?.ok && parsed.operation.kind === 'tool-call') {
       const auth = await authenticate(facts, requestBody);
       const caller = 'caller' in auth ? auth.caller : undefined;
       const outcome = toolOutcome(response);
       await writeAudit({
         ...baseRecord(facts, 'response', caller, requestBody),
-        ...operationRecord(operation),
+        ...operationRecord(parsed.operation),
         decision: 'allow',
         enforced: true,
         ...(outcome === 'success' ? {} : { errorCode: 'ToolError' as const }),
@@ -441,6 +404,45 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       });
     }
     return passThrough(response);
+  }
+
+  async function filterList(
+    facts: RequestFacts,
+    response: GatewayResponse,
+    body: Record<string, unknown>,
+    names: readonly string[],
+    requestBody: unknown,
+  ): Promise<InterceptorOutput> {
+    const auth = await authenticate(facts, requestBody);
+    if ('refused' in auth) return auth.refused;
+    const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
+    if (error !== undefined)
+      log.error('tools/list filtering failed; hiding every tool', {
+        error: error.message,
+        cause: error.cause,
+      });
+    const enforce = settings.mode === 'enforce';
+    const filtered = filterToolList(body, enforce ? callable : new Set(names), settings.injection);
+    await writeAudit({
+      ...baseRecord(facts, 'response', auth.caller, requestBody),
+      method: 'tools/list',
+      decision: 'allow',
+      enforced: enforce,
+      ...(error === undefined
+        ? {}
+        : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
+      extra: { listedTools: filtered.shown, hiddenTools: names.filter((name) => !callable.has(name)) },
+    });
+    const headers = response.headers ? flatHeaders(response.headers) : undefined;
+    if (headers !== undefined) {
+      // The body changed length; let the gateway compute it.
+      for (const key of Object.keys(headers)) if (key.toLowerCase() === 'content-length') delete headers[key];
+    }
+    return respond({
+      statusCode: response.statusCode ?? 200,
+      ...(headers ? { headers } : {}),
+      body: filtered.body,
+    });
   }
 
   return async (event: unknown): Promise<InterceptorOutput> => {

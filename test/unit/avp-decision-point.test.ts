@@ -78,13 +78,11 @@ describe('AvpDecisionPoint.isAuthorized', () => {
   });
 
   it('maps DENY with a determining forbid, and keeps evaluation errors (which the core turns into a deny)', async () => {
-    avp
-      .on(IsAuthorizedCommand)
-      .resolves({
-        decision: 'ALLOW',
-        determiningPolicies: [{ policyId: 'SP1' }],
-        errors: [{ errorDescription: 'overflow in SP9' }],
-      });
+    avp.on(IsAuthorizedCommand).resolves({
+      decision: 'ALLOW',
+      determiningPolicies: [{ policyId: 'SP1' }],
+      errors: [{ errorDescription: 'overflow in SP9' }],
+    });
     const answer = await pdp.isAuthorized(getOrder);
     expect(answer.errors).toEqual([{ detail: 'overflow in SP9' }]);
     const decision = decisionFromAnswer(answer, { who: 'alice', what: 'x' });
@@ -182,13 +180,11 @@ describe('one request, two engines', () => {
     '%s: the AVP request carries exactly what the local engine decides on',
     async (_file, fixture) => {
       const request = fixtureRequest(fixture, model);
-      avp
-        .on(IsAuthorizedCommand)
-        .resolves({
-          decision: fixture.expected === 'allow' ? 'ALLOW' : 'DENY',
-          determiningPolicies: [],
-          errors: [],
-        });
+      avp.on(IsAuthorizedCommand).resolves({
+        decision: fixture.expected === 'allow' ? 'ALLOW' : 'DENY',
+        determiningPolicies: [],
+        errors: [],
+      });
 
       await pdp.isAuthorized(request);
       const input = avp.commandCalls(IsAuthorizedCommand)[0]?.args[0].input;

@@ -406,12 +406,16 @@ describe('RESPONSE: tools/list filtering', () => {
     }
   });
 
-  it('passes a response through unchanged when it is our own denial', async () => {
+  it('still filters a list whose response carries the decision header (a target cannot opt out)', async () => {
     const event = toolsList(await h.token('alice'));
     event.mcp.gatewayResponse.headers[DECISION_HEADER] = 'deny';
-    const out = await call(event);
-    expect(out.mcp.transformedGatewayResponse?.body.result.tools).toHaveLength(5);
-    expect(h.audit.events).toHaveLength(0);
+    expect(names(await call(event))).toEqual(['orders___get_order', 'orders___get_recent_activity']);
+  });
+
+  it('filters any tools list, even when the request it answers could not be read', async () => {
+    const event = toolsList(await h.token('carol'));
+    event.mcp.gatewayRequest.body = [];
+    expect(names(await call(event))).toEqual([]);
   });
 });
 
@@ -436,6 +440,14 @@ describe('RESPONSE: tools/call outcome', () => {
       additionalEventData: { phase: 'response', outcome: 'success' },
     });
     expect(JSON.stringify(lastEvent())).not.toContain('order 42');
+  });
+
+  it('does not audit our own denial a second time', async () => {
+    const event = outcomeEvent(await h.token('alice'), { result: { content: [], isError: true } });
+    event.mcp.gatewayResponse.headers[DECISION_HEADER] = 'deny';
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
+    expect(h.audit.events).toHaveLength(0);
   });
 
   it('records tool errors as ToolError', async () => {

@@ -1,0 +1,99 @@
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
+import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import { callerFromClaims } from '../../lambda/core/caller';
+import { discoveryRequest } from '../../lambda/core/cedar-request';
+import { ConfigurationError } from '../../lambda/core/errors';
+import { POLICY_DIR } from '../helpers/harness';
+
+function policyDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'policies-'));
+  cpSync(join(POLICY_DIR, 'schema.cedarschema'), join(dir, 'schema.cedarschema'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+describe('loadPolicyBundle', () => {
+  it('loads the repository policies with stable ids, reasons and resolved input types', () => {
+    const bundle = loadPolicyBundle(POLICY_DIR);
+    expect(bundle.policies.map((policy) => policy.id).sort()).toEqual([
+      'large-refunds-need-finance',
+      'order-admins-update',
+      'orders-readers',
+    ]);
+    expect(bundle.catalog.get('large-refunds-need-finance')?.reason).toMatch(/finance-approver/);
+    expect(bundle.inputTypes.orders___update_order).toEqual({
+      type: 'Record',
+      attributes: {
+        amount: { type: 'Long', required: false },
+        order_id: { type: 'String', required: true },
+        status: { type: 'String', required: true },
+      },
+    });
+    expect(bundle.actions.has('tools/call')).toBe(true);
+  });
+
+  it('names the file and line of a syntax error', () => {
+    const dir = policyDir({
+      'ok.cedar': 'permit (principal, action, resource);',
+      'broken.cedar': '\n\npermit (principal, action resource);',
+    });
+    expect(() => loadPolicyBundle(dir)).toThrow(ConfigurationError);
+    expect(() => loadPolicyBundle(dir)).toThrow(/^broken\.cedar:3: /);
+  });
+
+  it('refuses a policy that does not match the schema, naming the file', () => {
+    const dir = policyDir({
+      'typo.cedar': 'permit (principal, action == McpIdentity::Action::"orders___get_ordr", resource);',
+    });
+    expect(() => loadPolicyBundle(dir)).toThrow(/typo\.cedar .*orders___get_ordr/);
+  });
+
+  it('refuses an unguarded read of an optional attribute (STRICT, as AVP validates)', () => {
+    const dir = policyDir({
+      'unguarded.cedar':
+        'forbid (principal, action == McpIdentity::Action::"orders___update_order", resource) when { context.input.amount > 5 };',
+    });
+    expect(() => loadPolicyBundle(dir)).toThrow(/unguarded\.cedar/);
+  });
+
+  it('refuses duplicate policy ids and a missing schema', () => {
+    const dir = policyDir({
+      'a.cedar': '@id("same") permit (principal, action, resource);',
+      'b.cedar': '@id("same") forbid (principal, action, resource);',
+    });
+    expect(() => loadPolicyBundle(dir)).toThrow(/policy id 'same' is also used in a\.cedar/);
+    expect(() => loadPolicyBundle(mkdtempSync(join(tmpdir(), 'empty-')))).toThrow(
+      /cannot read .*schema\.cedarschema/,
+    );
+  });
+
+  it('numbers several policies of one file', () => {
+    const bundle = loadPolicyBundle(
+      policyDir({
+        'two.cedar': 'permit (principal, action, resource);\nforbid (principal, action, resource);',
+      }),
+    );
+    expect(bundle.policies.map((policy) => policy.id)).toEqual(['two#1', 'two#2']);
+  });
+});
+
+describe('partial evaluation lists a tool that only some inputs may call', () => {
+  it('shows the tool when a permit depends on the input (where a discovery request would not)', async () => {
+    const dir = policyDir({
+      'small-updates.cedar':
+        'permit (principal, action == McpIdentity::Action::"orders___update_order", resource) when { context has input && context.input has amount && context.input.amount < 10 };',
+    });
+    const pdp = new CedarDecisionPoint(loadPolicyBundle(dir));
+    const caller = callerFromClaims({ sub: 'u', iss: 'i', exp: 4102444800 });
+    const model = { namespace: 'McpIdentity', resourceId: 'gateway' };
+    const request = discoveryRequest(caller, 'orders___update_order', model);
+    expect(
+      await pdp.couldBeAllowed([request, discoveryRequest(caller, 'orders___get_order', model)]),
+    ).toEqual([true, false]);
+    // The Verified Permissions convention (no input) would hide it: documented as why permits must not read input.
+    expect((await pdp.isAuthorized(request)).decision).toBe('deny');
+  });
+});

@@ -1,0 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigurationError } from '../../lambda/core/errors';
+import { loadInterceptorConfig } from '../../lambda/shared/config';
+
+const minimal = {
+  MCP_IDENTITY_ISSUER: 'https://idp.example.com',
+  MCP_IDENTITY_AUDIENCE: 'mcp-gateway',
+  MCP_IDENTITY_DISCOVERY_URL: 'https://idp.example.com/.well-known/openid-configuration',
+  MCP_IDENTITY_POLICY_STORE_ID: 'PSabc123',
+  MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
+};
+
+describe('loadInterceptorConfig', () => {
+  it('fills safe defaults around the mandatory settings', () => {
+    const config = loadInterceptorConfig({ ...minimal, PATH: '/usr/bin' });
+    expect(config).toMatchObject({
+      jwt: {
+        issuer: 'https://idp.example.com',
+        audience: ['mcp-gateway'],
+        algorithms: ['RS256', 'ES256'],
+        graceSeconds: 0,
+      },
+      decisionPoint: { kind: 'avp', policyStoreId: 'PSabc123', timeoutMs: 1000 },
+      namespace: 'McpIdentity',
+      mode: 'enforce',
+      injection: { userParameter: '_caller_user', rolesParameter: '_caller_roles', bindings: {} },
+      cache: { ttlSeconds: 30, maxEntries: 1000 },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.jwt)).toBe(true);
+  });
+
+  it('parses lists, JSON and numbers', () => {
+    const config = loadInterceptorConfig({
+      ...minimal,
+      MCP_IDENTITY_AUDIENCE: 'a, b',
+      MCP_IDENTITY_ALGORITHMS: 'ES256',
+      MCP_IDENTITY_INJECT_BINDINGS: '{"orders___create":{"owner":"email"}}',
+      MCP_IDENTITY_REDACT_PATTERNS: '["\\\\d{16}"]',
+      MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS: '0',
+      MCP_IDENTITY_MODE: 'log-only',
+    });
+    expect(config.jwt.audience).toEqual(['a', 'b']);
+    expect(config.injection.bindings).toEqual({ orders___create: { owner: 'email' } });
+    expect(config.redaction.valuePatterns.at(-1)?.source).toBe('\\d{16}');
+    expect(config.cache.ttlSeconds).toBe(0);
+    expect(config.mode).toBe('log-only');
+  });
+
+  it.each([
+    [{ MCP_IDENTITY_ISSUER: undefined }, /MCP_IDENTITY_ISSUER is required/],
+    [{ MCP_IDENTITY_AUDIENCE: ' , ' }, /MCP_IDENTITY_AUDIENCE needs at least one audience/],
+    [{ MCP_IDENTITY_DISCOVERY_URL: undefined }, /set MCP_IDENTITY_DISCOVERY_URL or MCP_IDENTITY_JWKS_URI/],
+    [{ MCP_IDENTITY_POLICY_STORE_ID: undefined }, /MCP_IDENTITY_POLICY_STORE_ID is required when/],
+    [{ MCP_IDENTITY_DECISION_POINT: 'local' }, /MCP_IDENTITY_POLICY_DIR is required/],
+    [{ MCP_IDENTITY_ALGORITHMS: 'HS256' }, /MCP_IDENTITY_ALGORITHMS/],
+    [{ MCP_IDENTITY_MODE: 'audit' }, /MCP_IDENTITY_MODE/],
+    [{ MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '12345' }, /12-digit/],
+    [{ MCP_IDENTITY_INJECT_BINDINGS: '{nope' }, /MCP_IDENTITY_INJECT_BINDINGS is not valid JSON/],
+    [{ MCP_IDENTITY_INJECT_BINDINGS: '{"t":{"owner":"password"}}' }, /MCP_IDENTITY_INJECT_BINDINGS/],
+    [{ MCP_IDENTITY_REDACT_PATTERNS: '["("]' }, /not a valid regular expression/],
+    [{ MCP_IDENTITY_AUDIENCES: 'x' }, /unknown setting\(s\) MCP_IDENTITY_AUDIENCES/],
+    [{ MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS: '-1' }, /MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS/],
+    [{ MCP_IDENTITY_INPUT_TYPES_FILE: '/nonexistent/types.json' }, /cannot read JSON from \/nonexistent/],
+  ])('names the bad key: %j', (change, message) => {
+    const env: Record<string, string | undefined> = { ...minimal, ...change };
+    expect(() => loadInterceptorConfig(env)).toThrow(ConfigurationError);
+    expect(() => loadInterceptorConfig(env)).toThrow(message);
+  });
+
+  it('reads the policy catalogue and input types files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-identity-'));
+    writeFileSync(
+      join(dir, 'catalog.json'),
+      JSON.stringify({ SP1: { name: 'large-refunds', reason: 'needs finance' } }),
+    );
+    writeFileSync(join(dir, 'types.json'), JSON.stringify({ t: { type: 'Record', attributes: {} } }));
+    const config = loadInterceptorConfig({
+      ...minimal,
+      MCP_IDENTITY_POLICY_CATALOG_FILE: join(dir, 'catalog.json'),
+      MCP_IDENTITY_INPUT_TYPES_FILE: join(dir, 'types.json'),
+    });
+    expect(config.catalog?.get('SP1')).toEqual({ name: 'large-refunds', reason: 'needs finance' });
+    expect(config.inputTypes).toEqual({ t: { type: 'Record', attributes: {} } });
+  });
+});

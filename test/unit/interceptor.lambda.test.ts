@@ -1,0 +1,60 @@
+import { IsAuthorizedCommand, VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import { mockClient } from 'aws-sdk-client-mock';
+import { handler } from '../../lambda/handlers/interceptor';
+import { DevIssuer } from '../../local/dev-issuer';
+import { toolCallEvent } from '../helpers/fixtures';
+import { AUDIENCE } from '../helpers/harness';
+
+/**
+ * The Lambda entry point as deployed: configuration from env, Verified Permissions (mocked), log sink.
+ * The entry point builds its dependencies once, on the first invocation that finds a valid configuration,
+ * so the misconfigured case runs first.
+ */
+describe('Lambda handler (production wiring)', () => {
+  const saved = { ...process.env };
+  let issuer: DevIssuer;
+  const avp = mockClient(VerifiedPermissionsClient);
+
+  beforeAll(async () => {
+    issuer = await DevIssuer.start();
+  });
+  afterAll(async () => {
+    await issuer.stop();
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    avp.reset();
+  });
+
+  it('refuses every request with 503 when misconfigured, without throwing', async () => {
+    process.env.MCP_IDENTITY_ISSUER = issuer.issuer;
+    const out = (await handler(toolCallEvent('x', 'orders___get_order', { order_id: '1' }))) as any;
+    expect(out.mcp.transformedGatewayResponse.statusCode).toBe(503);
+    expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+  });
+
+  it('verifies, asks Verified Permissions and injects identity when configured', async () => {
+    Object.assign(process.env, {
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      MCP_IDENTITY_ISSUER: issuer.issuer,
+      MCP_IDENTITY_AUDIENCE: AUDIENCE,
+      MCP_IDENTITY_DISCOVERY_URL: issuer.discoveryUrl,
+      MCP_IDENTITY_POLICY_STORE_ID: 'PSabc',
+      MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
+    });
+    avp
+      .on(IsAuthorizedCommand)
+      .resolves({ decision: 'ALLOW', determiningPolicies: [{ policyId: 'SP1' }], errors: [] });
+    const token = await issuer.sign({ sub: 'alice', roles: ['db-reader'], aud: AUDIENCE });
+    const out = (await handler(toolCallEvent(token, 'orders___get_order', { order_id: '1' }))) as any;
+    expect(out.mcp.transformedGatewayRequest.body.params.arguments).toEqual({
+      order_id: '1',
+      _caller_user: 'alice',
+      _caller_roles: ['db-reader'],
+    });
+    expect(avp).toHaveReceivedCommandWith(IsAuthorizedCommand, { policyStoreId: 'PSabc' });
+  });
+});
