@@ -3,16 +3,17 @@
  * JWKS), Cedar decision on the real engine over policies/, identity injection, audit event to memory — and
  * of a tools/list filtering step. Loopback only. Prints percentiles per scenario.
  */
-import { performance } from 'node:perf_hooks';
+
 import { join } from 'node:path';
-import type { AuditEventData } from '../lambda/core/audit-event';
-import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
-import { DEFAULT_INJECTION } from '../lambda/core/injection';
-import { DEFAULT_REDACTION } from '../lambda/core/redaction';
+import { performance } from 'node:perf_hooks';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
+import type { AuditEventData } from '../lambda/core/audit-event';
+import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
+import { DEFAULT_INJECTION } from '../lambda/core/injection';
+import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { createInterceptorHandler } from '../lambda/handlers/interceptor';
 import { DevIssuer } from '../local/dev-issuer';
 
@@ -55,7 +56,10 @@ async function main(): Promise<void> {
   const handlerWith = (cacheTtl: number) =>
     createInterceptorHandler({
       verifier,
-      pdp: new CachingDecisionPoint(new CedarDecisionPoint(bundle), { ttlSeconds: cacheTtl, maxEntries: 1000 }),
+      pdp: new CachingDecisionPoint(new CedarDecisionPoint(bundle), {
+        ttlSeconds: cacheTtl,
+        maxEntries: 1000,
+      }),
       audit: { write: async (event) => void events.push(event) },
       log: { info: () => undefined, warn: () => undefined, error: () => undefined } as never,
       settings: {
@@ -70,21 +74,55 @@ async function main(): Promise<void> {
     });
   const token = await issuer.sign({ sub: 'bob', roles: ['order-admin'], aud: AUDIENCE });
   const call = (id: number) => {
-    const body = { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'orders___update_order', arguments: { order_id: String(id % 50), status: 'refunded', amount: id % 900 } } };
-    return { interceptorInputVersion: '1.0', mcp: { rawGatewayRequest: { body: JSON.stringify(body) }, gatewayRequest: { path: '/mcp', httpMethod: 'POST', headers: { Authorization: `Bearer ${token}` }, body } } };
+    const body = {
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: 'orders___update_order',
+        arguments: { order_id: String(id % 50), status: 'refunded', amount: id % 900 },
+      },
+    };
+    return {
+      interceptorInputVersion: '1.0',
+      mcp: {
+        rawGatewayRequest: { body: JSON.stringify(body) },
+        gatewayRequest: {
+          path: '/mcp',
+          httpMethod: 'POST',
+          headers: { Authorization: `Bearer ${token}` },
+          body,
+        },
+      },
+    };
   };
   const list = {
     interceptorInputVersion: '1.0',
     mcp: {
-      gatewayRequest: { path: '/mcp', httpMethod: 'POST', headers: { Authorization: `Bearer ${token}` }, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } },
+      gatewayRequest: {
+        path: '/mcp',
+        httpMethod: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+        body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      },
       gatewayResponse: {
         statusCode: 200,
-        body: { jsonrpc: '2.0', id: 1, result: { tools: ['orders___get_order', 'orders___update_order', 'orders___get_recent_activity'].map((name) => ({ name, inputSchema: { type: 'object' } })) } },
+        body: {
+          jsonrpc: '2.0',
+          id: 1,
+          result: {
+            tools: ['orders___get_order', 'orders___update_order', 'orders___get_recent_activity'].map(
+              (name) => ({ name, inputSchema: { type: 'object' } }),
+            ),
+          },
+        },
       },
     },
   };
 
-  console.log(`node ${process.version}, ${ITERATIONS} iterations per scenario, cedar-wasm on policies/ (${bundle.policies.length} policies)`);
+  console.log(
+    `node ${process.version}, ${ITERATIONS} iterations per scenario, cedar-wasm on policies/ (${bundle.policies.length} policies)`,
+  );
   const uncached = handlerWith(0);
   await measure('tools/call REQUEST, decision cache off', (index) => uncached(call(index)));
   const cached = handlerWith(30);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, type KeyLike, SignJWT } from 'jose';
+import type { LocalUsers } from './users';
 
 export type DevAlgorithm = 'RS256' | 'ES256';
 
@@ -17,7 +18,16 @@ export interface DevIssuerOptions {
   readonly port?: number;
   /** @default ['RS256', 'ES256'] */
   readonly algorithms?: readonly DevAlgorithm[];
+  /** Users the `POST /token` endpoint mints tokens for (the local stack's users file). */
+  readonly users?: () => LocalUsers;
+  /** `aud` of minted tokens. */
+  readonly audience?: string;
+  /** `client_id` of minted tokens: the agent the person uses. @default 'mcp-identity-local-agent' */
+  readonly clientId?: string;
 }
+
+/** Longest token the local token endpoint mints. */
+export const MAX_DEV_TTL_SECONDS = 24 * 3600;
 
 export interface SignOptions {
   readonly alg?: DevAlgorithm;
@@ -34,6 +44,18 @@ export interface SignOptions {
  * (nothing to leak, nothing to rotate). It signs with `jose`; verification on the other side is aws-jwt-verify,
  * exactly as in AWS. It never binds beyond 127.0.0.1.
  */
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown> | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > 16 * 1024) throw new Error('body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const value = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+}
+
 export class DevIssuer {
   private constructor(
     private readonly server: Server,
@@ -54,12 +76,60 @@ export class DevIssuer {
       });
     }
     let issuer = '';
+    let self: DevIssuer | undefined;
     const server = createServer((request, response) => {
       const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
       const send = (status: number, body: unknown) => {
         response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         response.end(JSON.stringify(body));
       };
+      if (
+        request.method === 'POST' &&
+        path === '/token' &&
+        options.users !== undefined &&
+        self !== undefined
+      ) {
+        const issuerInstance = self;
+        const users = options.users;
+        readJson(request)
+          .then(async (body) => {
+            const name = typeof body?.user === 'string' ? body.user : '';
+            const ttl = typeof body?.ttlSeconds === 'number' ? body.ttlSeconds : 900;
+            if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_DEV_TTL_SECONDS) {
+              return send(400, {
+                error: 'invalid_request',
+                error_description: `ttlSeconds must be 1..${MAX_DEV_TTL_SECONDS}`,
+              });
+            }
+            const known = users();
+            const user = known[name];
+            if (user === undefined) {
+              return send(404, {
+                error: 'unknown_user',
+                error_description: `unknown user '${name}'`,
+                users: Object.keys(known),
+              });
+            }
+            const token = await issuerInstance.sign(
+              {
+                sub: name,
+                ...(user.email ? { email: user.email } : {}),
+                roles: user.roles,
+                aud: options.audience,
+                client_id: options.clientId ?? 'mcp-identity-local-agent',
+              },
+              { ttlSeconds: ttl },
+            );
+            return send(200, { access_token: token, token_type: 'Bearer', expires_in: ttl });
+          })
+          .catch(() =>
+            send(400, {
+              error: 'invalid_request',
+              error_description: 'send JSON: {"user": "alice", "ttlSeconds": 900}',
+            }),
+          );
+        return;
+      }
       if (request.method !== 'GET') return send(405, { error: 'method not allowed' });
       if (path === '/.well-known/openid-configuration') {
         return send(200, {
@@ -78,7 +148,8 @@ export class DevIssuer {
       server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    return new DevIssuer(server, keys, issuer);
+    self = new DevIssuer(server, keys, issuer);
+    return self;
   }
 
   get discoveryUrl(): string {

@@ -1,0 +1,204 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { McpIdentityError } from '../lambda/core/errors';
+import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
+import { type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
+import { UsersFileError } from '../local/users';
+
+/** Exit codes: 0 done, 1 failed (clear message on stderr), 2 bad usage. */
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const ROOT = resolve(__dirname, '..');
+
+class CliError extends Error {}
+
+function port(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
+  return parsed;
+}
+
+/** `900`, `90s`, `15m`, `1h` → seconds. */
+export function duration(value: string): number {
+  const match = /^(\d+)\s*(s|m|h)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError('use seconds or a unit: 900, 90s, 15m, 1h');
+  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  if (seconds < 1 || seconds > MAX_DEV_TTL_SECONDS)
+    throw new InvalidArgumentError(`must be between 1s and ${MAX_DEV_TTL_SECONDS / 3600}h`);
+  return seconds;
+}
+
+function readState(dataDir: string): LocalStackState {
+  const path = join(dataDir, STATE_FILE);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as LocalStackState;
+  } catch {
+    throw new CliError(`no local stack is running (no ${path}). Start it with: npm start`);
+  }
+}
+
+const program = new Command()
+  .name('mcp-identity')
+  .description('Per-human identity, Cedar authorization and audit for MCP tool calls')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('dev')
+  .description(
+    'run the whole path locally: dev identity provider, gateway emulation, Cedar, demo MCP tools, JSONL audit',
+  )
+  .addOption(new Option('--port <port>', 'MCP gateway port').default(8080).argParser(port))
+  .addOption(new Option('--issuer-port <port>', 'dev identity provider port').default(8081).argParser(port))
+  .option('--policies <dir>', 'Cedar schema, policies and fixtures', join(ROOT, 'policies'))
+  .option('--users <file>', 'local users and roles', join(ROOT, 'local', 'users.json'))
+  .option('--data <dir>', 'audit store and state (gitignored)', join(ROOT, '.data'))
+  .option('--log-only', 'evaluate and audit policy denials but let calls through (shadow mode)', false)
+  .option('--no-watch', 'do not reload policies when files change')
+  .action(
+    async (options: {
+      port: number;
+      issuerPort: number;
+      policies: string;
+      users: string;
+      data: string;
+      logOnly: boolean;
+      watch: boolean;
+    }) => {
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out('Starting the mcp-identity local stack…');
+      let stack: Awaited<ReturnType<typeof startLocalStack>>;
+      try {
+        stack = await startLocalStack({
+          port: options.port,
+          issuerPort: options.issuerPort,
+          policyDir: options.policies,
+          usersFile: options.users,
+          dataDir: options.data,
+          watchPolicies: options.watch,
+          mode: options.logOnly ? 'log-only' : 'enforce',
+          log: out,
+        });
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') {
+          throw new CliError(
+            `a port is already in use (${(error as Error).message.replace(/^listen /, '')}); choose others with --port and --issuer-port`,
+          );
+        }
+        throw error;
+      }
+      const ttl = 3600;
+      const users = stack.users();
+      const tokens = await Promise.all(
+        Object.keys(users).map(async (name) => [name, await stack.token(name, ttl)] as const),
+      );
+      const width = Math.max(...Object.keys(users).map((name) => name.length));
+      const first = tokens[0]?.[0] ?? 'alice';
+      out('');
+      out(
+        `mcp-identity local stack is up${options.logOnly ? ' in LOG-ONLY mode (denials are recorded, not enforced)' : ''}. Ctrl-C to stop.`,
+      );
+      out('');
+      out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, AgentCore gateway emulation)`);
+      out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
+      out(
+        `  policies           ${options.policies}   (${stack.policies().policies.length} policies${options.watch ? '; edits reload automatically' : ''})`,
+      );
+      out(`  audit store        ${stack.auditFile}`);
+      out('');
+      out(`Bearer tokens (valid ${ttl / 60} min; a fresh one: node bin/mcp-identity.js token ${first}):`);
+      for (const [name, token] of tokens)
+        out(`  ${name.padEnd(width)}  [${users[name]?.roles.join(', ')}]\n  ${' '.repeat(width)}  ${token}`);
+      out('');
+      out('Try it:');
+      out(`  TOKEN=$(node bin/mcp-identity.js token ${first})`);
+      out(
+        `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}'`,
+      );
+      out(
+        `  npx @modelcontextprotocol/inspector --cli ${stack.mcpUrl} --transport http --header "Authorization: Bearer $TOKEN" --method tools/list`,
+      );
+      out('');
+      out('Requests:');
+
+      await new Promise<void>((resolvePromise) => {
+        const stop = (signal: string) => {
+          out(`\n${signal}: stopping…`);
+          stack.stop().then(() => {
+            out('stopped.');
+            resolvePromise();
+          });
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+    },
+  );
+
+program
+  .command('token')
+  .description('print a bearer token for a user of the running local stack')
+  .argument('<user>', 'a user from the users file (alice, bob, carol)')
+  .addOption(
+    new Option('--ttl <duration>', 'lifetime: 900, 90s, 15m, 1h').default(900, '15m').argParser(duration),
+  )
+  .option('--data <dir>', 'where the running stack keeps its state', join(ROOT, '.data'))
+  .action(async (user: string, options: { ttl: number; data: string }) => {
+    const state = readState(options.data);
+    let response: Response;
+    try {
+      response = await fetch(state.tokenEndpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user, ttlSeconds: options.ttl }),
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch {
+      throw new CliError(
+        `the local stack at ${state.issuer} is not answering (stopped?). Start it with: npm start`,
+      );
+    }
+    const body = (await response.json().catch(() => ({}))) as {
+      access_token?: string;
+      error_description?: string;
+      users?: string[];
+    };
+    if (response.status === 404)
+      throw new CliError(
+        `${body.error_description ?? 'unknown user'}; known users: ${(body.users ?? []).join(', ')}`,
+      );
+    if (!response.ok || body.access_token === undefined)
+      throw new CliError(`token request failed: ${body.error_description ?? `HTTP ${response.status}`}`);
+    process.stdout.write(`${body.access_token}\n`);
+  });
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not failures; everything else commander raises is a usage error.
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+        ? 0
+        : EXIT_USAGE;
+    }
+    if (error instanceof CliError || error instanceof UsersFileError || error instanceof McpIdentityError) {
+      process.stderr.write(`mcp-identity: ${error.message}\n`);
+      return EXIT_FAILED;
+    }
+    process.stderr.write(
+      `mcp-identity: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    return EXIT_FAILED;
+  }
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+});

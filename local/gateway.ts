@@ -1,0 +1,284 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { InterceptorOutput, TransformedResponse } from '../lambda/adapters/agentcore-interceptor';
+import type { InterceptorHandler } from '../lambda/handlers/interceptor';
+
+/**
+ * An emulation of the Amazon Bedrock AgentCore Gateway for MCP targets, on loopback. Each HTTP request
+ * becomes the documented REQUEST interceptor event (with headers, as with `passRequestHeaders: true`); the
+ * interceptor's output is applied as the gateway would (a `transformedGatewayResponse` short-circuits; else
+ * the transformed body goes on, with only allow-listed headers); the gateway answers `initialize`/`ping`
+ * itself, aggregates `tools/list` across targets with `target___tool` names and routes `tools/call` by prefix;
+ * then the RESPONSE interceptor runs on the answer. The client's `Authorization` header never reaches a target.
+ */
+
+export interface GatewayTarget {
+  /** Target name: the tool prefix (`orders` → `orders___get_order`). */
+  readonly name: string;
+  /** The target's MCP Streamable HTTP endpoint. */
+  readonly url: string;
+  /** Headers from the interceptor's output forwarded to this target (`metadataConfiguration.allowedRequestHeaders`). */
+  readonly allowedRequestHeaders?: readonly string[];
+}
+
+export interface GatewayOptions {
+  /** @default 8080 */
+  readonly port?: number;
+  /** The interceptor in force (a function, so policy reloads swap it without a restart). */
+  readonly interceptor: () => InterceptorHandler;
+  readonly targets: readonly GatewayTarget[];
+  /** The authorization server advertised in the protected resource metadata. */
+  readonly authorizationServer: () => string;
+  /** Called once per request with a one-line summary. */
+  readonly onRequest?: (line: string) => void;
+}
+
+export interface Gateway {
+  readonly url: string;
+  readonly resourceMetadataUrl: string;
+  stop(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 6 * 1024 * 1024; // the Lambda payload limit the real gateway imposes on interceptors
+const SEPARATOR = '___';
+
+type JsonRpc = {
+  jsonrpc?: string;
+  id?: string | number | null;
+  method?: string;
+  params?: Record<string, unknown>;
+};
+
+class BodyTooLarge extends Error {}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function requestHeaders(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function send(response: ServerResponse, answer: TransformedResponse): void {
+  const headers: Record<string, string> = { ...(answer.headers ?? {}) };
+  if (answer.body === undefined || answer.body === null) {
+    response.writeHead(answer.statusCode, headers).end();
+    return;
+  }
+  const text = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+  if (!Object.keys(headers).some((key) => key.toLowerCase() === 'content-type'))
+    headers['Content-Type'] = 'application/json';
+  response.writeHead(answer.statusCode, headers).end(text);
+}
+
+function rpcError(id: JsonRpc['id'], code: number, message: string, statusCode = 200): TransformedResponse {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json' },
+    body: { jsonrpc: '2.0', id: id ?? null, error: { code, message } },
+  };
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
+  let base = '';
+  const targets = new Map(options.targets.map((target) => [target.name, target]));
+
+  async function callTarget(
+    target: GatewayTarget,
+    message: JsonRpc,
+    clientHeaders: Record<string, string>,
+    interceptorHeaders: Readonly<Record<string, string>> | undefined,
+  ) {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+    };
+    const version = clientHeaders['mcp-protocol-version'];
+    if (version !== undefined) headers['MCP-Protocol-Version'] = version;
+    const allowed = new Set((target.allowedRequestHeaders ?? []).map((name) => name.toLowerCase()));
+    for (const [key, value] of Object.entries(interceptorHeaders ?? {})) {
+      if (allowed.has(key.toLowerCase()) || key.toLowerCase() === 'authorization') headers[key] = value;
+    }
+    const response = await fetch(target.url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(message),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text.length === 0 ? undefined : (JSON.parse(text) as Record<string, unknown>),
+    };
+  }
+
+  /** What the gateway itself answers for a request the interceptor let through. */
+  async function route(
+    message: JsonRpc,
+    clientHeaders: Record<string, string>,
+    interceptorHeaders?: Readonly<Record<string, string>>,
+  ): Promise<TransformedResponse> {
+    if (message.method === undefined || message.method.startsWith('notifications/'))
+      return { statusCode: 202, body: undefined };
+    switch (message.method) {
+      case 'initialize': {
+        const requested = message.params?.protocolVersion;
+        const protocolVersion =
+          typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+            ? requested
+            : LATEST_PROTOCOL_VERSION;
+        return {
+          statusCode: 200,
+          body: {
+            jsonrpc: '2.0',
+            id: message.id,
+            result: {
+              protocolVersion,
+              capabilities: { tools: { listChanged: false } },
+              serverInfo: { name: 'mcp-identity-local-gateway', version: '1.0.0' },
+            },
+          },
+        };
+      }
+      case 'ping':
+        return { statusCode: 200, body: { jsonrpc: '2.0', id: message.id, result: {} } };
+      case 'tools/list': {
+        const tools: Record<string, unknown>[] = [];
+        for (const target of targets.values()) {
+          const answer = await callTarget(
+            target,
+            { jsonrpc: '2.0', id: message.id ?? null, method: 'tools/list', params: {} },
+            clientHeaders,
+            interceptorHeaders,
+          );
+          const listed = (
+            (answer.body?.result as { tools?: Record<string, unknown>[] } | undefined)?.tools ?? []
+          ).map((tool) => ({ ...tool, name: `${target.name}${SEPARATOR}${String(tool.name)}` }));
+          tools.push(...listed);
+        }
+        return { statusCode: 200, body: { jsonrpc: '2.0', id: message.id, result: { tools } } };
+      }
+      case 'tools/call': {
+        const name = String(message.params?.name ?? '');
+        const at = name.indexOf(SEPARATOR);
+        const target = at > 0 ? targets.get(name.slice(0, at)) : undefined;
+        if (target === undefined) return rpcError(message.id, -32602, `Unknown tool: ${name}`);
+        const answer = await callTarget(
+          target,
+          { ...message, params: { ...message.params, name: name.slice(at + SEPARATOR.length) } },
+          clientHeaders,
+          interceptorHeaders,
+        );
+        return { statusCode: answer.status === 202 ? 200 : answer.status, body: answer.body };
+      }
+      default:
+        return rpcError(message.id, -32601, `Method not found: ${message.method}`);
+    }
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+    if (
+      request.method === 'GET' &&
+      (path === '/.well-known/oauth-protected-resource' ||
+        path === '/.well-known/oauth-protected-resource/mcp')
+    ) {
+      send(response, {
+        statusCode: 200,
+        body: {
+          resource: `${base}/mcp`,
+          authorization_servers: [options.authorizationServer()],
+          bearer_methods_supported: ['header'],
+        },
+      });
+      return;
+    }
+    if (path !== '/mcp') return send(response, { statusCode: 404, body: { error: 'not found' } });
+    if (request.method !== 'POST') {
+      // No server-initiated stream and no session to delete: the gateway is request/response only.
+      response.writeHead(405, { Allow: 'POST' }).end();
+      return;
+    }
+
+    let raw: string;
+    try {
+      raw = await readBody(request);
+    } catch (error) {
+      if (error instanceof BodyTooLarge)
+        return send(response, rpcError(null, -32600, 'Request body too large', 413));
+      throw error;
+    }
+    const headers = requestHeaders(request);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    const gatewayRequest = {
+      path: '/mcp',
+      httpMethod: 'POST',
+      headers,
+      ...(parsed === undefined ? {} : { body: parsed }),
+    };
+    const event = {
+      interceptorInputVersion: '1.0',
+      mcp: { rawGatewayRequest: { body: raw }, gatewayRequest },
+    };
+
+    const decided: InterceptorOutput = await options.interceptor()(event);
+    let answer: TransformedResponse;
+    if (decided.mcp.transformedGatewayResponse !== undefined) answer = decided.mcp.transformedGatewayResponse;
+    else if (decided.mcp.transformedGatewayRequest !== undefined) {
+      const forwarded = decided.mcp.transformedGatewayRequest;
+      try {
+        answer = await route(forwarded.body as JsonRpc, headers, forwarded.headers);
+      } catch {
+        answer = rpcError((forwarded.body as JsonRpc).id, -32603, 'The target could not be reached', 502);
+      }
+    } else answer = rpcError(null, -32603, 'The interceptor returned nothing', 500);
+
+    const method = (parsed as JsonRpc | undefined)?.method ?? '?';
+    const tool = method === 'tools/call' ? ` ${String((parsed as JsonRpc).params?.name)}` : '';
+    if (answer.body !== undefined && answer.body !== null) {
+      // RESPONSE interceptor: runs for every answer to a request with an id, including short-circuits.
+      const after = await options.interceptor()({ ...event, mcp: { ...event.mcp, gatewayResponse: answer } });
+      answer = after.mcp.transformedGatewayResponse ?? answer;
+    }
+    options.onRequest?.(
+      `${method}${tool} → ${answer.statusCode}${(answer.body as { result?: { isError?: boolean } } | undefined)?.result?.isError ? ' (denied/error)' : ''}`,
+    );
+    send(response, answer);
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch(() => {
+      if (!response.headersSent) send(response, rpcError(null, -32603, 'Internal gateway error', 500));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, '127.0.0.1', () => resolve());
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: `${base}/mcp`,
+    resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource/mcp`,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

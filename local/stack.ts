@@ -1,0 +1,227 @@
+import { type FSWatcher, mkdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { respond } from '../lambda/adapters/agentcore-interceptor';
+import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
+import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
+import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
+import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
+import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
+import { DEFAULT_INJECTION } from '../lambda/core/injection';
+import { DEFAULT_REDACTION } from '../lambda/core/redaction';
+import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
+import { DevIssuer } from './dev-issuer';
+import { type Gateway, startGateway } from './gateway';
+import { type OrdersServer, startOrdersServer } from './orders-server';
+import { type LocalUsers, loadUsers } from './users';
+
+/** The file a running local stack describes itself in, so `mcp-identity token` can find it. */
+export const STATE_FILE = 'local-stack.json';
+export const AUDIT_FILE = 'audit.jsonl';
+
+export interface LocalStackOptions {
+  /** MCP (gateway) port. @default 8080 */
+  readonly port?: number;
+  /** Dev issuer port. @default 8081 */
+  readonly issuerPort?: number;
+  readonly policyDir: string;
+  readonly usersFile: string;
+  /** Where the audit store and the state file live (gitignored). */
+  readonly dataDir: string;
+  /** Reload policies when files in policyDir change. @default true */
+  readonly watchPolicies?: boolean;
+  /** @default 'enforce' */
+  readonly mode?: 'enforce' | 'log-only';
+  /** Human-readable progress and request lines. */
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStackState {
+  readonly pid: number;
+  readonly mcpUrl: string;
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly auditFile: string;
+  readonly startedAt: string;
+}
+
+export interface LocalStack {
+  readonly mcpUrl: string;
+  readonly issuer: string;
+  readonly auditFile: string;
+  readonly target: OrdersServer;
+  /** The dev issuer, for tools and tests that need tokens with other claims. */
+  readonly devIssuer: DevIssuer;
+  readonly users: () => LocalUsers;
+  readonly policies: () => PolicyBundle;
+  token(user: string, ttlSeconds?: number): Promise<string>;
+  /** Re-reads policies/; on failure keeps the previous ones and says why. */
+  reloadPolicies(): { readonly ok: boolean; readonly message: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole request path on one machine, loopback only: dev issuer → AgentCore gateway emulation → the same
+ * interceptor handler as in Lambda (local Cedar over policies/, JSONL audit) → the demo orders MCP server.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const policyDir = resolve(options.policyDir);
+  const dataDir = resolve(options.dataDir);
+  const auditFile = join(dataDir, AUDIT_FILE);
+  const stateFile = join(dataDir, STATE_FILE);
+  let users = loadUsers(options.usersFile);
+  let bundle = loadPolicyBundle(policyDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const target = await startOrdersServer();
+    stops.push(() => target.stop());
+
+    let interceptor: InterceptorHandler | undefined;
+    let issuerUrl = '';
+    const gateway: Gateway = await startGateway({
+      port: options.port ?? 8080,
+      interceptor: () =>
+        interceptor ??
+        (async () =>
+          respond({
+            statusCode: 503,
+            body: {
+              jsonrpc: '2.0',
+              id: null,
+              error: { code: -32000, message: 'The local stack is starting.' },
+            },
+          })),
+      targets: [{ name: 'orders', url: target.url }],
+      authorizationServer: () => issuerUrl,
+      onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}`),
+    });
+    stops.push(() => gateway.stop());
+
+    const issuer = await DevIssuer.start({
+      port: options.issuerPort ?? 8081,
+      users: () => users,
+      audience: gateway.url,
+    });
+    stops.push(() => issuer.stop());
+    issuerUrl = issuer.issuer;
+
+    const verifier = new JwtTokenVerifier({
+      issuer: issuer.issuer,
+      audience: [gateway.url],
+      discoveryUrl: issuer.discoveryUrl,
+      algorithms: ['RS256', 'ES256'],
+      graceSeconds: 0,
+      claimNames: DEFAULT_CLAIM_NAMES,
+      fetchTimeoutMs: 1500,
+    });
+    await verifier.hydrate();
+    const audit = new JsonlAuditSink(auditFile);
+    const diagnostics = new Logger({
+      serviceName: 'mcp-identity-local',
+      ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
+    });
+
+    const build = (policies: PolicyBundle): InterceptorHandler =>
+      createInterceptorHandler({
+        verifier,
+        pdp: new CedarDecisionPoint(policies),
+        audit,
+        log: diagnostics,
+        settings: {
+          model: { namespace: 'McpIdentity', resourceId: 'gateway', inputTypes: policies.inputTypes },
+          injection: DEFAULT_INJECTION,
+          mode: options.mode ?? 'enforce',
+          catalog: policies.catalog,
+          redaction: DEFAULT_REDACTION,
+          audit: { eventSource: 'mcp-identity-local', recipientAccountId: '000000000000' },
+          maxBodyBytes: 1024 * 1024,
+          resourceMetadataUrl: gateway.resourceMetadataUrl,
+        },
+      });
+    interceptor = build(bundle);
+
+    const reloadPolicies = () => {
+      try {
+        const next = loadPolicyBundle(policyDir);
+        interceptor = build(next);
+        bundle = next;
+        return { ok: true, message: `policies reloaded: ${next.policies.length} policies, STRICT-valid` };
+      } catch (error) {
+        return {
+          ok: false,
+          message: `policy reload failed, still enforcing the previous policies: ${(error as Error).message}`,
+        };
+      }
+    };
+
+    let watcher: FSWatcher | undefined;
+    if (options.watchPolicies ?? true) {
+      let timer: NodeJS.Timeout | undefined;
+      watcher = watch(policyDir, { recursive: true }, () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => log(reloadPolicies().message), 250);
+      });
+      stops.push(async () => {
+        clearTimeout(timer);
+        watcher?.close();
+      });
+    }
+    // Reload the users file on demand too: the token endpoint reads it per request.
+    const reloadUsers = () => {
+      try {
+        users = loadUsers(options.usersFile);
+      } catch (error) {
+        log(`users file not reloaded: ${(error as Error).message}`);
+      }
+    };
+
+    const state: LocalStackState = {
+      pid: process.pid,
+      mcpUrl: gateway.url,
+      issuer: issuer.issuer,
+      tokenEndpoint: `${issuer.issuer}/token`,
+      auditFile,
+      startedAt: new Date().toISOString(),
+    };
+    writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    stops.push(async () => rmSync(stateFile, { force: true }));
+
+    return {
+      mcpUrl: gateway.url,
+      issuer: issuer.issuer,
+      auditFile,
+      target,
+      devIssuer: issuer,
+      users: () => users,
+      policies: () => bundle,
+      token: async (user, ttlSeconds = 900) => {
+        reloadUsers();
+        const known = users[user];
+        if (known === undefined)
+          throw new Error(`unknown user '${user}' (known: ${Object.keys(users).join(', ')})`);
+        return issuer.sign(
+          {
+            sub: user,
+            ...(known.email ? { email: known.email } : {}),
+            roles: known.roles,
+            aud: gateway.url,
+            client_id: 'mcp-identity-local-agent',
+          },
+          { ttlSeconds },
+        );
+      },
+      reloadPolicies,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

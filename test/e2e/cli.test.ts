@@ -1,0 +1,165 @@
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { startLocalStack } from '../../local/stack';
+import { POLICY_DIR } from '../helpers/harness';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'mcp-identity.js');
+const USERS = join(ROOT, 'local', 'users.json');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+describe('mcp-identity dev and token (as a user runs them)', () => {
+  let dev: ChildProcessWithoutNullStreams;
+  let output = '';
+  const data = mkdtempSync(join(tmpdir(), 'mcp-identity-cli-'));
+
+  beforeAll(async () => {
+    dev = spawn(process.execPath, [
+      CLI,
+      'dev',
+      '--port',
+      '0',
+      '--issuer-port',
+      '0',
+      '--data',
+      data,
+      '--no-watch',
+    ]);
+    dev.stdout.on('data', (chunk) => {
+      output += String(chunk);
+    });
+    dev.stderr.on('data', (chunk) => {
+      output += String(chunk);
+    });
+    const started = Date.now();
+    while (!output.includes('Requests:')) {
+      if (Date.now() - started > 20_000 || dev.exitCode !== null)
+        throw new Error(`dev did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 30_000);
+
+  afterAll(() => {
+    if (dev.exitCode === null) dev.kill('SIGKILL');
+  });
+
+  it('prints the MCP URL, a token per user and commands to try', () => {
+    expect(output).toMatch(/MCP endpoint\s+http:\/\/127\.0\.0\.1:\d+\/mcp/);
+    for (const user of ['alice', 'bob', 'carol']) expect(output).toContain(`  ${user}`);
+    expect(output.match(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/g)).toHaveLength(3);
+    expect(output).toContain('curl -s http://127.0.0.1:');
+    expect(output).toContain('npx @modelcontextprotocol/inspector --cli');
+  });
+
+  it('token prints a token that works against the running stack', async () => {
+    const result = run('token', 'bob', '--ttl', '5m', '--data', data);
+    expect(result.status).toBe(0);
+    const token = result.stdout.trim();
+    const mcpUrl = /MCP endpoint\s+(\S+)/.exec(output)?.[1] as string;
+    const client = new Client({ name: 'cli-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(mcpUrl), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      }),
+    );
+    try {
+      expect((await client.listTools()).tools).toHaveLength(3);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('token refuses an unknown user, naming the known ones, with exit code 1', () => {
+    const result = run('token', 'dave', '--data', data);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("unknown user 'dave'; known users: alice, bob, carol");
+  });
+
+  it('token refuses a bad --ttl with a usage error (exit code 2)', () => {
+    const result = run('token', 'alice', '--ttl', 'forever', '--data', data);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--ttl .* is invalid/);
+  });
+
+  it('dev refuses a port that is taken, clearly', () => {
+    const port = /MCP endpoint\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] as string;
+    const result = run(
+      'dev',
+      '--port',
+      port,
+      '--issuer-port',
+      '0',
+      '--data',
+      mkdtempSync(join(tmpdir(), 'mcp-identity-cli-')),
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/port is already in use .*--port/);
+  });
+
+  it('stops cleanly on SIGTERM and then token says no stack is running', async () => {
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    dev.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('stopped.');
+    expect(existsSync(join(data, 'local-stack.json'))).toBe(false);
+    const result = run('token', 'alice', '--data', data);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/no local stack is running .*npm start/);
+  });
+});
+
+describe('policy edits while the stack runs', () => {
+  it('reloads a valid edit and keeps the previous policies when an edit is broken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-identity-policies-'));
+    cpSync(POLICY_DIR, dir, { recursive: true });
+    const lines: string[] = [];
+    const stack = await startLocalStack({
+      port: 0,
+      issuerPort: 0,
+      policyDir: dir,
+      usersFile: USERS,
+      dataDir: mkdtempSync(join(tmpdir(), 'd-')),
+      log: (line) => lines.push(line),
+    });
+    const listFor = async (user: string) => {
+      const client = new Client({ name: 'reload', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(stack.mcpUrl), {
+          requestInit: { headers: { Authorization: `Bearer ${await stack.token(user)}` } },
+        }),
+      );
+      try {
+        return (await client.listTools()).tools.map((tool) => tool.name);
+      } finally {
+        await client.close();
+      }
+    };
+    const waitFor = async (text: string) => {
+      const started = Date.now();
+      while (!lines.some((line) => line.includes(text))) {
+        if (Date.now() - started > 5000) throw new Error(`no '${text}' in ${JSON.stringify(lines)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    try {
+      expect(await listFor('carol')).toEqual([]);
+      writeFileSync(
+        join(dir, 'everyone-reads.cedar'),
+        '@id("everyone-reads")\npermit (principal, action == McpIdentity::Action::"orders___get_recent_activity", resource);\n',
+      );
+      await waitFor('policies reloaded: 4 policies');
+      expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
+
+      writeFileSync(join(dir, 'broken.cedar'), 'permit (principal, action resource);');
+      await waitFor('policy reload failed, still enforcing the previous policies: broken.cedar:1');
+      expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
