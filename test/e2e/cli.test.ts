@@ -53,7 +53,7 @@ describe('mcp-identity dev and token (as a user runs them)', () => {
     for (const user of ['alice', 'bob', 'carol']) expect(output).toContain(`  ${user}`);
     expect(output.match(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/g)).toHaveLength(3);
     expect(output).toContain('curl -s http://127.0.0.1:');
-    expect(output).toContain('npx @modelcontextprotocol/inspector --cli');
+    expect(output).toContain('npx -y @modelcontextprotocol/inspector@0.21.2 --cli');
   });
 
   it('token prints a token that works against the running stack', async () => {
