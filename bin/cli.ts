@@ -119,7 +119,7 @@ program
         `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}'`,
       );
       out(
-        `  npx -y @modelcontextprotocol/inspector@0.21.2 --cli ${stack.mcpUrl} --transport http --header "Authorization: Bearer $TOKEN" --method tools/list`,
+        `  npx -y @modelcontextprotocol/inspector@0.21.2 --cli ${stack.mcpUrl} --transport http --method tools/list --header "Authorization: Bearer $TOKEN"`,
       );
       out('');
       out('Requests:');
