@@ -236,3 +236,57 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
   };
   return deepFreeze(config);
 }
+
+const FORWARDER_SCHEMA = z
+  .object({
+    CHANNEL_ARN: z
+      .string()
+      .regex(/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/, 'must be a CloudTrail channel ARN'),
+    DLQ_URL: z.url(),
+    ENDPOINT: z.url().optional(),
+    EXTERNAL_ID: z.string().min(2).max(1224).optional(),
+    MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+    TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  })
+  .strict();
+
+export interface ForwarderConfig {
+  readonly region: string;
+  readonly channelArn: string;
+  readonly dlqUrl: string;
+  readonly endpoint?: string;
+  readonly externalId?: string;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+}
+
+/** The audit forwarder's `MCP_IDENTITY_AUDIT_*` settings (plus the Lambda-provided `AWS_REGION`). */
+export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): ForwarderConfig {
+  const prefix = `${PREFIX}AUDIT_`;
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(prefix) && value !== undefined && value !== '') raw[key.slice(prefix.length)] = value;
+  }
+  const parsed = FORWARDER_SCHEMA.safeParse(raw);
+  const region = env.AWS_REGION;
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown setting(s) ${issue.keys.map((key) => prefix + key).join(', ')}`
+          : `${prefix}${String(issue.path[0])} ${issue.message.includes('received undefined') ? 'is required' : issue.message}`,
+      );
+  if (region === undefined || region === '') problems.push('AWS_REGION is required');
+  if (!parsed.success || problems.length > 0)
+    throw new ConfigurationError(`invalid forwarder configuration: ${problems.join('; ')}`);
+  const e = parsed.data;
+  return Object.freeze({
+    region: region as string,
+    channelArn: e.CHANNEL_ARN,
+    dlqUrl: e.DLQ_URL,
+    ...(e.ENDPOINT === undefined ? {} : { endpoint: e.ENDPOINT }),
+    ...(e.EXTERNAL_ID === undefined ? {} : { externalId: e.EXTERNAL_ID }),
+    maxAttempts: e.MAX_ATTEMPTS,
+    timeoutMs: e.TIMEOUT_MS,
+  });
+}
