@@ -169,9 +169,18 @@ describe('delivery under faults', () => {
     const count = (kind: string) => seen.set(kind, (seen.get(kind) ?? 0) + 1);
     const behavior = (_request: number, ids: string[]): Behavior => {
       const roll = random();
-      if (roll < 0.12) return (count('5xx'), { kind: 'status', status: 503, code: 'ServiceUnavailable' });
-      if (roll < 0.2) return (count('drop'), { kind: 'drop' });
-      if (roll < 0.26) return (count('slow'), { kind: 'slow', ms: 400 });
+      const fault: Behavior | undefined =
+        roll < 0.12
+          ? { kind: 'status', status: 503, code: 'ServiceUnavailable' }
+          : roll < 0.2
+            ? { kind: 'drop' }
+            : roll < 0.26
+              ? { kind: 'slow', ms: 400 }
+              : undefined;
+      if (fault !== undefined) {
+        count(fault.kind === 'status' ? '5xx' : fault.kind);
+        return fault;
+      }
       count('partial');
       const failures: Record<string, string> = {};
       for (const id of ids) {
@@ -268,10 +277,10 @@ describe('the forwarder handler', () => {
     const sent: PutAuditEvent[][] = [];
     const handler = createForwarderHandler({
       client: {
-        put: async (batch) => (
-          sent.push([...batch]),
-          { successful: batch.map((event) => ({ id: event.id, eventID: event.id })), failed: [] }
-        ),
+        put: async (batch) => {
+          sent.push([...batch]);
+          return { successful: batch.map((event) => ({ id: event.id, eventID: event.id })), failed: [] };
+        },
       },
       deadLetters: new MemoryDeadLetters(),
       log: silentLog(),
