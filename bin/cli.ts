@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
+import { CloudTrailDataClient } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
@@ -175,10 +178,67 @@ program
     process.stdout.write(`${body.access_token}\n`);
   });
 
+const audit = program.command('audit').description('the audit trail');
+
+audit
+  .command('redrive')
+  .description('replay audit events parked in the dead-letter queue into the CloudTrail Lake channel')
+  .requiredOption('--queue-url <url>', 'the DeadLetterQueueUrl stack output')
+  .requiredOption('--channel-arn <arn>', 'the AuditChannelArn stack output')
+  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option('--external-id <id>', 'the channel’s external id, if its resource policy requires one')
+  .option('--max <count>', 'stop after this many messages', (value) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
+    return parsed;
+  })
+  .option('--dry-run', 'show what is parked, send and delete nothing', false)
+  .option('--json', 'print the report as JSON', false)
+  .action(
+    async (options: {
+      queueUrl: string;
+      channelArn: string;
+      region?: string;
+      externalId?: string;
+      max?: number;
+      dryRun: boolean;
+      json: boolean;
+    }) => {
+      const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
+      if (!/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/.test(options.channelArn))
+        throw new CliError(`--channel-arn is not a CloudTrail channel ARN: ${options.channelArn}`);
+      const report = await redriveDeadLetters(
+        new SQSClient({ region }),
+        new CloudTrailDataClient({
+          region,
+          channelArn: options.channelArn,
+          ...(options.externalId ? { externalId: options.externalId } : {}),
+        }),
+        {
+          queueUrl: options.queueUrl,
+          dryRun: options.dryRun,
+          ...(options.max === undefined ? {} : { maxMessages: options.max }),
+          onProgress: (line) => process.stderr.write(`${line}\n`),
+        },
+      );
+      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        process.stdout.write(
+          options.dryRun
+            ? `${report.events} parked event(s) in ${report.messages} message(s); by cause: ${JSON.stringify(report.byErrorCode)}; ${report.unreadable} unreadable\n`
+            : `redriven ${report.redriven} event(s); ${report.stillFailing} still failing (left in the queue); ${report.unreadable} unreadable message(s)\n`,
+        );
+      }
+      if (!options.dryRun && (report.stillFailing > 0 || report.unreadable > 0))
+        process.exitCode = EXIT_FAILED;
+    },
+  );
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not failures; everything else commander raises is a usage error.

@@ -4,41 +4,13 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { ORDER_STATUSES, ORDER_TOOLS, OrdersDemo, type ToolAnswer } from '../lambda/demo/orders';
 
 /**
- * The demo orders MCP server (DESIGN §6), on the real MCP SDK over Streamable HTTP. It trusts only the
- * identity the gateway injects (`_caller_user`, `_caller_roles`): the gateway denies any client that sends
- * them itself. It never sees the user's token, and counts any Authorization header it receives so tests
- * can prove that.
+ * The demo orders tools (lambda/demo/orders.ts) as an MCP server on the real MCP SDK over Streamable HTTP:
+ * the local stack's target. It never sees the user's token, and counts any Authorization header it receives
+ * so tests can prove that.
  */
-
-interface Order {
-  readonly id: string;
-  readonly owner: string;
-  status: string;
-  readonly total: number;
-}
-
-interface Activity {
-  readonly user: string;
-  readonly tool: string;
-  readonly detail: string;
-  readonly at: string;
-}
-
-export const ORDER_STATUSES = ['pending', 'shipped', 'cancelled', 'refunded'] as const;
-const ADMIN_ROLE = 'order-admin';
-
-function seedOrders(): Map<string, Order> {
-  return new Map(
-    [
-      { id: '1001', owner: 'alice', status: 'pending', total: 120 },
-      { id: '1002', owner: 'alice', status: 'shipped', total: 80 },
-      { id: '2001', owner: 'bob', status: 'pending', total: 950 },
-      { id: '3001', owner: 'carol', status: 'pending', total: 45 },
-    ].map((order) => [order.id, order]),
-  );
-}
 
 const caller = {
   _caller_user: z.string().describe('Set by the gateway from the verified token; never by the client.'),
@@ -47,9 +19,9 @@ const caller = {
     .describe('Set by the gateway from the verified token; never by the client.'),
 };
 
-const text = (value: unknown, isError = false): CallToolResult => ({
-  content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }],
-  ...(isError ? { isError: true } : {}),
+const result = (answer: ToolAnswer): CallToolResult => ({
+  content: [{ type: 'text', text: answer.text }],
+  ...(answer.isError ? { isError: true } : {}),
 });
 
 export interface OrdersServer {
@@ -59,34 +31,21 @@ export interface OrdersServer {
   stop(): Promise<void>;
 }
 
-function buildServer(orders: Map<string, Order>, activity: Activity[]): McpServer {
+function buildServer(demo: OrdersDemo): McpServer {
   const server = new McpServer({ name: 'orders', version: '1.0.0' });
-  const record = (user: string, tool: string, detail: string) => {
-    activity.push({ user, tool, detail, at: new Date().toISOString() });
-    if (activity.length > 1000) activity.shift();
-  };
-
+  const [getOrder, updateOrder, recentActivity] = ORDER_TOOLS;
   server.registerTool(
-    'get_order',
+    getOrder.name,
     {
-      description: 'Get one order. Admins see any order; everyone else only their own.',
+      description: getOrder.description,
       inputSchema: { order_id: z.string().describe('The order id, e.g. 1001'), ...caller },
     },
-    async ({ order_id, _caller_user, _caller_roles }) => {
-      const order = orders.get(order_id);
-      const visible =
-        order !== undefined && (order.owner === _caller_user || _caller_roles.includes(ADMIN_ROLE));
-      record(_caller_user, 'get_order', `order ${order_id}${visible ? '' : ' (not visible)'}`);
-      // The same answer for "absent" and "not yours", so ids of other people's orders do not leak.
-      return visible ? text(order) : text(`Order ${order_id} was not found.`, true);
-    },
+    async (input) => result(demo.getOrder(input)),
   );
-
   server.registerTool(
-    'update_order',
+    updateOrder.name,
     {
-      description:
-        'Change the status of an order (order admins only; refunds above 500 need finance approval).',
+      description: updateOrder.description,
       inputSchema: {
         order_id: z.string(),
         status: z.enum(ORDER_STATUSES),
@@ -94,29 +53,12 @@ function buildServer(orders: Map<string, Order>, activity: Activity[]): McpServe
         ...caller,
       },
     },
-    async ({ order_id, status, amount, _caller_user }) => {
-      const order = orders.get(order_id);
-      if (order === undefined) return text(`Order ${order_id} was not found.`, true);
-      order.status = status;
-      record(
-        _caller_user,
-        'update_order',
-        `order ${order_id} → ${status}${amount === undefined ? '' : ` (${amount})`}`,
-      );
-      return text({ ...order, updatedBy: _caller_user });
-    },
+    async (input) => result(demo.updateOrder(input)),
   );
-
   server.registerTool(
-    'get_recent_activity',
-    {
-      description: 'What have I been working on? Recent order activity of the calling user only.',
-      inputSchema: { ...caller },
-    },
-    async ({ _caller_user }) => {
-      const mine = activity.filter((item) => item.user === _caller_user).slice(-20);
-      return text({ user: _caller_user, activity: mine });
-    },
+    recentActivity.name,
+    { description: recentActivity.description, inputSchema: { ...caller } },
+    async (input) => result(demo.recentActivity(input)),
   );
   return server;
 }
@@ -130,8 +72,7 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
 
 /** Starts the orders target on 127.0.0.1 (stateless Streamable HTTP, JSON responses). */
 export async function startOrdersServer(port = 0): Promise<OrdersServer> {
-  const orders = seedOrders();
-  const activity: Activity[] = [];
+  const demo = new OrdersDemo();
   let authorizationHeaders = 0;
   const http: Server = createServer(async (request, response) => {
     if (request.headers.authorization !== undefined) authorizationHeaders += 1;
@@ -142,7 +83,7 @@ export async function startOrdersServer(port = 0): Promise<OrdersServer> {
     try {
       const body = await readJson(request);
       // Stateless: a fresh server and transport per request, as the SDK recommends without sessions.
-      const server = buildServer(orders, activity);
+      const server = buildServer(demo);
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: undefined,
         enableJsonResponse: true,

@@ -64,6 +64,9 @@ const ENV_SCHEMA = z
     AVP_TIMEOUT_MS: positiveInt(1000),
     INPUT_TYPES_FILE: z.string().min(1).optional(),
     POLICY_CATALOG_FILE: z.string().min(1).optional(),
+    POLICY_CATALOG: json(
+      z.array(z.object({ id: z.string().min(1), name: z.string().min(1), reason: z.string().optional() })),
+    ).optional(),
     CEDAR_NAMESPACE: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/)

@@ -1,0 +1,189 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
+import { z } from 'zod';
+import { CALLER_FIELDS } from '../lambda/core/injection';
+
+/**
+ * The deployment's configuration: one object under the CDK context key `mcpIdentity` (cdk.json, or
+ * `-c mcpIdentityConfigFile=path.json`), validated with clear messages naming each bad or missing key.
+ * Security-critical settings (issuer, discovery URL, audience) have no defaults.
+ */
+
+export const CONTEXT_KEY = 'mcpIdentity';
+export const CONFIG_FILE_CONTEXT_KEY = 'mcpIdentityConfigFile';
+
+const RETENTION_DAYS = new Set<number>(
+  Object.values(RetentionDays).filter((value): value is number => typeof value === 'number'),
+);
+const DISCOVERY_SUFFIX = '/.well-known/openid-configuration';
+
+const claimSchema = z
+  .object({
+    name: z.string().min(1),
+    match: z.enum(['EQUALS', 'CONTAINS', 'CONTAINS_ANY']),
+    values: z.array(z.string().min(1)).min(1),
+  })
+  .strict()
+  .refine((claim) => claim.match === 'CONTAINS_ANY' || claim.values.length === 1, {
+    message: 'EQUALS and CONTAINS take exactly one value; use CONTAINS_ANY for several',
+  });
+
+export const stackConfigSchema = z
+  .object({
+    identity: z
+      .object({
+        /** Expected `iss` of user tokens. */
+        issuer: z.string().min(1),
+        /** OIDC discovery document; AgentCore's CUSTOM_JWT authorizer requires one. */
+        discoveryUrl: z
+          .url()
+          .refine((url) => url.endsWith(DISCOVERY_SUFFIX), { message: `must end with ${DISCOVERY_SUFFIX}` }),
+        /** JWKS location for the interceptor, when it differs from the discovery document's. */
+        jwksUri: z.url().optional(),
+        audience: z.array(z.string().min(1)).min(1, 'needs at least one audience'),
+        allowedClients: z.array(z.string().min(1)).optional(),
+        requiredClaims: z.array(claimSchema).default([]),
+        algorithms: z.array(z.enum(supportedSignatureAlgorithms)).min(1).default(['RS256', 'ES256']),
+        claims: z
+          .object({
+            subject: z.string().min(1).default('sub'),
+            roles: z.string().min(1).default('roles'),
+            email: z.string().min(1).default('email'),
+            username: z.array(z.string().min(1)).default(['username', 'preferred_username']),
+            agent: z.array(z.string().min(1)).default(['client_id', 'azp']),
+          })
+          .strict()
+          .default({
+            subject: 'sub',
+            roles: 'roles',
+            email: 'email',
+            username: ['username', 'preferred_username'],
+            agent: ['client_id', 'azp'],
+          }),
+      })
+      .strict(),
+    authorization: z
+      .object({
+        mode: z.enum(['enforce', 'log-only']).default('enforce'),
+        decisionCacheTtlSeconds: z.number().int().min(0).max(300).default(30),
+        policyDir: z.string().min(1).default('policies'),
+        namespace: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+          .default('McpIdentity'),
+      })
+      .strict()
+      .default({
+        mode: 'enforce',
+        decisionCacheTtlSeconds: 30,
+        policyDir: 'policies',
+        namespace: 'McpIdentity',
+      }),
+    injection: z
+      .object({
+        userParameter: z.string().min(1).default('_caller_user'),
+        rolesParameter: z.string().min(1).default('_caller_roles'),
+        bindings: z
+          .record(z.string(), z.record(z.string(), z.enum(CALLER_FIELDS as [string, ...string[]])))
+          .default({}),
+      })
+      .strict()
+      .default({ userParameter: '_caller_user', rolesParameter: '_caller_roles', bindings: {} }),
+    audit: z
+      .object({
+        store: z.enum(['cloudtrail-lake', 'cloudwatch']).default('cloudtrail-lake'),
+        logRetentionDays: z
+          .number()
+          .int()
+          .refine((days) => RETENTION_DAYS.has(days), {
+            message: `must be a CloudWatch Logs retention: ${[...RETENTION_DAYS].sort((a, b) => a - b).join(', ')}`,
+          })
+          .default(365),
+        eventDataStoreRetentionDays: z.number().int().min(7).max(3653).default(365),
+        terminationProtection: z.boolean().default(true),
+        arguments: z.enum(['values', 'names', 'none']).default('values'),
+        redactKeys: z.array(z.string().min(1)).default([]),
+        redactPatterns: z
+          .array(z.string().min(1))
+          .default([])
+          .refine(
+            (patterns) =>
+              patterns.every((pattern) => {
+                try {
+                  new RegExp(pattern);
+                  return true;
+                } catch {
+                  return false;
+                }
+              }),
+            { message: 'contains an invalid regular expression' },
+          ),
+      })
+      .strict()
+      .default({
+        store: 'cloudtrail-lake',
+        logRetentionDays: 365,
+        eventDataStoreRetentionDays: 365,
+        terminationProtection: true,
+        arguments: 'values',
+        redactKeys: [],
+        redactPatterns: [],
+      }),
+    /** Customer managed key for the log groups, queue, event data store and gateway. */
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/, 'must be a KMS key ARN')
+      .optional(),
+    gateway: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[A-Za-z0-9-]{1,48}$/, 'letters, digits and hyphens, at most 48')
+          .default('mcp-identity'),
+        demoTarget: z.boolean().default(true),
+        resourceMetadataUrl: z.url().optional(),
+      })
+      .strict()
+      .default({ name: 'mcp-identity', demoTarget: true }),
+  })
+  .strict();
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+export class StackConfigError extends Error {}
+
+/** Validates a raw configuration object. Throws {@link StackConfigError} listing every problem by key. */
+export function parseStackConfig(raw: unknown, source = CONTEXT_KEY): StackConfig {
+  if (raw === undefined || raw === null) {
+    throw new StackConfigError(
+      `no configuration: set the "${CONTEXT_KEY}" object in cdk.json context or pass -c ${CONFIG_FILE_CONTEXT_KEY}=<file.json>`,
+    );
+  }
+  const parsed = stackConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = [source, ...issue.path.map(String)].join('.');
+    if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.join(', ')}`;
+    return `${key}: ${issue.message.includes('received undefined') ? 'is required' : issue.message}`;
+  });
+  throw new StackConfigError(`invalid mcp-identity configuration:\n  - ${problems.join('\n  - ')}`);
+}
+
+/** The configuration from CDK context: a file named by `mcpIdentityConfigFile`, else the `mcpIdentity` object. */
+export function configFromContext(tryGetContext: (key: string) => unknown): StackConfig {
+  const file = tryGetContext(CONFIG_FILE_CONTEXT_KEY);
+  if (typeof file === 'string') {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(resolve(file), 'utf8'));
+    } catch (error) {
+      throw new StackConfigError(
+        `cannot read ${CONFIG_FILE_CONTEXT_KEY} ${file}: ${(error as Error).message}`,
+      );
+    }
+    return parseStackConfig(raw, file);
+  }
+  return parseStackConfig(tryGetContext(CONTEXT_KEY));
+}

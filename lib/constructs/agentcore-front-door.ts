@@ -1,0 +1,186 @@
+import { join } from 'node:path';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import {
+  type CustomClaimOperator,
+  Gateway,
+  GatewayAuthorizer,
+  GatewayCustomClaim,
+  LambdaInterceptor,
+  MCPProtocolVersion,
+  McpProtocolConfiguration,
+  type SchemaDefinition,
+  SchemaDefinitionType,
+  ToolSchema,
+} from 'aws-cdk-lib/aws-bedrockagentcore';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ORDER_TOOLS } from '../../lambda/demo/orders';
+import { McpFunction, PROJECT_ROOT } from './mcp-function';
+
+export interface RequiredClaim {
+  readonly name: string;
+  readonly match: 'EQUALS' | 'CONTAINS' | 'CONTAINS_ANY';
+  readonly values: readonly string[];
+}
+
+export interface AgentCoreFrontDoorProps {
+  readonly gatewayName: string;
+  /** `…/.well-known/openid-configuration` of the identity provider. */
+  readonly discoveryUrl: string;
+  readonly allowedAudience: readonly string[];
+  /** @default - any client */
+  readonly allowedClients?: readonly string[];
+  /** @default - none */
+  readonly requiredClaims?: readonly RequiredClaim[];
+  /** The interceptor's environment (MCP_IDENTITY_*). */
+  readonly interceptorEnvironment: Record<string, string>;
+  /** The interceptor writes its audit lines here. */
+  readonly auditLogGroup: ILogGroup;
+  /** Generated files copied next to the interceptor handler (input types). */
+  readonly generatedDir: string;
+  /** @default true */
+  readonly demoTarget?: boolean;
+  readonly logRetention: import('aws-cdk-lib/aws-logs').RetentionDays;
+  readonly encryptionKey?: IKey;
+}
+
+const TYPES: Record<string, SchemaDefinitionType> = {
+  string: SchemaDefinitionType.STRING,
+  integer: SchemaDefinitionType.INTEGER,
+  number: SchemaDefinitionType.NUMBER,
+  boolean: SchemaDefinitionType.BOOLEAN,
+  array: SchemaDefinitionType.ARRAY,
+  object: SchemaDefinitionType.OBJECT,
+};
+
+type JsonSchema = {
+  type: string;
+  description?: string;
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  required?: readonly string[];
+};
+
+function schemaDefinition(schema: JsonSchema): SchemaDefinition {
+  const type = TYPES[schema.type];
+  if (type === undefined) throw new Error(`unsupported tool schema type ${schema.type}`);
+  return {
+    type,
+    ...(schema.description ? { description: schema.description } : {}),
+    ...(schema.items ? { items: schemaDefinition(schema.items) } : {}),
+    ...(schema.properties
+      ? {
+          properties: Object.fromEntries(
+            Object.entries(schema.properties).map(([key, value]) => [key, schemaDefinition(value)]),
+          ),
+        }
+      : {}),
+    ...(schema.required ? { required: [...schema.required] } : {}),
+  };
+}
+
+/**
+ * Front door A (DESIGN §3.1): an AgentCore Gateway with the CUSTOM_JWT inbound authorizer from configuration
+ * and one interceptor Lambda at REQUEST and RESPONSE with request headers passed (it re-verifies the token);
+ * optionally the demo orders Lambda target with inline tool schemas, so a fresh deploy is usable.
+ */
+export class AgentCoreFrontDoor extends Construct {
+  readonly gateway: Gateway;
+  readonly interceptor: McpFunction;
+  readonly demoTarget?: McpFunction;
+
+  constructor(scope: Construct, id: string, props: AgentCoreFrontDoorProps) {
+    super(scope, id);
+    this.interceptor = new McpFunction(this, 'Interceptor', {
+      entry: join(PROJECT_ROOT, 'lambda', 'handlers', 'interceptor.ts'),
+      description: 'mcp-identity: verifies the caller and decides each MCP call with Cedar',
+      // Verify + one IsAuthorized (1 s deadline) + audit line; list filtering may batch. Short, on purpose.
+      timeout: Duration.seconds(10),
+      memorySize: 1024,
+      logGroup: props.auditLogGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'mcp-identity-interceptor',
+        MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
+        ...props.interceptorEnvironment,
+      },
+      commandHooks: {
+        beforeBundling: () => [],
+        beforeInstall: () => [],
+        afterBundling: (_inputDir: string, outputDir: string) => [
+          `cp "${join(props.generatedDir, 'input-types.json')}" "${outputDir}/input-types.json"`,
+        ],
+      },
+    });
+
+    const headers = { passRequestHeaders: true };
+    this.gateway = new Gateway(this, 'Gateway', {
+      gatewayName: props.gatewayName,
+      description: 'mcp-identity front door: per-human identity and Cedar authorization for MCP tools',
+      protocolConfiguration: new McpProtocolConfiguration({
+        supportedVersions: [
+          MCPProtocolVersion.MCP_2025_03_26,
+          MCPProtocolVersion.MCP_2025_06_18,
+          MCPProtocolVersion.MCP_2025_11_25,
+        ],
+      }),
+      authorizerConfiguration: GatewayAuthorizer.usingCustomJwt({
+        discoveryUrl: props.discoveryUrl,
+        allowedAudience: [...props.allowedAudience],
+        ...(props.allowedClients ? { allowedClients: [...props.allowedClients] } : {}),
+        ...(props.requiredClaims && props.requiredClaims.length > 0
+          ? {
+              customClaims: props.requiredClaims.map((claim) =>
+                claim.match === 'EQUALS'
+                  ? GatewayCustomClaim.withStringValue(claim.name, claim.values[0] as string)
+                  : GatewayCustomClaim.withStringArrayValue(
+                      claim.name,
+                      [...claim.values],
+                      claim.match as CustomClaimOperator,
+                    ),
+              ),
+            }
+          : {}),
+      }),
+      interceptorConfigurations: [
+        LambdaInterceptor.forRequest(this.interceptor.function, headers),
+        LambdaInterceptor.forResponse(this.interceptor.function, headers),
+      ],
+      ...(props.encryptionKey ? { kmsKey: props.encryptionKey } : {}),
+    });
+
+    if (props.demoTarget ?? true) {
+      this.demoTarget = new McpFunction(this, 'OrdersTarget', {
+        entry: join(PROJECT_ROOT, 'lambda', 'handlers', 'orders-target.ts'),
+        description: 'mcp-identity: demo orders tools (uses only the injected identity)',
+        memorySize: 256,
+        logRetention: props.logRetention,
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+      });
+      this.gateway.addLambdaTarget('Orders', {
+        gatewayTargetName: 'orders',
+        description: 'Demo orders tools',
+        lambdaFunction: this.demoTarget.function,
+        toolSchema: ToolSchema.fromInline(
+          ORDER_TOOLS.map((tool) => ({
+            name: tool.name,
+            description: tool.description,
+            inputSchema: schemaDefinition(tool.inputSchema as JsonSchema),
+          })),
+        ),
+      });
+    }
+
+    // The L2 grants lambda:InvokeFunction on each function and its versions (`arn:*`); nothing else.
+    const stack = Stack.of(this);
+    for (const fn of [this.interceptor, this.demoTarget]) {
+      if (fn === undefined) continue;
+      Validations.of(this.gateway.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fn.function.node.defaultChild as CfnFunction)}.Arn>:*]`,
+        reason:
+          'The gateway role may invoke only its interceptor and its target (and their versions); the wildcard is the version suffix.',
+      });
+    }
+  }
+}

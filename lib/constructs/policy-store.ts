@@ -1,0 +1,118 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { Stack } from 'aws-cdk-lib';
+import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { CfnPolicy, CfnPolicyStore } from 'aws-cdk-lib/aws-verifiedpermissions';
+import { Construct } from 'constructs';
+import { loadPolicyBundle, type PolicyBundle } from '../../lambda/adapters/policy-files';
+
+export interface PolicyStoreProps {
+  /** Folder with schema.cedarschema and *.cedar files. */
+  readonly policyDir: string;
+  /** @default true */
+  readonly deletionProtection?: boolean;
+}
+
+/** Description Verified Permissions keeps with a policy (the API allows 150 characters). */
+function describe(id: string, reason: string | undefined): string {
+  const text = reason === undefined ? id : `${id}: ${reason}`;
+  return text.length <= 150 ? text : `${text.slice(0, 149)}…`;
+}
+
+/** Removes `annotations` keys everywhere: AVP evaluates Cedar 4.5 and we keep ids and reasons elsewhere. */
+function withoutAnnotations(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutAnnotations);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'annotations')
+      .map(([key, item]) => [key, withoutAnnotations(item)]),
+  );
+}
+
+/**
+ * The Verified Permissions policy store, STRICT validation, with the schema and every policy from policies/.
+ * The folder is loaded and validated at synth with the real Cedar engine, so a bad policy fails `cdk synth`
+ * naming the file and line.
+ *
+ * Written on the L1 resources rather than @cdklabs/cdk-verified-permissions: we already load and validate the
+ * folder with cedar-wasm (the same engine the local stack runs), and the L2 would bring a second Cedar version
+ * and its own idea of policy ids.
+ */
+export class McpPolicyStore extends Construct {
+  readonly store: CfnPolicyStore;
+  readonly bundle: PolicyBundle;
+  readonly policies: readonly {
+    readonly id: string;
+    readonly reason?: string;
+    readonly resource: CfnPolicy;
+  }[];
+  /** A folder with `input-types.json` (typed argument conversion for the interceptor), made at synth. */
+  readonly generatedDir: string;
+
+  constructor(scope: Construct, id: string, props: PolicyStoreProps) {
+    super(scope, id);
+    this.bundle = loadPolicyBundle(props.policyDir);
+    const schema = cedar.schemaToJson(this.bundle.schemaText);
+    if (schema.type === 'failure')
+      throw new Error(`schema: ${schema.errors.map((error) => error.message).join('; ')}`);
+
+    this.store = new CfnPolicyStore(this, 'Store', {
+      description: 'mcp-identity: who may call which MCP tool',
+      validationSettings: { mode: 'STRICT' },
+      schema: { cedarJson: JSON.stringify(withoutAnnotations(schema.json)) },
+      deletionProtection: { mode: props.deletionProtection === false ? 'DISABLED' : 'ENABLED' },
+    });
+
+    this.policies = this.bundle.policies.map((policy, index) => {
+      const json = cedar.policyToJson(policy.text);
+      if (json.type === 'failure') throw new Error(`${policy.file}: ${json.errors[0]?.message}`);
+      const text = cedar.policyToText(withoutAnnotations(json.json) as cedar.PolicyJson);
+      if (text.type === 'failure') throw new Error(`${policy.file}: ${text.errors[0]?.message}`);
+      const resource = new CfnPolicy(this, `Policy${index}`, {
+        policyStoreId: this.store.attrPolicyStoreId,
+        definition: { static: { statement: text.text, description: describe(policy.id, policy.reason) } },
+      });
+      // Referencing the store's id orders creation after the store, so the schema exists when AVP validates.
+      return { id: policy.id, ...(policy.reason ? { reason: policy.reason } : {}), resource };
+    });
+
+    const base = join(tmpdir(), 'mcp-identity-synth');
+    mkdirSync(base, { recursive: true });
+    this.generatedDir = mkdtempSync(join(base, 'policy-'));
+    writeFileSync(join(this.generatedDir, 'input-types.json'), JSON.stringify(this.bundle.inputTypes));
+  }
+
+  get policyStoreId(): string {
+    return this.store.attrPolicyStoreId;
+  }
+
+  get policyStoreArn(): string {
+    return this.store.attrArn;
+  }
+
+  /**
+   * `{ id: <AVP policy id>, name, reason }` per policy, as a CloudFormation-resolved JSON string, so denials
+   * name the policy file rather than an opaque id.
+   */
+  catalogJson(): string {
+    return Stack.of(this).toJsonString(
+      this.policies.map((policy) => ({
+        id: policy.resource.attrPolicyId,
+        name: policy.id,
+        reason: policy.reason ?? '',
+      })),
+    );
+  }
+
+  /** `verifiedpermissions:IsAuthorized` (also what BatchIsAuthorized requires) on this store only. */
+  grantIsAuthorized(grantee: IGrantable): Grant {
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ['verifiedpermissions:IsAuthorized'],
+      resourceArns: [this.policyStoreArn],
+    });
+  }
+}

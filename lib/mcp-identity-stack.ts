@@ -1,0 +1,104 @@
+import { resolve } from 'node:path';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { StackConfig } from './config';
+import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
+import { AuditTrail } from './constructs/audit-trail';
+import { PROJECT_ROOT } from './constructs/mcp-function';
+import { McpPolicyStore } from './constructs/policy-store';
+
+export interface McpIdentityStackProps extends StackProps {
+  readonly config: StackConfig;
+}
+
+/**
+ * mcp-identity in one stack: the AgentCore Gateway front door with the interceptor, the Verified Permissions
+ * policy store with policies/, and the audit trail (CloudTrail Lake or CloudWatch Logs).
+ */
+export class McpIdentityStack extends Stack {
+  readonly frontDoor: AgentCoreFrontDoor;
+  readonly policyStore: McpPolicyStore;
+  readonly auditTrail: AuditTrail;
+
+  constructor(scope: Construct, id: string, props: McpIdentityStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const encryptionKey =
+      config.kmsKeyArn === undefined ? undefined : Key.fromKeyArn(this, 'Key', config.kmsKeyArn);
+    const logRetention = config.audit.logRetentionDays as RetentionDays;
+
+    this.policyStore = new McpPolicyStore(this, 'PolicyStore', {
+      policyDir: resolve(PROJECT_ROOT, config.authorization.policyDir),
+    });
+    this.auditTrail = new AuditTrail(this, 'Audit', {
+      store: config.audit.store,
+      logRetention,
+      eventDataStoreRetentionDays: config.audit.eventDataStoreRetentionDays,
+      terminationProtection: config.audit.terminationProtection,
+      ...(encryptionKey ? { encryptionKey } : {}),
+    });
+
+    const identity = config.identity;
+    const environment: Record<string, string> = {
+      MCP_IDENTITY_ISSUER: identity.issuer,
+      MCP_IDENTITY_AUDIENCE: identity.audience.join(','),
+      MCP_IDENTITY_DISCOVERY_URL: identity.discoveryUrl,
+      ...(identity.jwksUri ? { MCP_IDENTITY_JWKS_URI: identity.jwksUri } : {}),
+      MCP_IDENTITY_ALGORITHMS: identity.algorithms.join(','),
+      MCP_IDENTITY_CLAIM_SUBJECT: identity.claims.subject,
+      MCP_IDENTITY_CLAIM_ROLES: identity.claims.roles,
+      MCP_IDENTITY_CLAIM_EMAIL: identity.claims.email,
+      MCP_IDENTITY_CLAIM_USERNAME: identity.claims.username.join(','),
+      MCP_IDENTITY_CLAIM_AGENT: identity.claims.agent.join(','),
+      MCP_IDENTITY_DECISION_POINT: 'avp',
+      MCP_IDENTITY_POLICY_STORE_ID: this.policyStore.policyStoreId,
+      MCP_IDENTITY_POLICY_CATALOG: this.policyStore.catalogJson(),
+      MCP_IDENTITY_CEDAR_NAMESPACE: config.authorization.namespace,
+      MCP_IDENTITY_RESOURCE_ID: config.gateway.name,
+      MCP_IDENTITY_MODE: config.authorization.mode,
+      MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS: String(config.authorization.decisionCacheTtlSeconds),
+      MCP_IDENTITY_INJECT_USER_PARAM: config.injection.userParameter,
+      MCP_IDENTITY_INJECT_ROLES_PARAM: config.injection.rolesParameter,
+      MCP_IDENTITY_INJECT_BINDINGS: JSON.stringify(config.injection.bindings),
+      MCP_IDENTITY_AUDIT_ARGUMENTS: config.audit.arguments,
+      MCP_IDENTITY_REDACT_KEYS: config.audit.redactKeys.join(','),
+      MCP_IDENTITY_REDACT_PATTERNS: JSON.stringify(config.audit.redactPatterns),
+      MCP_IDENTITY_AUDIT_EVENT_SOURCE: `mcp-identity.${config.gateway.name}`,
+      MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: this.account,
+      ...(config.gateway.resourceMetadataUrl
+        ? { MCP_IDENTITY_RESOURCE_METADATA_URL: config.gateway.resourceMetadataUrl }
+        : {}),
+    };
+
+    this.frontDoor = new AgentCoreFrontDoor(this, 'FrontDoor', {
+      gatewayName: config.gateway.name,
+      discoveryUrl: identity.discoveryUrl,
+      allowedAudience: identity.audience,
+      ...(identity.allowedClients ? { allowedClients: identity.allowedClients } : {}),
+      requiredClaims: identity.requiredClaims,
+      interceptorEnvironment: environment,
+      auditLogGroup: this.auditTrail.logGroup,
+      generatedDir: this.policyStore.generatedDir,
+      demoTarget: config.gateway.demoTarget,
+      logRetention,
+      ...(encryptionKey ? { encryptionKey } : {}),
+    });
+    this.policyStore.grantIsAuthorized(this.frontDoor.interceptor.function);
+
+    new CfnOutput(this, 'GatewayUrl', {
+      value: this.frontDoor.gateway.gatewayUrl ?? '',
+      description: 'MCP endpoint of the AgentCore Gateway',
+    });
+    new CfnOutput(this, 'PolicyStoreId', { value: this.policyStore.policyStoreId });
+    new CfnOutput(this, 'AuditStore', { value: config.audit.store });
+    new CfnOutput(this, 'AuditLogGroup', { value: this.auditTrail.logGroup.logGroupName });
+    if (this.auditTrail.eventDataStoreId !== undefined)
+      new CfnOutput(this, 'EventDataStoreId', { value: this.auditTrail.eventDataStoreId });
+    if (this.auditTrail.channel !== undefined)
+      new CfnOutput(this, 'AuditChannelArn', { value: this.auditTrail.channel.attrChannelArn });
+    if (this.auditTrail.deadLetterQueue !== undefined)
+      new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.auditTrail.deadLetterQueue.queueUrl });
+  }
+}

@@ -1,0 +1,427 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { parseStackConfig, type StackConfig, StackConfigError } from '../../lib/config';
+import { McpIdentityStack } from '../../lib/mcp-identity-stack';
+
+const ROOT = join(__dirname, '..', '..');
+const EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')).context.mcpIdentity;
+
+function synth(
+  overrides: Record<string, unknown> = {},
+  policyDir?: string,
+): { template: Template; app: App; stack: McpIdentityStack } {
+  const app = new App();
+  const raw = structuredClone(EXAMPLE);
+  Object.assign(raw, overrides);
+  if (policyDir !== undefined) raw.authorization = { ...raw.authorization, policyDir };
+  const config: StackConfig = parseStackConfig(raw);
+  const stack = new McpIdentityStack(app, 'Test', {
+    config,
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  return { template: Template.fromStack(stack), app, stack };
+}
+
+let main: ReturnType<typeof synth>;
+beforeAll(() => {
+  main = synth();
+});
+
+const ref = (template: Template, type: string, match?: Record<string, unknown>): string => {
+  const found = Object.keys(template.findResources(type, match));
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0] as string;
+};
+
+describe('AgentCore front door', () => {
+  it('authorizes with CUSTOM_JWT from the configuration', () => {
+    main.template.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
+      AuthorizerType: 'CUSTOM_JWT',
+      AuthorizerConfiguration: {
+        CustomJWTAuthorizer: {
+          DiscoveryUrl: 'https://idp.example.com/.well-known/openid-configuration',
+          AllowedAudience: ['https://mcp.example.com/mcp'],
+        },
+      },
+    });
+  });
+
+  it('attaches the interceptor at REQUEST and RESPONSE with request headers passed', () => {
+    const interceptor = {
+      'Fn::GetAtt': [
+        ref(main.template, 'AWS::Lambda::Function', {
+          Properties: { Description: Match.stringLikeRegexp('decides each MCP call') },
+        }),
+        'Arn',
+      ],
+    };
+    main.template.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
+      InterceptorConfigurations: [
+        {
+          InterceptionPoints: ['REQUEST'],
+          InputConfiguration: { PassRequestHeaders: true },
+          Interceptor: { Lambda: { Arn: interceptor } },
+        },
+        {
+          InterceptionPoints: ['RESPONSE'],
+          InputConfiguration: { PassRequestHeaders: true },
+          Interceptor: { Lambda: { Arn: interceptor } },
+        },
+      ],
+    });
+  });
+
+  it('registers the demo orders target with inline tool schemas', () => {
+    main.template.hasResourceProperties('AWS::BedrockAgentCore::GatewayTarget', {
+      Name: 'orders',
+      TargetConfiguration: {
+        Mcp: {
+          Lambda: {
+            ToolSchema: {
+              InlinePayload: Match.arrayWith([
+                Match.objectLike({ Name: 'get_order' }),
+                Match.objectLike({ Name: 'update_order' }),
+                Match.objectLike({ Name: 'get_recent_activity' }),
+              ]),
+            },
+          },
+        },
+      },
+    });
+  });
+
+  it('lets the gateway role invoke only its interceptor and its target', () => {
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [Match.objectLike({ Principal: { Service: 'bedrock-agentcore.amazonaws.com' } })],
+        },
+      },
+    });
+    const policies = main.template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: [{ Ref: role }] },
+    });
+    const statements = Object.values(policies).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement,
+    );
+    expect(new Set(statements.map((statement) => statement.Action))).toEqual(
+      new Set(['lambda:InvokeFunction']),
+    );
+    const functions = statements
+      .flatMap((statement) => [statement.Resource].flat())
+      .map((resource: Record<string, unknown>) => JSON.stringify(resource));
+    expect(functions.length).toBeGreaterThan(0);
+    const interceptor = ref(main.template, 'AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('decides') },
+    });
+    const target = ref(main.template, 'AWS::Lambda::Function', {
+      Properties: { Description: Match.stringLikeRegexp('demo orders') },
+    });
+    expect(
+      functions.every((resource: string) => resource.includes(interceptor) || resource.includes(target)),
+    ).toBe(true);
+  });
+
+  it('runs every function on Node.js 22, ARM64, traced, with an explicit log group', () => {
+    const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(3);
+    for (const fn of functions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: expect.anything() },
+      });
+    }
+  });
+});
+
+describe('Verified Permissions', () => {
+  it('creates a STRICT policy store with the schema and one policy per policy in policies/', () => {
+    main.template.hasResourceProperties('AWS::VerifiedPermissions::PolicyStore', {
+      ValidationSettings: { Mode: 'STRICT' },
+      Schema: { CedarJson: Match.stringLikeRegexp('orders___update_order') },
+      DeletionProtection: { Mode: 'ENABLED' },
+    });
+    const policies = Object.values(main.template.findResources('AWS::VerifiedPermissions::Policy'));
+    expect(policies.map((policy) => policy.Properties.Definition.Static.Description).sort()).toEqual([
+      'large-refunds-need-finance: refunds above 500 need the finance-approver role',
+      'order-admins-update: only order-admin may change orders',
+      'orders-readers: db-reader and order-admin may read orders and their own recent activity',
+    ]);
+    for (const policy of policies) expect(policy.Properties.Definition.Static.Statement).not.toContain('@id');
+  });
+
+  it('lets the interceptor call IsAuthorized on this one policy store, and nothing else of AVP', () => {
+    const store = ref(main.template, 'AWS::VerifiedPermissions::PolicyStore');
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('decides') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    const avp = policy?.Properties.PolicyDocument.Statement.filter((statement: { Action: string }) =>
+      String(statement.Action).startsWith('verifiedpermissions:'),
+    );
+    expect(avp).toEqual([
+      {
+        Action: 'verifiedpermissions:IsAuthorized',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [store, 'Arn'] },
+      },
+    ]);
+  });
+
+  it('gives the interceptor the policy store id, the policy catalogue and the input types', () => {
+    const fn = Object.values(
+      main.template.findResources('AWS::Lambda::Function', {
+        Properties: { Description: Match.stringLikeRegexp('decides') },
+      }),
+    )[0];
+    const env = fn?.Properties.Environment.Variables;
+    expect(env).toMatchObject({
+      MCP_IDENTITY_ISSUER: 'https://idp.example.com',
+      MCP_IDENTITY_DECISION_POINT: 'avp',
+      MCP_IDENTITY_POLICY_STORE_ID: {
+        'Fn::GetAtt': [ref(main.template, 'AWS::VerifiedPermissions::PolicyStore'), 'PolicyStoreId'],
+      },
+      MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
+      MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
+    });
+    expect(JSON.stringify(env.MCP_IDENTITY_POLICY_CATALOG)).toContain('PolicyId');
+  });
+
+  it('fails synth on a bad policy, naming the file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-policies-'));
+    cpSync(join(ROOT, 'policies'), dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'typo.cedar'),
+      '// a comment\npermit (principal, action == McpIdentity::Action::"orders___get_order" resource);\n',
+    );
+    expect(() => synth({}, dir)).toThrow(/typo\.cedar:2: /);
+  });
+});
+
+describe('audit trail', () => {
+  it('creates an ActivityAuditLog event data store (single Region, termination protection set) and a Custom channel to it', () => {
+    main.template.hasResourceProperties('AWS::CloudTrail::EventDataStore', {
+      AdvancedEventSelectors: [
+        { FieldSelectors: [{ Field: 'eventCategory', Equals: ['ActivityAuditLog'] }] },
+      ],
+      MultiRegionEnabled: false,
+      OrganizationEnabled: false,
+      TerminationProtectionEnabled: true,
+      RetentionPeriod: 365,
+    });
+    main.template.hasResourceProperties('AWS::CloudTrail::Channel', {
+      Source: 'Custom',
+      Destinations: [
+        {
+          Type: 'EVENT_DATA_STORE',
+          Location: {
+            'Fn::GetAtt': [ref(main.template, 'AWS::CloudTrail::EventDataStore'), 'EventDataStoreArn'],
+          },
+        },
+      ],
+    });
+  });
+
+  it('feeds the forwarder from the audit log group, which the interceptor logs to', () => {
+    const [filter] = Object.values(main.template.findResources('AWS::Logs::SubscriptionFilter'));
+    expect(filter?.Properties.FilterPattern).toBe('{ $.auditEvent.UID = * }');
+    const logGroup = filter?.Properties.LogGroupName.Ref as string;
+    main.template.hasResource('AWS::Logs::LogGroup', {
+      Properties: { RetentionInDays: 365 },
+      DeletionPolicy: 'Retain',
+    });
+    expect(
+      main.template.findResources('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' })[logGroup],
+    ).toBeDefined();
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('decides'),
+      LoggingConfig: { LogGroup: { Ref: logGroup } },
+    });
+  });
+
+  it('lets the forwarder put audit events on the one channel and park failures in the DLQ', () => {
+    const channel = ref(main.template, 'AWS::CloudTrail::Channel');
+    const queue = ref(main.template, 'AWS::SQS::Queue');
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('forwards audit events') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    const statements = policy?.Properties.PolicyDocument.Statement;
+    expect(statements).toContainEqual({
+      Action: 'cloudtrail-data:PutAuditEvents',
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [channel, 'ChannelArn'] },
+    });
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: expect.arrayContaining(['sqs:SendMessage']),
+        Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+      }),
+    );
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('forwards audit events'),
+      DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [queue, 'Arn'] } },
+      Environment: {
+        Variables: Match.objectLike({
+          MCP_IDENTITY_AUDIT_CHANNEL_ARN: { 'Fn::GetAtt': [channel, 'ChannelArn'] },
+        }),
+      },
+    });
+  });
+
+  it('with the cloudwatch store, keeps just the log group', () => {
+    const { template } = synth({ audit: { ...EXAMPLE.audit, store: 'cloudwatch' } });
+    for (const type of [
+      'AWS::CloudTrail::EventDataStore',
+      'AWS::CloudTrail::Channel',
+      'AWS::SQS::Queue',
+      'AWS::Logs::SubscriptionFilter',
+    ])
+      template.resourceCountIs(type, 0);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.hasOutput('AuditStore', { Value: 'cloudwatch' });
+  });
+
+  it('outputs the gateway URL, policy store, event data store, log group and DLQ', () => {
+    for (const output of [
+      'GatewayUrl',
+      'PolicyStoreId',
+      'EventDataStoreId',
+      'AuditLogGroup',
+      'DeadLetterQueueUrl',
+      'AuditChannelArn',
+    ])
+      main.template.hasOutput(output, {});
+  });
+});
+
+describe('cdk-nag', () => {
+  const report = (app: App) => {
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+    let error: unknown;
+    try {
+      app.synth();
+    } catch (caught) {
+      error = caught;
+    }
+    return error;
+  };
+
+  it('finds nothing unacknowledged in the stack (AwsSolutions and Serverless packs)', () => {
+    const app = new App();
+    new McpIdentityStack(app, 'Nag', {
+      config: parseStackConfig(EXAMPLE),
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    expect(report(app)).toBeUndefined();
+  });
+
+  it('would fail on an unacknowledged finding (the check can fail)', () => {
+    const app = new App();
+    new Queue(new Stack(app, 'Bad'), 'Plain');
+    expect(String(report(app))).toMatch(/AwsSolutions-SQS/);
+  });
+});
+
+describe('configuration', () => {
+  it.each([
+    [
+      { identity: { ...EXAMPLE.identity, audience: [] } },
+      /mcpIdentity\.identity\.audience: needs at least one audience/,
+    ],
+    [
+      { identity: { ...EXAMPLE.identity, discoveryUrl: 'https://idp.example.com/jwks' } },
+      /discoveryUrl: must end with \/\.well-known\/openid-configuration/,
+    ],
+    [{ identity: { audience: ['a'] } }, /mcpIdentity\.identity\.issuer: is required/],
+    [{ audit: { store: 'dynamodb' } }, /mcpIdentity\.audit\.store: /],
+    [{ audit: { logRetentionDays: 42 } }, /logRetentionDays: must be a CloudWatch Logs retention/],
+    [{ kmsKeyArn: 'alias/mine' }, /kmsKeyArn: must be a KMS key ARN/],
+    [{ audti: {} }, /unknown key\(s\) audti/],
+    [
+      {
+        identity: {
+          ...EXAMPLE.identity,
+          requiredClaims: [{ name: 'groups', match: 'EQUALS', values: ['a', 'b'] }],
+        },
+      },
+      /EQUALS and CONTAINS take exactly one value/,
+    ],
+  ])('refuses %j with a readable message', (change, message) => {
+    expect(() => parseStackConfig({ ...EXAMPLE, ...change })).toThrow(StackConfigError);
+    expect(() => parseStackConfig({ ...EXAMPLE, ...change })).toThrow(message);
+  });
+
+  it('explains where configuration comes from when there is none', () => {
+    expect(() => parseStackConfig(undefined)).toThrow(/set the "mcpIdentity" object in cdk.json context/);
+  });
+});
+
+describe('the CDK CLI, as a user runs it', () => {
+  it('synthesizes offline with the example configuration', () => {
+    const out = mkdtempSync(join(tmpdir(), 'cdk-out-'));
+    const result = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(result.stderr).not.toMatch(/ERROR/);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'McpIdentity.template.json'), 'utf8')).Resources).toBeDefined();
+  }, 120_000);
+
+  it('fails with the list of bad keys for a bad configuration file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'bad.json');
+    writeFileSync(file, JSON.stringify({ identity: { issuer: 'x' } }));
+    const result = spawnSync(
+      'npx',
+      [
+        'cdk',
+        'synth',
+        '--quiet',
+        '-c',
+        `mcpIdentityConfigFile=${file}`,
+        '--output',
+        mkdtempSync(join(tmpdir(), 'cdk-out-')),
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('bad.json.identity.discoveryUrl: is required');
+    expect(result.stderr).toContain('bad.json.identity.audience: is required');
+  }, 120_000);
+});
+
+describe('bundles', () => {
+  it('keeps cedar-wasm out of the interceptor bundle', () => {
+    const out = mkdtempSync(join(tmpdir(), 'bundle-'));
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [
+      join(ROOT, 'lambda', 'handlers', 'interceptor.ts'),
+      '--bundle',
+      '--platform=node',
+      '--target=node22',
+      `--metafile=${join(out, 'meta.json')}`,
+      `--outfile=${join(out, 'index.js')}`,
+      '--log-level=warning',
+    ]);
+    const inputs = Object.keys(JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')).inputs);
+    expect(inputs.some((input) => input.includes('cedar-wasm'))).toBe(false);
+    expect(inputs.some((input) => input.includes('aws-jwt-verify'))).toBe(true);
+  });
+});
