@@ -1,7 +1,32 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  type Finding,
+  formatFinding,
+  formatPolicyFolder,
+  testPolicyFolder,
+  validatePolicyFolder,
+} from '../cli/policies';
+import {
+  describeDiff,
+  diffStore,
+  localPolicies,
+  PolicyStoreError,
+  pushStore,
+  readStore,
+} from '../cli/policy-store-sync';
+import {
+  generateCedarSchema,
+  type McpTool,
+  SchemaGenerationError,
+  schemaChanges,
+  toolsFromJson,
+} from '../cli/schema';
 import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
 import { CloudTrailDataClient } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
@@ -235,6 +260,245 @@ audit
     },
   );
 
+// --- policies ---------------------------------------------------------------------------------------------
+
+const DEFAULT_POLICY_DIR = join(ROOT, 'policies');
+const policies = program.command('policies').description('write, check, test and deploy Cedar policies');
+
+function printFindings(findings: readonly Finding[], json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
+  else for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
+}
+
+policies
+  .command('validate')
+  .description(
+    'STRICT validation against the schema (as Verified Permissions validates), plus unguarded reads in forbids',
+  )
+  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
+  .option('--warnings-as-errors', 'fail on warnings too', false)
+  .option('--json', 'findings as JSON', false)
+  .action((options: { dir: string; warningsAsErrors: boolean; json: boolean }) => {
+    const report = validatePolicyFolder(options.dir);
+    printFindings(report.findings, options.json);
+    const errors = report.findings.filter((finding) => finding.severity === 'error').length;
+    const warnings = report.findings.length - errors;
+    if (!options.json)
+      process.stdout.write(`${report.policies} policies: ${errors} error(s), ${warnings} warning(s)\n`);
+    if (errors > 0 || (options.warningsAsErrors && warnings > 0)) process.exitCode = EXIT_FAILED;
+  });
+
+policies
+  .command('test')
+  .description('run the ALLOW/DENY decision fixtures with the real Cedar engine')
+  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
+  .option('--json', 'results as JSON', false)
+  .action(async (options: { dir: string; json: boolean }) => {
+    const outcomes = await testPolicyFolder(options.dir);
+    if (options.json) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
+    else {
+      for (const outcome of outcomes) {
+        process.stdout.write(
+          `${outcome.passed ? '✓' : '✗'} ${outcome.expected.decision.toUpperCase()} ${outcome.description} (${outcome.file})\n`,
+        );
+        if (!outcome.passed) {
+          process.stdout.write(
+            `    expected: ${outcome.expected.decision}${outcome.expected.policies ? ` by [${outcome.expected.policies.join(', ')}]` : ''}\n`,
+          );
+          process.stdout.write(
+            `    actual:   ${outcome.actual.decision} by [${outcome.actual.policies.join(', ')}]${outcome.actual.errors.length > 0 ? `, errors: ${outcome.actual.errors.join('; ')}` : ''}\n`,
+          );
+          process.stdout.write(`    request:  ${JSON.stringify(outcome.request)}\n`);
+        }
+      }
+      const failed = outcomes.filter((outcome) => !outcome.passed).length;
+      process.stdout.write(`${outcomes.length - failed} passed, ${failed} failed\n`);
+    }
+    if (outcomes.length === 0)
+      throw new CliError(
+        `no decision fixtures under ${join(options.dir, 'fixtures')} (ALLOW/*.json, DENY/*.json)`,
+      );
+    if (outcomes.some((outcome) => !outcome.passed)) process.exitCode = EXIT_FAILED;
+  });
+
+policies
+  .command('format')
+  .description('format every policy file with the Cedar formatter')
+  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
+  .option('--check', 'change nothing; fail if a file is not formatted', false)
+  .action((options: { dir: string; check: boolean }) => {
+    const result = formatPolicyFolder(options.dir, options.check);
+    printFindings(result.errors, false);
+    for (const file of result.changed)
+      process.stdout.write(`${options.check ? 'not formatted' : 'formatted'}: ${file}\n`);
+    if (result.changed.length === 0 && result.errors.length === 0)
+      process.stdout.write('all policy files are formatted\n');
+    if (result.errors.length > 0 || (options.check && result.changed.length > 0))
+      process.exitCode = EXIT_FAILED;
+  });
+
+function avpClient(region: string | undefined): VerifiedPermissionsClient {
+  const resolved = region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (resolved === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
+  return new VerifiedPermissionsClient({ region: resolved });
+}
+
+function requireValid(dir: string): void {
+  const errors = validatePolicyFolder(dir).findings.filter((finding) => finding.severity === 'error');
+  if (errors.length > 0) {
+    printFindings(errors, false);
+    throw new CliError('the policy folder does not validate; nothing was compared or pushed');
+  }
+}
+
+policies
+  .command('diff')
+  .description('compare the policy folder with a Verified Permissions policy store')
+  .requiredOption('--store <policy-store-id>', 'the policy store (the PolicyStoreId stack output)')
+  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
+  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option('--json', 'the diff as JSON', false)
+  .action(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
+    requireValid(options.dir);
+    const state = await readStore(avpClient(options.region), options.store);
+    const diff = diffStore(localPolicies(options.dir), state);
+    if (options.json)
+      process.stdout.write(`${JSON.stringify({ managedBy: state.managedBy ?? null, ...diff }, null, 2)}\n`);
+    else {
+      if (state.managedBy)
+        process.stdout.write(
+          `note: this store is managed by ${state.managedBy}; deploy changes with \`npx cdk deploy\`\n`,
+        );
+      for (const line of describeDiff(diff)) process.stdout.write(`${line}\n`);
+    }
+  });
+
+policies
+  .command('push')
+  .description(
+    'apply the policy folder to a Verified Permissions policy store (schema first, then create, update, delete)',
+  )
+  .requiredOption('--store <policy-store-id>', 'the policy store')
+  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
+  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option('--dry-run', 'show what would be done, change nothing', false)
+  .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
+  .action(
+    async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
+      requireValid(options.dir);
+      const client = avpClient(options.region);
+      const state = await readStore(client, options.store);
+      const result = await pushStore(client, state, localPolicies(options.dir), {
+        dryRun: options.dryRun,
+        force: options.force,
+        onProgress: (line) => process.stdout.write(`${line}\n`),
+      });
+      process.stdout.write(
+        `${result.operations.length === 0 ? 'nothing to do' : `${result.operations.length} operation(s) ${options.dryRun ? 'would be applied' : 'applied'}`}\n`,
+      );
+    },
+  );
+
+// --- schema -----------------------------------------------------------------------------------------------
+
+program
+  .command('schema')
+  .description('the Cedar schema')
+  .command('generate')
+  .description('generate the Cedar schema (one action per MCP tool, typed context.input) from a tools/list')
+  .option('--from <file>', 'a tools/list result (JSON)')
+  .option('--endpoint <url>', 'a running MCP endpoint to ask for tools/list')
+  .option('--token <token>', 'bearer token for --endpoint (use one that sees every tool)')
+  .option('--stub <file>', 'schema stub', join(DEFAULT_POLICY_DIR, 'schema-stub.cedarschema'))
+  .option('--out <file>', 'schema to write', join(DEFAULT_POLICY_DIR, 'schema.cedarschema'))
+  .option(
+    '--inject <names>',
+    'parameters the gateway injects (left out of context.input)',
+    '_caller_user,_caller_roles',
+  )
+  .option('--check', 'write nothing; fail if the schema would change', false)
+  .action(
+    async (options: {
+      from?: string;
+      endpoint?: string;
+      token?: string;
+      stub: string;
+      out: string;
+      inject: string;
+      check: boolean;
+    }) => {
+      if ((options.from === undefined) === (options.endpoint === undefined))
+        throw new CliError('give exactly one of --from <file> or --endpoint <url>');
+      let tools: McpTool[];
+      if (options.from !== undefined) {
+        let text: string;
+        try {
+          text = readFileSync(options.from, 'utf8');
+        } catch (error) {
+          throw new CliError(`cannot read ${options.from}: ${(error as Error).message}`);
+        }
+        tools = toolsFromJson(text, options.from);
+      } else {
+        tools = await toolsFromEndpoint(options.endpoint as string, options.token);
+      }
+      let stub: string;
+      try {
+        stub = readFileSync(options.stub, 'utf8');
+      } catch (error) {
+        throw new CliError(`cannot read the stub ${options.stub}: ${(error as Error).message}`);
+      }
+      const generated = generateCedarSchema(
+        stub,
+        tools,
+        options.inject
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean),
+      );
+      const previous = existsSync(options.out) ? readFileSync(options.out, 'utf8') : undefined;
+      const changes = previous === generated.text ? [] : schemaChanges(previous, generated.text);
+      process.stdout.write(`${generated.tools.length} tool(s): ${generated.tools.join(', ')}\n`);
+      for (const line of changes) process.stdout.write(`${line}\n`);
+      if (changes.length === 0) process.stdout.write('schema unchanged\n');
+      else if (options.check) process.exitCode = EXIT_FAILED;
+      else {
+        writeFileSync(options.out, generated.text);
+        process.stdout.write(`wrote ${options.out}; run \`mcp-identity policies validate\` next\n`);
+      }
+    },
+  );
+
+async function toolsFromEndpoint(endpoint: string, token: string | undefined): Promise<McpTool[]> {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new CliError(`--endpoint is not a URL: ${endpoint}`);
+  }
+  const client = new Client({ name: 'mcp-identity-schema', version: '1.0.0' });
+  try {
+    await client.connect(
+      new StreamableHTTPClientTransport(url, {
+        requestInit: { headers: token ? { Authorization: `Bearer ${token}` } : {} },
+      }),
+    );
+  } catch (error) {
+    throw new CliError(`cannot connect to ${endpoint}: ${(error as Error).message}`);
+  }
+  try {
+    const tools: McpTool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : {});
+      tools.push(...(page.tools as McpTool[]));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return tools;
+  } finally {
+    await client.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
@@ -248,7 +512,13 @@ async function main(argv: string[]): Promise<number> {
         ? 0
         : EXIT_USAGE;
     }
-    if (error instanceof CliError || error instanceof UsersFileError || error instanceof McpIdentityError) {
+    if (
+      error instanceof CliError ||
+      error instanceof UsersFileError ||
+      error instanceof McpIdentityError ||
+      error instanceof PolicyStoreError ||
+      error instanceof SchemaGenerationError
+    ) {
       process.stderr.write(`mcp-identity: ${error.message}\n`);
       return EXIT_FAILED;
     }

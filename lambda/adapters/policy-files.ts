@@ -5,6 +5,54 @@ import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 
+/** Tag on policy stores deployed by the CDK stack. */
+export const MANAGED_BY_TAG = 'mcp-identity:managed-by';
+
+/** The Verified Permissions policy name for a stable policy id (`name/…`, unique within the store). */
+export function avpPolicyName(id: string): string {
+  return `name/${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+/** Removes `annotations` keys everywhere: AVP evaluates Cedar 4.5 and we keep ids and reasons elsewhere. */
+function withoutAnnotations(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutAnnotations);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'annotations')
+      .map(([key, item]) => [key, withoutAnnotations(item)]),
+  );
+}
+
+/**
+ * A policy as it is stored in Verified Permissions (by the CDK stack and by `policies push` alike): the
+ * statement without annotations, and `id: reason` as the description (the API allows 150 characters).
+ */
+export function avpPolicyDefinition(policy: Pick<PolicyFile, 'id' | 'file' | 'text' | 'reason'>): {
+  readonly name: string;
+  readonly statement: string;
+  readonly description: string;
+} {
+  const json = cedar.policyToJson(policy.text);
+  if (json.type === 'failure') throw new ConfigurationError(`${policy.file}: ${formatErrors(json.errors)}`);
+  const text = cedar.policyToText(withoutAnnotations(json.json) as cedar.PolicyJson);
+  if (text.type === 'failure') throw new ConfigurationError(`${policy.file}: ${formatErrors(text.errors)}`);
+  const description = policy.reason === undefined ? policy.id : `${policy.id}: ${policy.reason}`;
+  return {
+    name: avpPolicyName(policy.id),
+    statement: text.text,
+    description: description.length <= 150 ? description : `${description.slice(0, 149)}…`,
+  };
+}
+
+/** The schema in the JSON form Verified Permissions takes (`cedarJson`), without annotations. */
+export function avpSchemaJson(schemaText: string): string {
+  const schema = cedar.schemaToJson(schemaText);
+  if (schema.type === 'failure')
+    throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(schema.errors)}`);
+  return JSON.stringify(withoutAnnotations(schema.json));
+}
+
 /** The schema file in a policy folder. */
 export const SCHEMA_FILE = 'schema.cedarschema';
 
@@ -25,6 +73,8 @@ export interface PolicyBundle {
   readonly inputTypes: Readonly<Record<string, CedarType>>;
   /** Every action id the schema declares. */
   readonly actions: ReadonlySet<string>;
+  /** The schema's (top-level) Cedar namespace. */
+  readonly namespace: string;
 }
 
 function cedarFiles(dir: string): string[] {
@@ -167,5 +217,6 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
       { name: policy.id, ...(policy.reason ? { reason: policy.reason } : {}) },
     ]),
   );
-  return { schemaText, policies, catalog, inputTypes, actions };
+  const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
+  return { schemaText, policies, catalog, inputTypes, actions, namespace };
 }

@@ -1,35 +1,23 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { CfnPolicy, CfnPolicyStore } from 'aws-cdk-lib/aws-verifiedpermissions';
 import { Construct } from 'constructs';
-import { loadPolicyBundle, type PolicyBundle } from '../../lambda/adapters/policy-files';
+import {
+  avpPolicyDefinition,
+  avpSchemaJson,
+  loadPolicyBundle,
+  MANAGED_BY_TAG,
+  type PolicyBundle,
+} from '../../lambda/adapters/policy-files';
 
 export interface PolicyStoreProps {
   /** Folder with schema.cedarschema and *.cedar files. */
   readonly policyDir: string;
   /** @default true */
   readonly deletionProtection?: boolean;
-}
-
-/** Description Verified Permissions keeps with a policy (the API allows 150 characters). */
-function describe(id: string, reason: string | undefined): string {
-  const text = reason === undefined ? id : `${id}: ${reason}`;
-  return text.length <= 150 ? text : `${text.slice(0, 149)}…`;
-}
-
-/** Removes `annotations` keys everywhere: AVP evaluates Cedar 4.5 and we keep ids and reasons elsewhere. */
-function withoutAnnotations(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutAnnotations);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([key]) => key !== 'annotations')
-      .map(([key, item]) => [key, withoutAnnotations(item)]),
-  );
 }
 
 /**
@@ -55,25 +43,22 @@ export class McpPolicyStore extends Construct {
   constructor(scope: Construct, id: string, props: PolicyStoreProps) {
     super(scope, id);
     this.bundle = loadPolicyBundle(props.policyDir);
-    const schema = cedar.schemaToJson(this.bundle.schemaText);
-    if (schema.type === 'failure')
-      throw new Error(`schema: ${schema.errors.map((error) => error.message).join('; ')}`);
 
     this.store = new CfnPolicyStore(this, 'Store', {
       description: 'mcp-identity: who may call which MCP tool',
       validationSettings: { mode: 'STRICT' },
-      schema: { cedarJson: JSON.stringify(withoutAnnotations(schema.json)) },
+      schema: { cedarJson: avpSchemaJson(this.bundle.schemaText) },
       deletionProtection: { mode: props.deletionProtection === false ? 'DISABLED' : 'ENABLED' },
+      // `mcp-identity policies push` refuses stores carrying this tag unless forced (they would drift).
+      tags: [{ key: MANAGED_BY_TAG, value: 'cloudformation' }],
     });
 
     this.policies = this.bundle.policies.map((policy, index) => {
-      const json = cedar.policyToJson(policy.text);
-      if (json.type === 'failure') throw new Error(`${policy.file}: ${json.errors[0]?.message}`);
-      const text = cedar.policyToText(withoutAnnotations(json.json) as cedar.PolicyJson);
-      if (text.type === 'failure') throw new Error(`${policy.file}: ${text.errors[0]?.message}`);
+      const definition = avpPolicyDefinition(policy);
       const resource = new CfnPolicy(this, `Policy${index}`, {
         policyStoreId: this.store.attrPolicyStoreId,
-        definition: { static: { statement: text.text, description: describe(policy.id, policy.reason) } },
+        name: definition.name,
+        definition: { static: { statement: definition.statement, description: definition.description } },
       });
       // Referencing the store's id orders creation after the store, so the schema exists when AVP validates.
       return { id: policy.id, ...(policy.reason ? { reason: policy.reason } : {}), resource };
