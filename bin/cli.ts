@@ -229,7 +229,7 @@ audit
       dryRun: boolean;
       json: boolean;
     }) => {
-      const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
       if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
       if (!/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/.test(options.channelArn))
         throw new CliError(`--channel-arn is not a CloudTrail channel ARN: ${options.channelArn}`);
@@ -338,7 +338,7 @@ policies
   });
 
 function avpClient(region: string | undefined): VerifiedPermissionsClient {
-  const resolved = region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const resolved = region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
   if (resolved === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
   return new VerifiedPermissionsClient({ region: resolved });
 }

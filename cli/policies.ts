@@ -95,7 +95,8 @@ function walk(expr: unknown, visit: (node: Record<string, unknown>) => void): vo
 
 /** Action ids a policy's action scope covers, with groups expanded. */
 function scopedActions(policy: cedar.PolicyJson, actions: Record<string, cedar.ActionType<string>>): string[] {
-  const withContext = Object.keys(actions).filter((id) => actions[id]?.appliesTo !== undefined);
+  // Action groups have no principals or context; only actions that requests can name count.
+  const withContext = Object.keys(actions).filter((id) => (actions[id]?.appliesTo?.principalTypes?.length ?? 0) > 0);
   const constraint = policy.action as { op: string; entity?: { id?: string; __entity?: { id: string } }; entities?: { id?: string; __entity?: { id: string } }[] };
   const idOf = (uid: { id?: string; __entity?: { id: string } }) => uid.id ?? uid.__entity?.id ?? '';
   if (constraint.op === 'All') return withContext;

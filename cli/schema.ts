@@ -151,8 +151,24 @@ export function schemaChanges(before: string | undefined, after: string): string
   if (before === undefined) return ['(new schema file)'];
   const previous = parse(before);
   if (previous === undefined) return ['(the previous schema did not parse; replaced)'];
+  // Contexts refer to common types (`orders___get_orderInput`): inline them so a changed argument shows.
+  const inline = (json: SchemaJson, type: unknown, depth = 0): unknown => {
+    if (depth > 32 || type === null || typeof type !== 'object') return type;
+    if (Array.isArray(type)) return type.map((item) => inline(json, item, depth + 1));
+    const node = type as Json;
+    if (typeof node.type === 'string' && !['Record', 'Set', 'Entity', 'Extension'].includes(node.type)) {
+      const name = node.type.split('::').pop() ?? '';
+      const common = Object.values(json).find((definition) => definition.commonTypes?.[name] !== undefined)?.commonTypes?.[name];
+      if (common !== undefined) return inline(json, { ...(common as Json), ...(node.required === false ? { required: false } : {}) }, depth + 1);
+    }
+    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, inline(json, value, depth + 1)]));
+  };
   const actions = (json: SchemaJson) =>
-    new Map(Object.values(json).flatMap((definition) => Object.entries(definition.actions ?? {}).map(([name, action]) => [name, JSON.stringify(action.appliesTo?.context ?? null)] as const)));
+    new Map(
+      Object.values(json).flatMap((definition) =>
+        Object.entries(definition.actions ?? {}).map(([name, action]) => [name, JSON.stringify(inline(json, action.appliesTo?.context ?? null))] as const),
+      ),
+    );
   const was = actions(previous);
   const now = actions(next);
   const lines: string[] = [];

@@ -157,6 +157,12 @@ function resolveType(type: JsonType, namespace: string, schema: SchemaJson, dept
       return { type: 'Entity', name: type.name as string };
     case 'Extension':
       return { type: 'Extension', name: type.name as string };
+    // The resolved schema form names extension types directly (`{ "type": "decimal" }`).
+    case 'decimal':
+    case 'ipaddr':
+    case 'datetime':
+    case 'duration':
+      return { type: 'Extension', name };
     default: {
       const [ns, common] = name.includes('::')
         ? [name.slice(0, name.lastIndexOf('::')), name.slice(name.lastIndexOf('::') + 2)]

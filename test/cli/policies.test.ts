@@ -1,0 +1,112 @@
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, policyCopy } from './helpers';
+
+describe('mcp-identity policies validate', () => {
+  it('accepts the repository policies', () => {
+    const result = cli(['policies', 'validate']);
+    expect(result.stdout).toContain('3 policies: 0 error(s), 0 warning(s)');
+    expect(result.status).toBe(0);
+  });
+
+  it('names file and line of a malformed policy, with exit code 1', () => {
+    const dir = policyCopy();
+    writeFileSync(join(dir, 'broken.cedar'), '// first line\n\npermit (principal, action resource);\n');
+    const result = cli(['policies', 'validate', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^broken\.cedar:3: error: /m);
+  });
+
+  it('names file and line when a policy does not match the schema (unknown tool, wrong type)', () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'mismatch.cedar'),
+      '@id("mismatch")\npermit (\n  principal,\n  action == McpIdentity::Action::"orders___delete_order",\n  resource\n);\n\n@id("wrong-type")\nforbid (principal, action == McpIdentity::Action::"orders___update_order", resource)\nwhen { context has input && context.input has amount && context.input.amount == "a lot" };\n',
+    );
+    const result = cli(['policies', 'validate', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^mismatch\.cedar:4: error \[mismatch\]: .*orders___delete_order/m);
+    expect(result.stdout).toMatch(/^mismatch\.cedar:10: error \[wrong-type\]: /m);
+  });
+
+  it('warns about a forbid that reads an attribute without a has guard (besides what STRICT validation reports)', () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'tokens.cedar'),
+      '@id("old-tokens")\nforbid (principal, action, resource)\nwhen { context.token.issuedAt < 1700000000 };\n',
+    );
+    const result = cli(['policies', 'validate', '--dir', dir, '--json']);
+    const findings = JSON.parse(result.stdout) as { severity: string; message: string; policyId: string }[];
+    expect(findings.filter((finding) => finding.severity === 'error').length).toBeGreaterThan(0);
+    expect(findings).toContainEqual(
+      expect.objectContaining({
+        severity: 'warning',
+        policyId: 'old-tokens',
+        message: expect.stringContaining('context.token.issuedAt without a `has` guard'),
+      }),
+    );
+  });
+
+  it('refuses a folder without a schema', () => {
+    const dir = policyCopy();
+    unlinkSync(join(dir, 'schema.cedarschema'));
+    const result = cli(['policies', 'validate', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('schema.cedarschema: error: no schema.cedarschema');
+  });
+});
+
+describe('mcp-identity policies test', () => {
+  it('runs the fixtures', () => {
+    const result = cli(['policies', 'test']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^12 passed, 0 failed$/m);
+  });
+
+  it('shows the request, the expected and the actual decision and policies of a failing case', () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'fixtures', 'ALLOW', 'carol-should-read.json'),
+      JSON.stringify({
+        description: 'carol reads (wrong on purpose)',
+        claims: { sub: 'carol', roles: [] },
+        tool: 'orders___get_order',
+        arguments: { order_id: '1' },
+        determiningPolicies: ['orders-readers'],
+      }),
+    );
+    const result = cli(['policies', 'test', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain(
+      '✗ ALLOW carol reads (wrong on purpose) (fixtures/ALLOW/carol-should-read.json)',
+    );
+    expect(result.stdout).toContain('expected: allow by [orders-readers]');
+    expect(result.stdout).toContain('actual:   deny by []');
+    expect(result.stdout).toMatch(/request: .*"id":"carol"/);
+    expect(result.stdout).toMatch(/^12 passed, 1 failed$/m);
+  });
+
+  it('refuses a malformed fixture, naming it', () => {
+    const dir = policyCopy();
+    writeFileSync(join(dir, 'fixtures', 'DENY', 'bad.json'), '{"claims": {}}');
+    const result = cli(['policies', 'test', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/fixtures\/DENY\/bad\.json: description/);
+  });
+});
+
+describe('mcp-identity policies format', () => {
+  it('passes --check on the repository, and fails then fixes an unformatted file', () => {
+    expect(cli(['policies', 'format', '--check']).status).toBe(0);
+    const dir = policyCopy();
+    writeFileSync(join(dir, 'messy.cedar'), '// keep me\npermit(principal,action,resource)when{true};\n');
+    const check = cli(['policies', 'format', '--dir', dir, '--check']);
+    expect(check.status).toBe(1);
+    expect(check.stdout).toContain('not formatted: messy.cedar');
+    expect(cli(['policies', 'format', '--dir', dir]).status).toBe(0);
+    const formatted = readFileSync(join(dir, 'messy.cedar'), 'utf8');
+    expect(formatted).toContain('// keep me');
+    expect(formatted).toContain('permit (principal, action, resource)');
+    expect(cli(['policies', 'format', '--dir', dir, '--check']).status).toBe(0);
+  });
+});
