@@ -125,7 +125,7 @@ describe('wrong types', () => {
       { order_id: '1', status: 'refunded', amount: { __extn: { fn: 'decimal', arg: '1.0' } } },
       'a Cedar escape smuggled in',
     ],
-  ])('refuses %j (%s)', async (args) => {
+  ] as [Record<string, unknown>, string][])('refuses %j (%s)', async (args) => {
     expect(
       await kind(decide({ sub: 'bob', roles: ['order-admin'] }, 'orders___update_order', args)),
     ).not.toBe('allow');
@@ -289,7 +289,7 @@ describe('roles claim edge cases', () => {
     [{ roles: null }, 'null'],
     [{ roles: [['order-admin']] }, 'a nested array'],
     [{}, 'absent'],
-  ])('roles as %j (%s) grant nothing', async (claims) => {
+  ] as [Record<string, unknown>, string][])('roles as %j (%s) grant nothing', async (claims) => {
     expect(await kind(decide({ sub: 'eve', ...claims }, 'orders___get_order', { order_id: '1' }))).toBe(
       'deny',
     );
