@@ -1,10 +1,29 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import {
+  ActivityError,
+  type ActivityFilter,
+  type ActivityRow,
+  denialsByPolicy,
+  formatBytes,
+  parseWhen,
+  type QueryProgress,
+  queryInsights,
+  queryLake,
+  queryLocal,
+  requestStory,
+  summarizeByUser,
+  toCsv,
+  toTable,
+} from '../cli/activity';
 import {
   type Finding,
   formatFinding,
@@ -499,6 +518,198 @@ async function toolsFromEndpoint(endpoint: string, token: string | undefined): P
   }
 }
 
+// --- activity ---------------------------------------------------------------------------------------------
+
+const ACTIVITY_COLUMNS = ['time', 'user', 'tool', 'decision', 'policies', 'reason', 'agent'];
+
+program
+  .command('activity')
+  .description('who did what through agents: list, summarise or trace audited decisions')
+  .option('--user <subject>', 'the user (token subject)')
+  .option('--tool <name>', 'the tool, e.g. orders___update_order')
+  .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
+  .option('--agent <client-id>', 'the agent (OAuth client id)')
+  .option('--since <when>', 'ISO time or relative (30m, 24h, 7d)', '24h')
+  .option('--until <when>', 'ISO time or relative', '')
+  .option(
+    '--limit <count>',
+    'most rows to return',
+    (value) => {
+      const parsed = Number(value);
+      if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100_000)
+        throw new InvalidArgumentError('must be 1..100000');
+      return parsed;
+    },
+    100,
+  )
+  .addOption(
+    new Option('--report <name>', 'summary (per user) or denials (by policy)').choices([
+      'summary',
+      'denials',
+    ]),
+  )
+  .option('--request <uid>', "one request's full story by its audit event UID")
+  .option('--outcomes', 'include tool-call outcome events, not only decisions', false)
+  .addOption(
+    new Option(
+      '--store <store>',
+      'where to look (default: --event-data-store, --log-group, --stack, else local)',
+    ).choices(['cloudtrail-lake', 'cloudwatch', 'local']),
+  )
+  .option('--event-data-store <id>', 'CloudTrail Lake event data store id (the EventDataStoreId output)')
+  .option('--log-group <name>', 'the audit log group (the AuditLogGroup output)')
+  .option('--stack <name>', 'read the store from this deployed stack’s outputs')
+  .option('--file <path>', 'the local audit store', join(ROOT, '.data', 'audit.jsonl'))
+  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option(
+    '--timeout <seconds>',
+    'give up (and cancel the query) after this long',
+    (value) => Number(value),
+    300,
+  )
+  .option('--json', 'JSON output', false)
+  .option('--csv', 'CSV output', false)
+  .action(async (options: ActivityOptions) => {
+    const now = new Date();
+    const filter: ActivityFilter = {
+      ...(options.user ? { user: options.user } : {}),
+      ...(options.tool ? { tool: options.tool } : {}),
+      ...(options.decision ? { decision: options.decision } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
+      ...(options.request ? { uid: options.request } : {}),
+      since: parseWhen(options.since, now),
+      until: options.until ? parseWhen(options.until, now) : new Date(now.getTime() + 1000),
+      limit: options.limit,
+      phase: options.outcomes || options.request ? 'all' : 'request',
+    };
+    if (filter.since >= filter.until) throw new CliError('--since must be before --until');
+    if (options.report && options.limit === 100) (filter as { limit: number }).limit = 10_000;
+    const rows = options.request
+      ? await requestStory(options.request, filter, (query) => activityRows(options, query))
+      : await activityRows(options, filter);
+    const output = (records: Record<string, string | number>[], columns: string[]) => {
+      if (options.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+      else if (options.csv) process.stdout.write(`${toCsv(records, columns)}\n`);
+      else process.stdout.write(`${toTable(records, columns)}\n`);
+    };
+    if (options.report === 'summary')
+      return output(summarizeByUser(rows) as never, ['user', 'calls', 'denials', 'tools']);
+    if (options.report === 'denials')
+      return output(denialsByPolicy(rows) as never, ['policy', 'denials', 'users', 'tools']);
+    if (options.request && rows.length === 0)
+      throw new CliError(
+        `no audit event with UID ${options.request} between ${filter.since.toISOString()} and ${filter.until.toISOString()} (widen --since)`,
+      );
+    output(
+      rows as never,
+      options.request
+        ? [
+            'time',
+            'phase',
+            'user',
+            'tool',
+            'decision',
+            'enforced',
+            'errorCode',
+            'policies',
+            'reason',
+            'agent',
+            'uid',
+          ]
+        : ACTIVITY_COLUMNS,
+    );
+  });
+
+interface ActivityOptions {
+  user?: string;
+  tool?: string;
+  decision?: 'allow' | 'deny';
+  agent?: string;
+  since: string;
+  until: string;
+  limit: number;
+  report?: 'summary' | 'denials';
+  request?: string;
+  outcomes: boolean;
+  store?: 'cloudtrail-lake' | 'cloudwatch' | 'local';
+  eventDataStore?: string;
+  logGroup?: string;
+  stack?: string;
+  file: string;
+  region?: string;
+  timeout: number;
+  json: boolean;
+  csv: boolean;
+}
+
+async function activityRows(options: ActivityOptions, filter: ActivityFilter): Promise<ActivityRow[]> {
+  let store = options.store;
+  let eventDataStore = options.eventDataStore;
+  let logGroup = options.logGroup;
+  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
+  if (
+    options.stack !== undefined &&
+    (store === undefined ||
+      (store === 'cloudtrail-lake' && !eventDataStore) ||
+      (store === 'cloudwatch' && !logGroup))
+  ) {
+    if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
+    const outputs = await stackOutputs(new CloudFormationClient({ region }), options.stack);
+    store ??= outputs.AuditStore as ActivityOptions['store'];
+    eventDataStore ??= outputs.EventDataStoreId;
+    logGroup ??= outputs.AuditLogGroup;
+  }
+  store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
+  if (store === 'local') {
+    const result = queryLocal(options.file, filter);
+    if (result.unreadable > 0)
+      process.stderr.write(
+        `warning: ${result.unreadable} unreadable line(s) in ${options.file} were skipped\n`,
+      );
+    return result.rows;
+  }
+  if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const tty = process.stderr.isTTY === true;
+  const progress = (state: QueryProgress) => {
+    if (!tty) return;
+    const scanned = state.bytesScanned === undefined ? '' : `, ${formatBytes(state.bytesScanned)} scanned`;
+    process.stderr.write(`\r${state.status} ${(state.elapsedMs / 1000).toFixed(1)} s${scanned}   `);
+  };
+  const remote = { timeoutMs: options.timeout * 1000, signal: controller.signal, onProgress: progress };
+  try {
+    if (store === 'cloudtrail-lake') {
+      if (!eventDataStore)
+        throw new CliError('CloudTrail Lake needs --event-data-store <id> (or --stack <name>)');
+      return await queryLake(new CloudTrailClient({ region }), eventDataStore, filter, remote);
+    }
+    if (!logGroup) throw new CliError('CloudWatch Logs needs --log-group <name> (or --stack <name>)');
+    return await queryInsights(new CloudWatchLogsClient({ region }), logGroup, filter, remote);
+  } catch (error) {
+    if (controller.signal.aborted) process.exitCode = 130;
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (tty) process.stderr.write('\n');
+  }
+}
+
+async function stackOutputs(
+  client: CloudFormationClient,
+  stackName: string,
+): Promise<Record<string, string>> {
+  try {
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    return Object.fromEntries(
+      (Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']),
+    );
+  } catch (error) {
+    throw new CliError(`cannot read the outputs of stack ${stackName}: ${(error as Error).message}`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
@@ -517,7 +728,8 @@ async function main(argv: string[]): Promise<number> {
       error instanceof UsersFileError ||
       error instanceof McpIdentityError ||
       error instanceof PolicyStoreError ||
-      error instanceof SchemaGenerationError
+      error instanceof SchemaGenerationError ||
+      error instanceof ActivityError
     ) {
       process.stderr.write(`mcp-identity: ${error.message}\n`);
       return EXIT_FAILED;

@@ -143,6 +143,27 @@ export function auditEventUid(record: AuditRecord): string {
   return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
 }
 
+/**
+ * The same for the REQUEST decision and the RESPONSE outcome of one call (who, session, JSON-RPC id, what),
+ * so an investigator can join them; the UID additionally carries the phase.
+ */
+export function requestKey(
+  record: Pick<AuditRecord, 'caller' | 'sessionId' | 'jsonRpcId' | 'requestDigest'>,
+): string {
+  const who =
+    record.caller === undefined
+      ? 'anonymous'
+      : (record.caller.tokenId ?? `${record.caller.subject}@${record.caller.issuedAt ?? ''}`);
+  return createHash('sha256')
+    .update(
+      [who, record.sessionId ?? '', JSON.stringify(record.jsonRpcId ?? null), record.requestDigest].join(
+        '\u0000',
+      ),
+    )
+    .digest('base64url')
+    .slice(0, 22);
+}
+
 /** Digest of a JSON-RPC message's method and params (not its id, which the UID carries separately). */
 export function requestDigest(method: string, params: unknown): string {
   return createHash('sha256')
@@ -175,6 +196,7 @@ export function buildAuditEvent(record: AuditRecord, settings: AuditSettings): A
   const additionalEventData = compact({
     phase: record.phase,
     mode: settings.mode,
+    requestKey: requestKey(record),
     ...record.extra,
   });
   return compact({

@@ -6,6 +6,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditEventData } from '../../lambda/core/audit-event';
 import { type LocalStack, startLocalStack } from '../../local/stack';
+import { cliAsync } from '../cli/helpers';
 import { POLICY_DIR } from '../helpers/harness';
 
 /**
@@ -260,5 +261,75 @@ describe('the audit store and the target', () => {
 
   it('the target never saw an Authorization header', () => {
     expect(stack.target.authorizationHeadersSeen()).toBe(0);
+  });
+});
+
+describe('mcp-identity activity over the audit store this run produced', () => {
+  const activity = (...args: string[]) =>
+    cliAsync(['activity', '--file', stack.auditFile, '--since', '1h', ...args]);
+
+  it('lists one user’s decisions, newest first', async () => {
+    const result = await activity('--user', 'alice', '--json');
+    expect(result.status).toBe(0);
+    const rows = JSON.parse(result.stdout) as {
+      user: string;
+      tool: string;
+      decision: string;
+      time: string;
+    }[];
+    expect(rows.length).toBeGreaterThan(3);
+    expect(rows.every((row) => row.user === 'alice')).toBe(true);
+    expect([...rows].sort((a, b) => b.time.localeCompare(a.time))).toEqual(rows);
+  });
+
+  it('answers “who was denied update_order” as a table', async () => {
+    const result = await activity('--tool', 'orders___update_order', '--decision', 'deny');
+    expect(result.stdout.split('\n')[0]).toMatch(
+      /^TIME\s+USER\s+TOOL\s+DECISION\s+POLICIES\s+REASON\s+AGENT$/,
+    );
+    expect(result.stdout).toMatch(/alice\s+orders___update_order\s+deny/);
+    expect(result.stdout).toMatch(/bob\s+orders___update_order\s+deny\s+large-refunds-need-finance/);
+  });
+
+  it('summarises per user and denials by policy', async () => {
+    const summary = await activity('--report', 'summary', '--json');
+    const users = JSON.parse(summary.stdout) as { user: string; calls: number; denials: number }[];
+    expect(users.map((user) => user.user).sort()).toEqual(['alice', 'anonymous', 'bob', 'carol']);
+    expect(users.find((user) => user.user === 'carol')).toMatchObject({ denials: 3 });
+    const denials = await activity('--report', 'denials', '--csv');
+    expect(denials.stdout.split('\n')[0]).toBe('policy,denials,users,tools');
+    expect(denials.stdout).toContain('large-refunds-need-finance,');
+    expect(denials.stdout).toContain('(SpoofingAttempt),');
+  });
+
+  it('tells one request’s story by its UID: the decision and the outcome', async () => {
+    await as('alice', (client) =>
+      client.callTool({ name: 'orders___get_order', arguments: { order_id: '3001' } }),
+    );
+    const decision = auditEvents()
+      .filter((event) => event.additionalEventData?.phase === 'request')
+      .at(-1);
+    const result = await activity('--request', decision?.UID ?? '', '--json');
+    const rows = JSON.parse(result.stdout) as {
+      uid: string;
+      phase: string;
+      decision: string;
+      errorCode: string;
+    }[];
+    expect(rows.map((row) => [row.phase, row.decision, row.errorCode])).toEqual([
+      ['request', 'allow', ''],
+      ['response', 'allow', 'ToolError'],
+    ]);
+    expect(rows[0]?.uid).toBe(decision?.UID);
+    const missing = await activity('--request', 'no-such-uid');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('no audit event with UID no-such-uid');
+  });
+
+  it('filters by agent, and refuses a bad time with a clear message', async () => {
+    expect(JSON.parse((await activity('--agent', 'someone-else', '--json')).stdout)).toEqual([]);
+    const bad = await activity('--until', 'tomorrow');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain("'tomorrow' is not a time");
   });
 });

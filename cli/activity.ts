@@ -1,0 +1,418 @@
+import { readFileSync } from 'node:fs';
+import { CancelQueryCommand, type CloudTrailClient, DescribeQueryCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudtrail';
+import {
+  type CloudWatchLogsClient,
+  GetQueryResultsCommand as GetInsightsResultsCommand,
+  StartQueryCommand as StartInsightsQueryCommand,
+  StopQueryCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import type { AuditEventData } from '../lambda/core/audit-event';
+
+/**
+ * `mcp-identity activity`: who did what through agents, from CloudTrail Lake, CloudWatch Logs Insights or the
+ * local JSONL store. One filter model generates the Lake SQL and the Insights query; every user-supplied value
+ * is escaped for the language it lands in, so no input can change a query's meaning.
+ */
+
+export type Decision = 'allow' | 'deny';
+
+export interface ActivityFilter {
+  readonly user?: string;
+  readonly tool?: string;
+  readonly decision?: Decision;
+  readonly agent?: string;
+  readonly uid?: string;
+  readonly since: Date;
+  readonly until: Date;
+  readonly limit: number;
+  /** Decisions only (the REQUEST phase), or outcomes too. @default 'request' */
+  readonly phase?: 'request' | 'response' | 'all';
+}
+
+export interface ActivityRow {
+  readonly time: string;
+  readonly uid: string;
+  readonly user: string;
+  readonly tool: string;
+  readonly agent: string;
+  readonly decision: string;
+  readonly enforced: string;
+  readonly errorCode: string;
+  readonly reason: string;
+  readonly policies: string;
+  readonly phase: string;
+  /** Ties a decision to its outcome (same caller, session, JSON-RPC id and request). */
+  readonly requestKey: string;
+}
+
+export class ActivityError extends Error {}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `24h`, `7d`, `30m`, `2w`, or an ISO 8601 date/time. */
+export function parseWhen(value: string, now: Date): Date {
+  const relative = /^(\d+)\s*([mhdw])$/.exec(value.trim());
+  if (relative) return new Date(now.getTime() - Number(relative[1]) * (UNITS[relative[2] as string] as number));
+  if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
+    const date = new Date(value.trim());
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new ActivityError(`'${value}' is not a time: use an ISO date (2026-11-21, 2026-11-21T10:00:00Z) or a relative one (30m, 24h, 7d, 2w)`);
+}
+
+/** Trino string literal: single quotes doubled. Control characters are refused rather than smuggled. */
+export function sqlString(value: string): string {
+  if (/[\u0000-\u001f]/.test(value)) throw new ActivityError('filter values cannot contain control characters');
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Logs Insights string literal: double-quoted, backslash and double quote escaped. */
+export function insightsString(value: string): string {
+  if (/[\u0000-\u001f]/.test(value)) throw new ActivityError('filter values cannot contain control characters');
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function lakeTime(date: Date): string {
+  return date.toISOString().slice(0, 19).replace('T', ' ');
+}
+
+const EDS_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
+
+/** The CloudTrail Lake SQL for a filter (fields of the integration event live under `eventData`). */
+export function buildLakeSql(filter: ActivityFilter, eventDataStoreId: string): string {
+  if (!EDS_ID.test(eventDataStoreId)) throw new ActivityError(`'${eventDataStoreId}' is not an event data store id (the ARN suffix)`);
+  const where = [`eventTime >= ${sqlString(lakeTime(filter.since))}`, `eventTime < ${sqlString(lakeTime(filter.until))}`];
+  if (filter.user !== undefined) where.push(`eventData.userIdentity.principalId = ${sqlString(filter.user)}`);
+  if (filter.tool !== undefined) where.push(`eventData.eventName = ${sqlString(filter.tool)}`);
+  if (filter.agent !== undefined) where.push(`element_at(eventData.userIdentity.details, 'agent') = ${sqlString(filter.agent)}`);
+  if (filter.decision !== undefined) where.push(`element_at(eventData.responseElements, 'decision') = ${sqlString(filter.decision)}`);
+  if (filter.uid !== undefined) where.push(`eventData.uid = ${sqlString(filter.uid)}`);
+  const phase = filter.phase ?? 'request';
+  if (phase !== 'all') where.push(`element_at(eventData.additionalEventData, 'phase') = ${sqlString(phase)}`);
+  return [
+    'SELECT eventData.eventTime AS time, eventData.uid AS uid, eventData.userIdentity.principalId AS user,',
+    "  eventData.eventName AS tool, element_at(eventData.userIdentity.details, 'agent') AS agent,",
+    "  element_at(eventData.responseElements, 'decision') AS decision, element_at(eventData.responseElements, 'enforced') AS enforced,",
+    "  eventData.errorCode AS errorCode, eventData.errorMessage AS reason,",
+    "  element_at(eventData.responseElements, 'determiningPolicies') AS policies, element_at(eventData.additionalEventData, 'phase') AS phase,",
+    "  element_at(eventData.additionalEventData, 'requestKey') AS requestKey",
+    `FROM ${eventDataStoreId}`,
+    `WHERE ${where.join('\n  AND ')}`,
+    'ORDER BY eventTime DESC',
+    `LIMIT ${Math.trunc(filter.limit)}`,
+  ].join('\n');
+}
+
+/** The CloudWatch Logs Insights query for a filter (the time range goes in StartQuery's start/end). */
+export function buildInsightsQuery(filter: ActivityFilter): string {
+  const lines = [
+    'fields auditEvent.eventTime as time, auditEvent.UID as uid, auditEvent.userIdentity.principalId as user,',
+    '  auditEvent.eventName as tool, auditEvent.userIdentity.details.agent as agent, auditEvent.responseElements.decision as decision,',
+    '  auditEvent.responseElements.enforced as enforced, auditEvent.errorCode as errorCode, auditEvent.errorMessage as reason,',
+    '  auditEvent.responseElements.determiningPolicies.0 as policies, auditEvent.additionalEventData.phase as phase,',
+    '  auditEvent.additionalEventData.requestKey as requestKey',
+    '| filter ispresent(auditEvent.UID)',
+  ];
+  if (filter.user !== undefined) lines.push(`| filter auditEvent.userIdentity.principalId = ${insightsString(filter.user)}`);
+  if (filter.tool !== undefined) lines.push(`| filter auditEvent.eventName = ${insightsString(filter.tool)}`);
+  if (filter.agent !== undefined) lines.push(`| filter auditEvent.userIdentity.details.agent = ${insightsString(filter.agent)}`);
+  if (filter.decision !== undefined) lines.push(`| filter auditEvent.responseElements.decision = ${insightsString(filter.decision)}`);
+  if (filter.uid !== undefined) lines.push(`| filter auditEvent.UID = ${insightsString(filter.uid)}`);
+  const phase = filter.phase ?? 'request';
+  if (phase !== 'all') lines.push(`| filter auditEvent.additionalEventData.phase = ${insightsString(phase)}`);
+  lines.push('| sort @timestamp desc', `| limit ${Math.trunc(filter.limit)}`);
+  return lines.join('\n');
+}
+
+function rowFromEvent(event: AuditEventData): ActivityRow {
+  const response = (event.responseElements ?? {}) as Record<string, unknown>;
+  const details = (event.userIdentity.details ?? {}) as Record<string, unknown>;
+  const policies = response.determiningPolicies;
+  return {
+    time: event.eventTime,
+    uid: event.UID,
+    user: event.userIdentity.principalId,
+    tool: event.eventName,
+    agent: typeof details.agent === 'string' ? details.agent : '',
+    decision: String(response.decision ?? ''),
+    enforced: response.enforced === undefined ? '' : String(response.enforced),
+    errorCode: event.errorCode ?? '',
+    reason: event.errorMessage ?? '',
+    policies: Array.isArray(policies) ? policies.join(',') : '',
+    phase: String((event.additionalEventData as Record<string, unknown> | undefined)?.phase ?? ''),
+    requestKey: text((event.additionalEventData as Record<string, unknown> | undefined)?.requestKey),
+  };
+}
+
+/** Matches one local event against the filter, with the same semantics as the queries. */
+export function matchesFilter(event: AuditEventData, filter: ActivityFilter): boolean {
+  const row = rowFromEvent(event);
+  const time = Date.parse(event.eventTime);
+  const phase = filter.phase ?? 'request';
+  return (
+    time >= filter.since.getTime() &&
+    time < filter.until.getTime() &&
+    (filter.user === undefined || row.user === filter.user) &&
+    (filter.tool === undefined || row.tool === filter.tool) &&
+    (filter.agent === undefined || row.agent === filter.agent) &&
+    (filter.decision === undefined || row.decision === filter.decision) &&
+    (filter.uid === undefined || row.uid === filter.uid) &&
+    (phase === 'all' || row.phase === phase)
+  );
+}
+
+/** The local JSONL store: newest first. Unreadable lines are counted, never fatal. */
+export function queryLocal(file: string, filter: ActivityFilter): { rows: ActivityRow[]; events: AuditEventData[]; unreadable: number } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ActivityError(`cannot read the local audit store ${file}: ${(error as Error).message}. Run \`npm start\` and make some calls first.`);
+  }
+  const events: AuditEventData[] = [];
+  let unreadable = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const event = JSON.parse(line) as AuditEventData;
+      if (typeof event.UID === 'string' && event.userIdentity !== undefined && matchesFilter(event, filter)) events.push(event);
+    } catch {
+      unreadable += 1;
+    }
+  }
+  events.sort((a, b) => b.eventTime.localeCompare(a.eventTime));
+  const limited = events.slice(0, filter.limit);
+  return { rows: limited.map(rowFromEvent), events: limited, unreadable };
+}
+
+export interface QueryProgress {
+  readonly status: string;
+  readonly elapsedMs: number;
+  readonly bytesScanned?: number;
+  readonly eventsScanned?: number;
+}
+
+export interface RemoteQueryOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: QueryProgress) => void;
+  readonly pollMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function text(value: unknown): string {
+  return value === undefined || value === null ? '' : String(value);
+}
+
+function rowFromColumns(columns: Record<string, unknown>): ActivityRow {
+  const policies = text(columns.policies);
+  return {
+    time: text(columns.time),
+    uid: text(columns.uid),
+    user: text(columns.user),
+    tool: text(columns.tool),
+    agent: text(columns.agent),
+    decision: text(columns.decision),
+    enforced: text(columns.enforced),
+    errorCode: text(columns.errorCode),
+    reason: text(columns.reason),
+    policies: policies.startsWith('[') ? (JSON.parse(policies) as string[]).join(',') : policies,
+    phase: text(columns.phase),
+    requestKey: text(columns.requestKey),
+  };
+}
+
+/** Polls until done; on timeout or abort, cancels the remote query and says so. */
+async function waitFor<T>(
+  poll: () => Promise<{ done: boolean; failed?: string; progress: QueryProgress; value?: T }>,
+  cancel: () => Promise<unknown>,
+  options: RemoteQueryOptions,
+): Promise<T | undefined> {
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? defaultSleep;
+  const started = now();
+  for (;;) {
+    if (options.signal?.aborted) {
+      await cancel().catch(() => undefined);
+      throw new ActivityError('cancelled: the query was stopped');
+    }
+    const state = await poll();
+    options.onProgress?.(state.progress);
+    if (state.failed !== undefined) throw new ActivityError(state.failed);
+    if (state.done) return state.value;
+    if (now() - started >= options.timeoutMs) {
+      await cancel().catch(() => undefined);
+      throw new ActivityError(`the query did not finish within ${Math.round(options.timeoutMs / 1000)} s and was cancelled; narrow --since/--until or raise --timeout`);
+    }
+    await sleep(options.pollMs ?? 1000);
+  }
+}
+
+export async function queryLake(client: CloudTrailClient, eventDataStoreId: string, filter: ActivityFilter, options: RemoteQueryOptions): Promise<ActivityRow[]> {
+  const started = (options.now ?? Date.now)();
+  const { QueryId } = await client.send(new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStoreId) }));
+  if (QueryId === undefined) throw new ActivityError('CloudTrail Lake did not return a query id');
+  await waitFor(
+    async () => {
+      const described = await client.send(new DescribeQueryCommand({ QueryId, EventDataStore: eventDataStoreId }));
+      const status = described.QueryStatus ?? 'UNKNOWN';
+      const progress = {
+        status,
+        elapsedMs: (options.now ?? Date.now)() - started,
+        ...(described.QueryStatistics?.BytesScanned === undefined ? {} : { bytesScanned: described.QueryStatistics.BytesScanned }),
+        ...(described.QueryStatistics?.EventsScanned === undefined ? {} : { eventsScanned: described.QueryStatistics.EventsScanned }),
+      };
+      if (status === 'FAILED' || status === 'CANCELLED' || status === 'TIMED_OUT') {
+        return { done: true, failed: `CloudTrail Lake query ${status.toLowerCase()}: ${described.ErrorMessage ?? 'no message'}`, progress };
+      }
+      return { done: status === 'FINISHED', progress };
+    },
+    () => client.send(new CancelQueryCommand({ QueryId, EventDataStore: eventDataStoreId })),
+    options,
+  );
+  const rows: ActivityRow[] = [];
+  let NextToken: string | undefined;
+  do {
+    const page = await client.send(new GetQueryResultsCommand({ QueryId, EventDataStore: eventDataStoreId, ...(NextToken ? { NextToken } : {}) }));
+    for (const row of page.QueryResultRows ?? []) rows.push(rowFromColumns(Object.assign({}, ...row)));
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return rows;
+}
+
+export async function queryInsights(client: CloudWatchLogsClient, logGroup: string, filter: ActivityFilter, options: RemoteQueryOptions): Promise<ActivityRow[]> {
+  const started = (options.now ?? Date.now)();
+  const { queryId } = await client.send(
+    new StartInsightsQueryCommand({
+      logGroupNames: [logGroup],
+      startTime: Math.floor(filter.since.getTime() / 1000),
+      endTime: Math.ceil(filter.until.getTime() / 1000),
+      queryString: buildInsightsQuery(filter),
+      limit: Math.min(filter.limit, 10_000),
+    }),
+  );
+  if (queryId === undefined) throw new ActivityError('CloudWatch Logs did not return a query id');
+  const results = await waitFor(
+    async () => {
+      const answer = await client.send(new GetInsightsResultsCommand({ queryId }));
+      const status = answer.status ?? 'Unknown';
+      const progress = {
+        status,
+        elapsedMs: (options.now ?? Date.now)() - started,
+        ...(answer.statistics?.bytesScanned === undefined ? {} : { bytesScanned: answer.statistics.bytesScanned }),
+        ...(answer.statistics?.recordsScanned === undefined ? {} : { eventsScanned: answer.statistics.recordsScanned }),
+      };
+      if (status === 'Failed' || status === 'Cancelled' || status === 'Timeout') return { done: true, failed: `Logs Insights query ${status.toLowerCase()}`, progress };
+      return { done: status === 'Complete', progress, value: answer.results ?? [] };
+    },
+    () => client.send(new StopQueryCommand({ queryId })),
+    options,
+  );
+  return (results ?? []).map((fields) => rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))));
+}
+
+// --- reports -----------------------------------------------------------------------------------------------
+
+/**
+ * One request's story: the event found by UID and its counterpart — for a decision, the first outcome with the
+ * same request key in the ten minutes that follow (audited by the RESPONSE step); for an outcome, the decision
+ * just before it.
+ */
+export async function requestStory(
+  uid: string,
+  filter: ActivityFilter,
+  query: (filter: ActivityFilter) => Promise<ActivityRow[]>,
+): Promise<ActivityRow[]> {
+  const [found] = await query({ ...filter, uid, phase: 'all', limit: 1 });
+  if (found === undefined) return [];
+  const at = Date.parse(found.time);
+  if (Number.isNaN(at)) return [found];
+  const related = await query({
+    since: new Date(at - 60_000),
+    until: new Date(at + 10 * 60_000),
+    user: found.user,
+    tool: found.tool,
+    phase: 'all',
+    limit: 200,
+  });
+  const same = related.filter((row) => row.uid !== found.uid && row.requestKey !== '' && row.requestKey === found.requestKey);
+  const counterpart =
+    found.phase === 'request'
+      ? same.filter((row) => row.phase === 'response' && row.time >= found.time).sort((a, b) => a.time.localeCompare(b.time))[0]
+      : same.filter((row) => row.phase === 'request' && row.time <= found.time).sort((a, b) => b.time.localeCompare(a.time))[0];
+  return [found, ...(counterpart ? [counterpart] : [])].sort((a, b) => a.time.localeCompare(b.time) || a.phase.localeCompare(b.phase));
+}
+
+export interface UserSummary {
+  readonly user: string;
+  readonly calls: number;
+  readonly denials: number;
+  readonly tools: string;
+}
+
+export function summarizeByUser(rows: readonly ActivityRow[]): UserSummary[] {
+  const users = new Map<string, { calls: number; denials: number; tools: Set<string> }>();
+  for (const row of rows) {
+    const entry = users.get(row.user) ?? { calls: 0, denials: 0, tools: new Set<string>() };
+    entry.calls += 1;
+    if (row.decision === 'deny') entry.denials += 1;
+    entry.tools.add(row.tool);
+    users.set(row.user, entry);
+  }
+  return [...users.entries()]
+    .map(([user, entry]) => ({ user, calls: entry.calls, denials: entry.denials, tools: [...entry.tools].sort().join(', ') }))
+    .sort((a, b) => b.calls - a.calls || a.user.localeCompare(b.user));
+}
+
+export interface DenialSummary {
+  readonly policy: string;
+  readonly denials: number;
+  readonly users: string;
+  readonly tools: string;
+}
+
+/** Denials grouped by determining policy (or the error code when no policy decided: default deny, spoofing…). */
+export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
+  const groups = new Map<string, { denials: number; users: Set<string>; tools: Set<string> }>();
+  for (const row of rows) {
+    if (row.decision !== 'deny') continue;
+    const key = row.policies !== '' ? row.policies : `(${row.errorCode === 'AccessDenied' ? 'no permit: default deny' : row.errorCode || 'unknown'})`;
+    const entry = groups.get(key) ?? { denials: 0, users: new Set<string>(), tools: new Set<string>() };
+    entry.denials += 1;
+    entry.users.add(row.user);
+    entry.tools.add(row.tool);
+    groups.set(key, entry);
+  }
+  return [...groups.entries()]
+    .map(([policy, entry]) => ({ policy, denials: entry.denials, users: [...entry.users].sort().join(', '), tools: [...entry.tools].sort().join(', ') }))
+    .sort((a, b) => b.denials - a.denials || a.policy.localeCompare(b.policy));
+}
+
+// --- output ------------------------------------------------------------------------------------------------
+
+export function toTable(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
+  if (rows.length === 0) return '(no matching activity)';
+  const widths = columns.map((column) => Math.min(60, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))));
+  const cell = (value: string, width: number) => (value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width));
+  const line = (values: string[]) => values.map((value, index) => cell(value, widths[index] ?? 10)).join('  ').trimEnd();
+  return [line(columns.map((column) => column.toUpperCase())), ...rows.map((row) => line(columns.map((column) => String(row[column] ?? ''))))].join('\n');
+}
+
+export function toCsv(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
+  const escape = (value: string) => {
+    // Cells starting with = + - @ are neutralised so a spreadsheet never evaluates audit data as a formula.
+    const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
+    return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  };
+  return [columns.join(','), ...rows.map((row) => columns.map((column) => escape(String(row[column] ?? ''))).join(','))].join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
