@@ -60,15 +60,21 @@ export function parseWhen(value: string, now: Date): Date {
   throw new ActivityError(`'${value}' is not a time: use an ISO date (2026-11-21, 2026-11-21T10:00:00Z) or a relative one (30m, 24h, 7d, 2w)`);
 }
 
+/** True when a value holds a control character (U+0000–U+001F): refused in filters rather than smuggled. */
+export function hasControlCharacters(value: string): boolean {
+  for (let index = 0; index < value.length; index += 1) if (value.charCodeAt(index) < 0x20) return true;
+  return false;
+}
+
 /** Trino string literal: single quotes doubled. Control characters are refused rather than smuggled. */
 export function sqlString(value: string): string {
-  if (/[\u0000-\u001f]/.test(value)) throw new ActivityError('filter values cannot contain control characters');
+  if (hasControlCharacters(value)) throw new ActivityError('filter values cannot contain control characters');
   return `'${value.replace(/'/g, "''")}'`;
 }
 
 /** Logs Insights string literal: double-quoted, backslash and double quote escaped. */
 export function insightsString(value: string): string {
-  if (/[\u0000-\u001f]/.test(value)) throw new ActivityError('filter values cannot contain control characters');
+  if (hasControlCharacters(value)) throw new ActivityError('filter values cannot contain control characters');
   return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
