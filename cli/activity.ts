@@ -186,7 +186,8 @@ export function queryLocal(file: string, filter: ActivityFilter): { rows: Activi
       unreadable += 1;
     }
   }
-  events.sort((a, b) => b.eventTime.localeCompare(a.eventTime));
+  // Newest first; within the same second, later lines first (the file is in write order).
+  events.reverse().sort((a, b) => b.eventTime.localeCompare(a.eventTime));
   const limited = events.slice(0, filter.limit);
   return { rows: limited.map(rowFromEvent), events: limited, unreadable };
 }
