@@ -11,7 +11,6 @@ import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import type { AuditEventData } from '../lambda/core/audit-event';
-import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { createInterceptorHandler } from '../lambda/handlers/interceptor';
@@ -42,15 +41,7 @@ async function measure(label: string, run: (index: number) => Promise<unknown>):
 async function main(): Promise<void> {
   const issuer = await DevIssuer.start();
   const bundle = loadPolicyBundle(join(__dirname, '..', 'policies'));
-  const verifier = new JwtTokenVerifier({
-    issuer: issuer.issuer,
-    audience: [AUDIENCE],
-    discoveryUrl: issuer.discoveryUrl,
-    algorithms: ['RS256', 'ES256'],
-    graceSeconds: 0,
-    claimNames: DEFAULT_CLAIM_NAMES,
-    fetchTimeoutMs: 1500,
-  });
+  const verifier = new JwtTokenVerifier(issuer.verifierSettings(AUDIENCE));
   await verifier.hydrate();
   const events: AuditEventData[] = [];
   const handlerWith = (cacheTtl: number) =>

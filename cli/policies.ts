@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';
-import { lineOf, loadPolicyBundle, SCHEMA_FILE } from '../lambda/adapters/policy-files';
+import { cedarFiles, lineOf, loadPolicyBundle, policyIdFor, SCHEMA_FILE } from '../lambda/adapters/policy-files';
 
 /** `mcp-identity policies validate|format`: offline checks of the policy folder, with file and line. */
 
@@ -23,12 +23,6 @@ interface LocatedPolicy {
   readonly line: number;
 }
 
-function cedarFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.cedar'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
-}
 
 function explain(error: cedar.DetailedError): string {
   return error.help ? `${error.message} — ${error.help}` : error.message;
@@ -57,7 +51,7 @@ function locatePolicies(dir: string, findings: Finding[]): LocatedPolicy[] {
       const json = cedar.policyToJson(policyText);
       const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
       const stem = basename(file, '.cedar');
-      const id = annotations.id ?? (parts.policies.length === 1 ? stem : `${stem}#${index + 1}`);
+      const id = policyIdFor(annotations, stem, index, parts.policies.length);
       const clash = ids.get(id);
       if (clash !== undefined) findings.push({ severity: 'error', file, policyId: id, message: `policy id '${id}' is also used in ${clash}` });
       ids.set(id, file);

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, type KeyLike, SignJWT } from 'jose';
+import type { JwtVerifierSettings } from '../lambda/adapters/jwt-token-verifier';
+import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
 import type { LocalUsers } from './users';
 
 export type DevAlgorithm = 'RS256' | 'ES256';
@@ -150,6 +152,19 @@ export class DevIssuer {
     issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     self = new DevIssuer(server, keys, issuer);
     return self;
+  }
+
+  /** Verifier settings that trust this issuer for `audience` (what the local stack, tests and bench use). */
+  verifierSettings(audience: string): JwtVerifierSettings {
+    return {
+      issuer: this.issuer,
+      audience: [audience],
+      discoveryUrl: this.discoveryUrl,
+      algorithms: ['RS256', 'ES256'],
+      graceSeconds: 0,
+      claimNames: DEFAULT_CLAIM_NAMES,
+      fetchTimeoutMs: 1500,
+    };
   }
 
   get discoveryUrl(): string {

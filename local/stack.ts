@@ -6,7 +6,6 @@ import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
-import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
@@ -112,15 +111,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => issuer.stop());
     issuerUrl = issuer.issuer;
 
-    const verifier = new JwtTokenVerifier({
-      issuer: issuer.issuer,
-      audience: [gateway.url],
-      discoveryUrl: issuer.discoveryUrl,
-      algorithms: ['RS256', 'ES256'],
-      graceSeconds: 0,
-      claimNames: DEFAULT_CLAIM_NAMES,
-      fetchTimeoutMs: 1500,
-    });
+    const verifier = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
     await verifier.hydrate();
     const audit = new JsonlAuditSink(auditFile);
     const diagnostics = new Logger({

@@ -77,7 +77,8 @@ export interface PolicyBundle {
   readonly namespace: string;
 }
 
-function cedarFiles(dir: string): string[] {
+/** Every `*.cedar` file below `dir`, sorted (stable ids and messages). */
+export function cedarFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.cedar'))
     .map((entry) => join(entry.parentPath, entry.name))
@@ -86,6 +87,16 @@ function cedarFiles(dir: string): string[] {
 
 function formatErrors(errors: readonly cedar.DetailedError[]): string {
   return errors.map((error) => (error.help ? `${error.message} (${error.help})` : error.message)).join('; ');
+}
+
+/** A policy's stable id: its `@id` annotation, else its file name (`file#n` when a file holds several). */
+export function policyIdFor(
+  annotations: Readonly<Record<string, string>>,
+  stem: string,
+  index: number,
+  count: number,
+): string {
+  return annotations.id ?? (count === 1 ? stem : `${stem}#${index + 1}`);
 }
 
 /** 1-based line of a character offset, for messages people can jump to. */
@@ -113,7 +124,7 @@ export function readPolicyFiles(dir: string): PolicyFile[] {
       const json = cedar.policyToJson(policyText);
       const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
       const stem = basename(file, '.cedar');
-      const id = annotations.id ?? (parts.policies.length === 1 ? stem : `${stem}#${index + 1}`);
+      const id = policyIdFor(annotations, stem, index, parts.policies.length);
       const clash = seen.get(id);
       if (clash !== undefined)
         throw new ConfigurationError(`${file}: policy id '${id}' is also used in ${clash}`);

@@ -138,6 +138,26 @@ export interface InterceptorConfig {
   readonly resourceMetadataUrl?: string;
 }
 
+/** The non-empty variables starting with `prefix`, keyed by the rest of their name. */
+function settingsWithPrefix(env: NodeJS.ProcessEnv, prefix: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(prefix) && value !== undefined && value !== '')
+      settings[key.slice(prefix.length)] = value;
+  }
+  return settings;
+}
+
+/** Validation issues as messages naming the full variable, e.g. `MCP_IDENTITY_AUDIENCE is required`. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: string): string[] {
+  return issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys')
+      return `unknown setting(s) ${issue.keys.map((key) => prefix + key).join(', ')}`;
+    const key = issue.path.length > 0 ? `${prefix}${String(issue.path[0])}` : 'configuration';
+    return `${key} ${issue.message.includes('received undefined') ? 'is required' : issue.message}`;
+  });
+}
+
 function compileRegex(source: string): RegExp {
   try {
     return new RegExp(source, 'g');
@@ -169,20 +189,11 @@ function deepFreeze<T>(value: T): T {
 
 /** Reads the MCP_IDENTITY_* variables. Throws {@link ConfigurationError} naming every bad or missing key. */
 export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): InterceptorConfig {
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(PREFIX) && value !== undefined && value !== '') raw[key.slice(PREFIX.length)] = value;
-  }
-  const parsed = ENV_SCHEMA.safeParse(raw);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      if (issue.code === 'unrecognized_keys')
-        return `unknown setting(s) ${issue.keys.map((key) => PREFIX + key).join(', ')}`;
-      const key = issue.path.length > 0 ? `${PREFIX}${String(issue.path[0])}` : 'configuration';
-      return `${key} ${issue.message === 'Invalid input: expected string, received undefined' ? 'is required' : issue.message}`;
-    });
-    throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
-  }
+  const parsed = ENV_SCHEMA.safeParse(settingsWithPrefix(env, PREFIX));
+  if (!parsed.success)
+    throw new ConfigurationError(
+      `invalid configuration: ${describeIssues(parsed.error.issues, PREFIX).join('; ')}`,
+    );
   const e = parsed.data;
   const catalog =
     e.POLICY_CATALOG_FILE === undefined
@@ -266,19 +277,9 @@ export interface ForwarderConfig {
 /** The audit forwarder's `MCP_IDENTITY_AUDIT_*` settings (plus the Lambda-provided `AWS_REGION`). */
 export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): ForwarderConfig {
   const prefix = `${PREFIX}AUDIT_`;
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith(prefix) && value !== undefined && value !== '') raw[key.slice(prefix.length)] = value;
-  }
-  const parsed = FORWARDER_SCHEMA.safeParse(raw);
+  const parsed = FORWARDER_SCHEMA.safeParse(settingsWithPrefix(env, prefix));
   const region = env.AWS_REGION;
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((issue) =>
-        issue.code === 'unrecognized_keys'
-          ? `unknown setting(s) ${issue.keys.map((key) => prefix + key).join(', ')}`
-          : `${prefix}${String(issue.path[0])} ${issue.message.includes('received undefined') ? 'is required' : issue.message}`,
-      );
+  const problems = parsed.success ? [] : describeIssues(parsed.error.issues, prefix);
   if (region === undefined || region === '') problems.push('AWS_REGION is required');
   if (!parsed.success || problems.length > 0)
     throw new ConfigurationError(`invalid forwarder configuration: ${problems.join('; ')}`);

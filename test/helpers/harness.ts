@@ -3,7 +3,6 @@ import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
 import { JwtTokenVerifier } from '../../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle, type PolicyBundle } from '../../lambda/adapters/policy-files';
 import type { AuditEventData, AuditSink } from '../../lambda/core/audit-event';
-import { DEFAULT_CLAIM_NAMES } from '../../lambda/core/caller';
 import type { PolicyDecisionPoint } from '../../lambda/core/decision';
 import { DEFAULT_INJECTION } from '../../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../../lambda/core/redaction';
@@ -83,15 +82,7 @@ export async function startHarness(
   const audit = new MemoryAuditSink();
   const log = silentLog();
   const pdp = options.pdp ?? new CedarDecisionPoint(policyBundle());
-  const verifier = new JwtTokenVerifier({
-    issuer: issuer.issuer,
-    audience: [AUDIENCE],
-    discoveryUrl: issuer.discoveryUrl,
-    algorithms: ['RS256', 'ES256'],
-    graceSeconds: 0,
-    claimNames: DEFAULT_CLAIM_NAMES,
-    fetchTimeoutMs: 1500,
-  });
+  const verifier = new JwtTokenVerifier(issuer.verifierSettings(AUDIENCE));
   const handler = createInterceptorHandler({
     verifier,
     pdp,

@@ -7,7 +7,6 @@ import {
   type JwtVerifierSettings,
   MAX_TOKEN_BYTES,
 } from '../../lambda/adapters/jwt-token-verifier';
-import { DEFAULT_CLAIM_NAMES } from '../../lambda/core/caller';
 import { InvalidClaimsError, InvalidTokenError, IssuerUnavailableError } from '../../lambda/core/errors';
 import { DevIssuer } from '../../local/dev-issuer';
 
@@ -20,16 +19,7 @@ const b64 = (value: unknown) =>
 const now = () => Math.floor(Date.now() / 1000);
 
 function settings(overrides: Partial<JwtVerifierSettings> = {}): JwtVerifierSettings {
-  return {
-    issuer: issuer.issuer,
-    audience: [AUDIENCE],
-    discoveryUrl: issuer.discoveryUrl,
-    algorithms: ['RS256', 'ES256'],
-    graceSeconds: 0,
-    claimNames: DEFAULT_CLAIM_NAMES,
-    fetchTimeoutMs: 1000,
-    ...overrides,
-  };
+  return { ...issuer.verifierSettings(AUDIENCE), fetchTimeoutMs: 1000, ...overrides };
 }
 
 const claims = (extra: Record<string, unknown> = {}) => ({
