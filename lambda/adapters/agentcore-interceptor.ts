@@ -53,6 +53,18 @@ export interface InterceptorOutput {
 export const DECISION_HEADER = 'x-mcp-identity-decision';
 
 /** Header names are case-insensitive; the gateway documents no casing. Multi-valued headers: first value. */
+/** Every value of a header, across case variants of its name and multi-valued entries. */
+export function headerValues(
+  input: Record<string, string | string[]> | null | undefined,
+  name: string,
+): string[] {
+  if (input === null || input === undefined) return [];
+  const wanted = name.toLowerCase();
+  return Object.entries(input).flatMap(([key, value]) =>
+    key.toLowerCase() === wanted ? [value].flat() : [],
+  );
+}
+
 export function headerValue(
   input: Record<string, string | string[]> | null | undefined,
   name: string,

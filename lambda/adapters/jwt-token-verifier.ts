@@ -2,6 +2,8 @@ import { JwtVerifier } from 'aws-jwt-verify';
 import {
   FetchError,
   JwksNotAvailableInCacheError,
+  JwksValidationError,
+  JwkValidationError,
   WaitPeriodNotYetEndedJwkError,
 } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
@@ -166,7 +168,14 @@ export class JwtTokenVerifier implements TokenVerifier {
       return callerFromClaims(payload, this.settings.claimNames);
     } catch (error) {
       if (error instanceof McpIdentityError) throw error;
-      if (error instanceof FetchError || error instanceof JwksNotAvailableInCacheError) {
+      // The identity provider answered nothing usable (unreachable, timed out, or a JWKS that is not one):
+      // a service problem to retry, not the caller's fault.
+      if (
+        error instanceof FetchError ||
+        error instanceof JwksNotAvailableInCacheError ||
+        error instanceof JwksValidationError ||
+        error instanceof JwkValidationError
+      ) {
         throw new IssuerUnavailableError(`JWKS unavailable: ${error.message}`, { cause: error });
       }
       if (error instanceof WaitPeriodNotYetEndedJwkError) {

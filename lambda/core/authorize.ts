@@ -76,22 +76,34 @@ export async function authorizeOperation(
         enforced: true,
       };
     case 'tool-call': {
-      const spoofed = spoofedArguments(operation.arguments, settings.injection, operation.tool.full);
-      if (spoofed.length > 0) {
-        const error = new SpoofingAttemptError(spoofed);
-        return {
-          decision: { kind: 'deny', code: 'spoofing', reason: error.safeReason, policies: [] },
-          forward: false,
-          enforced: true,
-        };
-      }
+      const spoofing = spoofingVerdict(operation.arguments, settings, operation.tool.full);
+      if (spoofing !== undefined) return spoofing;
       return decide(caller, operation, pdp, settings, `call the tool '${operation.tool.full}'`);
     }
-    case 'prompt-get':
+    case 'prompt-get': {
+      // A prompt server may read the same identity arguments a tool does: the client may not set them either.
+      const spoofing = spoofingVerdict(operation.arguments, settings, `prompt:${operation.name}`);
+      if (spoofing !== undefined) return spoofing;
       return decide(caller, operation, pdp, settings, `get the prompt '${operation.name}'`);
+    }
     case 'resource-read':
       return decide(caller, operation, pdp, settings, `read the resource '${operation.uri}'`);
   }
+}
+
+function spoofingVerdict(
+  args: Readonly<Record<string, unknown>>,
+  settings: AuthorizerSettings,
+  name: string,
+): Verdict | undefined {
+  const spoofed = spoofedArguments(args, settings.injection, name);
+  if (spoofed.length === 0) return undefined;
+  const error = new SpoofingAttemptError(spoofed);
+  return {
+    decision: { kind: 'deny', code: 'spoofing', reason: error.safeReason, policies: [] },
+    forward: false,
+    enforced: true,
+  };
 }
 
 async function decide(
@@ -130,7 +142,8 @@ async function decide(
     return { decision: errorDecision(error), forward: false, enforced: true };
   }
 
-  const shadow = settings.mode === 'log-only' && decision.kind === 'deny';
+  // Log-only relaxes policy denials only; a policy that could not be evaluated is still enforced.
+  const shadow = settings.mode === 'log-only' && decision.kind === 'deny' && decision.code === 'policy';
   if (decision.kind !== 'allow' && !shadow) return { decision, forward: false, enforced: true };
   if (operation.kind !== 'tool-call') return { decision, forward: true, enforced: !shadow };
   const injected = injectIdentity(operation.arguments, caller, settings.injection, operation.tool.full);

@@ -20,7 +20,12 @@ export type McpOperation =
       readonly arguments: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: 'list'; readonly id: JsonRpcId; readonly method: ListMethod }
-  | { readonly kind: 'prompt-get'; readonly id: JsonRpcId; readonly name: string }
+  | {
+      readonly kind: 'prompt-get';
+      readonly id: JsonRpcId;
+      readonly name: string;
+      readonly arguments: Readonly<Record<string, unknown>>;
+    }
   | { readonly kind: 'resource-read'; readonly id: JsonRpcId; readonly uri: string }
   /** Session plumbing that runs no tool: `initialize`, `ping`. */
   | { readonly kind: 'protocol'; readonly id: JsonRpcId; readonly method: 'initialize' | 'ping' }
@@ -67,11 +72,21 @@ export function parseToolName(full: string): ToolName | undefined {
   return { full, target: full.slice(0, at), tool };
 }
 
-function depthExceeds(value: unknown, limit: number): boolean {
-  if (limit < 0) return true;
-  if (Array.isArray(value)) return value.some((item) => depthExceeds(item, limit - 1));
-  if (isRecord(value)) return Object.values(value).some((item) => depthExceeds(item, limit - 1));
-  return false;
+/**
+ * Keys that reshape JavaScript objects when a target merges arguments naively (`Object.assign`, lodash
+ * merge): a client could smuggle a bound identity parameter through the prototype. Refused anywhere.
+ */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function inspectParams(value: unknown, limit: number): 'too-deep' | 'forbidden-key' | undefined {
+  if (limit < 0) return 'too-deep';
+  const children = Array.isArray(value) ? value : isRecord(value) ? Object.values(value) : [];
+  if (isRecord(value) && Object.keys(value).some((key) => FORBIDDEN_KEYS.has(key))) return 'forbidden-key';
+  for (const child of children) {
+    const problem = inspectParams(child, limit - 1);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
 }
 
 function fail(message: string, code: -32700 | -32600 | -32602, id: JsonRpcId | null): ParsedRequest {
@@ -103,8 +118,10 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
   if (body.params !== undefined && !isRecord(body.params))
     return fail('params must be an object', -32602, id);
   const params = body.params ?? {};
-  if (depthExceeds(params, MAX_NESTING))
-    return fail(`params are nested deeper than ${MAX_NESTING} levels`, -32602, id);
+  const problem = inspectParams(params, MAX_NESTING);
+  if (problem === 'too-deep') return fail(`params are nested deeper than ${MAX_NESTING} levels`, -32602, id);
+  if (problem === 'forbidden-key')
+    return fail('params use a reserved JavaScript key (__proto__, constructor, prototype)', -32602, id);
 
   if (id === null) {
     if (method.startsWith('notifications/')) return { ok: true, operation: { kind: 'notification', method } };
@@ -123,7 +140,12 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
     case 'prompts/get':
       if (typeof params.name !== 'string' || params.name.length === 0)
         return fail('prompts/get needs params.name', -32602, id);
-      return { ok: true, operation: { kind: 'prompt-get', id, name: params.name } };
+      if (params.arguments !== undefined && !isRecord(params.arguments))
+        return fail('prompts/get params.arguments must be an object', -32602, id);
+      return {
+        ok: true,
+        operation: { kind: 'prompt-get', id, name: params.name, arguments: params.arguments ?? {} },
+      };
     case 'resources/read':
       if (typeof params.uri !== 'string' || params.uri.length === 0)
         return fail('resources/read needs params.uri', -32602, id);

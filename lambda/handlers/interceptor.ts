@@ -4,6 +4,7 @@ import {
   forwardRequest,
   type GatewayResponse,
   headerValue,
+  headerValues,
   type InterceptorInput,
   type InterceptorOutput,
   interceptorInputSchema,
@@ -33,7 +34,7 @@ import {
 } from '../core/errors';
 import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
-import { auditArguments, type RedactionConfig } from '../core/redaction';
+import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
 import { filterToolList, listedToolNames } from '../core/tool-list';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
 import { type DiagnosticLog, logger } from '../shared/logger';
@@ -130,9 +131,29 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   const now = deps.now ?? (() => new Date());
   const auditSettings: AuditSettings = { ...settings.audit, mode: settings.mode };
 
+  /**
+   * Free text that can echo client input (a resource URI, a prompt name, an argument path in a reason, the
+   * user agent) goes through the same value patterns as arguments: a token pasted anywhere stays out.
+   */
+  const scrub = (text: string): string => redactString(text, settings.redaction.valuePatterns);
+
+  function scrubbed(record: Omit<AuditRecord, 'time'>): Omit<AuditRecord, 'time'> {
+    return {
+      ...record,
+      method: scrub(record.method),
+      ...(record.toolName === undefined ? {} : { toolName: scrub(record.toolName) }),
+      ...(record.reason === undefined ? {} : { reason: scrub(record.reason) }),
+      ...(record.userAgent === undefined ? {} : { userAgent: scrub(record.userAgent) }),
+      ...(record.sessionId === undefined ? {} : { sessionId: scrub(record.sessionId) }),
+      ...(record.extra === undefined
+        ? {}
+        : { extra: redactValue(record.extra, settings.redaction) as Record<string, unknown> }),
+    };
+  }
+
   async function writeAudit(record: Omit<AuditRecord, 'time'>): Promise<void> {
     try {
-      await audit.write(buildAuditEvent({ ...record, time: now() }, auditSettings));
+      await audit.write(buildAuditEvent({ ...scrubbed(record), time: now() }, auditSettings));
     } catch (error) {
       log.error('audit event could not be written', { error, method: record.method, phase: record.phase });
       throw new AuditWriteError('audit sink failed', { cause: error });
@@ -176,7 +197,8 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     });
   }
 
-  function refusal(operation: McpOperation, reason: string): InterceptorOutput {
+  function refusal(operation: McpOperation, unsafeReason: string): InterceptorOutput {
+    const reason = scrub(unsafeReason);
     if (operation.kind === 'tool-call')
       return respond({ statusCode: 200, headers: DENY_HEADERS, body: toolDenied(operation.id, reason) });
     const id = 'id' in operation ? operation.id : null;
@@ -195,7 +217,17 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     | { readonly caller: Caller }
     | { readonly refused: InterceptorOutput; readonly reason: string; readonly cause: string }
   > {
-    const header = headerValue(facts.headers, 'authorization');
+    const headers = headerValues(facts.headers, 'authorization');
+    if (headers.length > 1) {
+      // Two Authorization headers: which one a downstream component would read is anyone's guess.
+      const reason = 'Send exactly one Authorization header.';
+      return {
+        refused: unauthorized(idIn(body), reason, true),
+        reason,
+        cause: 'more than one Authorization header',
+      };
+    }
+    const header = headers[0];
     const token = bearerToken(header);
     if (token === undefined) {
       const reason = 'Authentication required: send a bearer access token.';
@@ -284,10 +316,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     }
     const { caller } = auth;
 
-    const size =
-      raw === undefined
-        ? Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8')
-        : Buffer.byteLength(raw, 'utf8');
+    // Measured on what is decided and forwarded (the parsed body), and on the raw text when there is one.
+    const size = Math.max(
+      Buffer.byteLength(JSON.stringify(body) ?? '', 'utf8'),
+      raw === undefined ? 0 : Buffer.byteLength(raw, 'utf8'),
+    );
     let malformed: MalformedRequestError | undefined;
     let parsed: ReturnType<typeof parseMcpRequest> | undefined;
     if (!parsedBody.ok) malformed = new MalformedRequestError('the request body is not valid JSON', -32700);
@@ -300,8 +333,8 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       parsed = parseMcpRequest(body);
       if (!parsed.ok) malformed = parsed.error;
       else {
-        const announced = headerValue(facts.headers, 'mcp-method');
-        if (announced !== undefined && announced !== methodIn(body)) {
+        const announced = headerValues(facts.headers, 'mcp-method');
+        if (announced.length > 1 || (announced[0] !== undefined && announced[0] !== methodIn(body))) {
           malformed = new MalformedRequestError(
             'the Mcp-Method header does not match the request body',
             -32600,
@@ -386,24 +419,62 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     const names = responseJson.ok ? listedToolNames(responseJson.value) : undefined;
     if (names !== undefined && responseJson.ok)
       return filterList(facts, response, responseJson.value as Record<string, unknown>, names, requestBody);
-
-    // Our own short-circuit answer (the gateway still runs RESPONSE after it) was audited when decided.
-    if (headerValue(response.headers, DECISION_HEADER) !== undefined) return passThrough(response);
     const parsed = requestJson.ok ? parseMcpRequest(requestBody) : undefined;
-    if (parsed?.ok && parsed.operation.kind === 'tool-call') {
+    const operation = parsed?.ok ? parsed.operation : undefined;
+
+    // The answer to a tools/list that we cannot read as a tool list (an SSE frame, a batch, garbage) is not
+    // passed on unfiltered: only a JSON-RPC error may go through as it is.
+    if (operation?.kind === 'list' && operation.method === 'tools/list' && !isJsonRpcError(responseJson)) {
+      log.warn('tools/list response could not be read; refusing it rather than passing it unfiltered');
+      return respond({
+        statusCode: 502,
+        headers: DENY_HEADERS,
+        body: jsonRpcError(
+          operation.id,
+          ACCESS_DENIED_CODE,
+          'The tool list could not be checked, so it is not shown.',
+        ),
+      });
+    }
+
+    if (operation?.kind === 'tool-call') {
       const auth = await authenticate(facts, requestBody);
       const caller = 'caller' in auth ? auth.caller : undefined;
-      const outcome = toolOutcome(response);
-      await writeAudit({
+      // The marker only labels the outcome; a target that forges it cannot make an outcome disappear.
+      const refusedHere = headerValue(response.headers, DECISION_HEADER) !== undefined;
+      const outcome = refusedHere ? 'refused-by-gateway' : toolOutcome(response);
+      const errorCode =
+        caller === undefined
+          ? ('InvalidToken' as const)
+          : outcome === 'success' || refusedHere
+            ? undefined
+            : ('ToolError' as const);
+      await writeOutcome({
         ...baseRecord(facts, 'response', caller, requestBody),
-        ...operationRecord(parsed.operation),
-        decision: 'allow',
+        ...operationRecord(operation),
+        decision: refusedHere ? 'deny' : 'allow',
         enforced: true,
-        ...(outcome === 'success' ? {} : { errorCode: 'ToolError' as const }),
-        extra: { outcome, statusCode: response.statusCode ?? null },
+        ...(errorCode === undefined ? {} : { errorCode }),
+        extra: {
+          outcome,
+          statusCode: response.statusCode ?? null,
+          ...('cause' in auth ? { tokenAtResponse: auth.cause } : {}),
+        },
       });
     }
     return passThrough(response);
+  }
+
+  /**
+   * RESPONSE-phase audit: the call has already run and its decision was recorded at REQUEST, so a failing
+   * sink is logged loudly but does not withhold the result (or invite the client to repeat a side effect).
+   */
+  async function writeOutcome(record: Omit<AuditRecord, 'time'>): Promise<void> {
+    try {
+      await writeAudit(record);
+    } catch (error) {
+      if (!(error instanceof AuditWriteError)) throw error;
+    }
   }
 
   async function filterList(
@@ -414,7 +485,18 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     requestBody: unknown,
   ): Promise<InterceptorOutput> {
     const auth = await authenticate(facts, requestBody);
-    if ('refused' in auth) return auth.refused;
+    if ('refused' in auth) {
+      await writeOutcome({
+        ...baseRecord(facts, 'response', undefined, requestBody),
+        method: 'tools/list',
+        decision: 'deny',
+        enforced: true,
+        errorCode: 'InvalidToken',
+        reason: auth.reason,
+        extra: { cause: auth.cause },
+      });
+      return auth.refused;
+    }
     const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
     if (error !== undefined)
       log.error('tools/list filtering failed; hiding every tool', {
@@ -423,7 +505,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       });
     const enforce = settings.mode === 'enforce';
     const filtered = filterToolList(body, enforce ? callable : new Set(names), settings.injection);
-    await writeAudit({
+    await writeOutcome({
       ...baseRecord(facts, 'response', auth.caller, requestBody),
       method: 'tools/list',
       decision: 'allow',
@@ -481,7 +563,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         error instanceof AuditWriteError
           ? error.safeReason
           : 'The request could not be authorized, so it was denied.';
-      const body = input.success ? input.data.mcp.gatewayRequest.body : undefined;
+      const given = input.success
+        ? (input.data.mcp.gatewayRequest.body ?? input.data.mcp.rawGatewayRequest?.body)
+        : undefined;
+      const parsedGiven = jsonBody(given ?? null);
+      const body = parsedGiven.ok ? parsedGiven.value : undefined;
       const isResponse =
         input.success &&
         input.data.mcp.gatewayResponse !== null &&
@@ -505,6 +591,11 @@ function flatHeaders(headers: Record<string, string | string[]>): Record<string,
   return Object.fromEntries(
     Object.entries(headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : value]),
   );
+}
+
+function isJsonRpcError(body: { readonly ok: boolean; readonly value?: unknown }): boolean {
+  const value = body.ok ? (body as { value: unknown }).value : undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && 'error' in value;
 }
 
 function toolOutcome(response: GatewayResponse): 'success' | 'tool-error' | 'jsonrpc-error' | 'http-error' {

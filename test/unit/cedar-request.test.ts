@@ -97,7 +97,9 @@ describe('authorizationRequest', () => {
   });
 
   it('names prompts and resources by their own actions with the name or uri in context', () => {
-    expect(authorizationRequest(caller, { kind: 'prompt-get', id: 1, name: 'p' }, model)).toMatchObject({
+    expect(
+      authorizationRequest(caller, { kind: 'prompt-get', id: 1, name: 'p', arguments: {} }, model),
+    ).toMatchObject({
       action: { type: 'Ns::Action', id: 'prompts/get' },
       context: { name: 'p', actors: ['agent'] },
     });

@@ -442,12 +442,36 @@ describe('RESPONSE: tools/call outcome', () => {
     expect(JSON.stringify(lastEvent())).not.toContain('order 42');
   });
 
-  it('does not audit our own denial a second time', async () => {
+  it('labels the outcome of our own denial, and a marker forged by a target cannot hide an outcome', async () => {
     const event = outcomeEvent(await h.token('alice'), { result: { content: [], isError: true } });
     event.mcp.gatewayResponse.headers[DECISION_HEADER] = 'deny';
     const out = await call(event);
     expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
-    expect(h.audit.events).toHaveLength(0);
+    expect(h.audit.events).toHaveLength(1);
+    expect(lastEvent()).toMatchObject({
+      responseElements: { decision: 'deny' },
+      additionalEventData: { outcome: 'refused-by-gateway' },
+    });
+  });
+
+  it('records an outcome whose token no longer verifies as InvalidToken, and still passes the result', async () => {
+    const event = outcomeEvent('expired.or.forged', { result: { content: [{ type: 'text', text: 'ok' }] } });
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toBe('ok');
+    expect(lastEvent()).toMatchObject({ errorCode: 'InvalidToken', userIdentity: { type: 'Anonymous' } });
+  });
+
+  it('passes the result through when the outcome cannot be audited (the decision already was)', async () => {
+    h.audit.failing = true;
+    try {
+      const out = await call(
+        outcomeEvent(await h.token('alice'), { result: { content: [{ type: 'text', text: 'ok' }] } }),
+      );
+      expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(200);
+      expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toBe('ok');
+    } finally {
+      h.audit.failing = false;
+    }
   });
 
   it('records tool errors as ToolError', async () => {
@@ -538,5 +562,123 @@ describe('failure paths', () => {
     const second = await call(structuredClone(event));
     expect(second).toEqual(first);
     expect(h.audit.events[0]?.UID).toBe(h.audit.events[1]?.UID);
+  });
+});
+
+describe('hardening (from review)', () => {
+  it('measures the size on the body it decides on, not only on the raw text', async () => {
+    const event = toolCallEvent(await h.token('bob'), 'orders___get_order', {
+      order_id: 'x'.repeat(2 * 1024 * 1024),
+    });
+    event.mcp.rawGatewayRequest.body = '{}';
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(400);
+  });
+
+  it('refuses two Authorization headers, and an Mcp-Method header with several values', async () => {
+    const token = await h.token('bob');
+    const twice = toolCallEvent(token, 'orders___get_order', { order_id: '1' }) as any;
+    twice.mcp.gatewayRequest.headers.authorization = `Bearer ${await h.token('alice')}`;
+    expect((await call(twice)).mcp.transformedGatewayResponse?.statusCode).toBe(401);
+    const methods = toolCallEvent(token, 'orders___get_order', { order_id: '1' }) as any;
+    methods.mcp.gatewayRequest.headers['Mcp-Method'] = ['tools/call', 'tools/list'];
+    expect((await call(methods)).mcp.transformedGatewayResponse?.statusCode).toBe(400);
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])(
+    'refuses the JavaScript key %s anywhere in the arguments',
+    async (key) => {
+      const body = JSON.parse(
+        `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1","nested":{"${key}":{"_caller_user":"bob"}}}}}`,
+      );
+      const out = await call(requestEvent(await h.token('alice'), body));
+      expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+      expect(out.mcp.transformedGatewayResponse?.body.error.code).toBe(-32602);
+    },
+  );
+
+  it('refuses a prompts/get that sets a reserved identity argument', async () => {
+    const out = await call(
+      requestEvent(await h.token('bob'), {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'prompts/get',
+        params: { name: 'summary', arguments: { _caller_user: 'carol' } },
+      }),
+    );
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(403);
+    expect(lastEvent().errorCode).toBe('SpoofingAttempt');
+  });
+
+  it('keeps a token pasted into a resource URI or an argument name out of responses and audit events', async () => {
+    const jwt = await h.token('carol');
+    const resource = await call(
+      requestEvent(await h.token('bob'), {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'resources/read',
+        params: { uri: `https://docs.example.com/x?access_token=${jwt}` },
+      }),
+    );
+    const argument = await call(
+      toolCallEvent(await h.token('bob'), 'orders___update_order', {
+        order_id: '1',
+        status: 'x',
+        amount: 1,
+        [jwt]: 1.123456,
+      }),
+    );
+    const everything = JSON.stringify([resource, argument, h.audit.events.slice(-2)]);
+    expect(everything).not.toContain(jwt);
+    expect(everything).toContain('[REDACTED]');
+  });
+
+  it.each([
+    [
+      'an SSE frame',
+      'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"orders___update_order"}]}}\n\n',
+    ],
+    ['a batch', [{ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'orders___update_order' }] } }]],
+    ['garbage', '<html>'],
+  ])(
+    'refuses a tools/list answer it cannot read (%s) rather than passing it unfiltered',
+    async (_label, body) => {
+      const event = fixture<any>('agentcore/response-interceptor-input.tools-list.json');
+      event.mcp.gatewayRequest.headers.Authorization = `Bearer ${await h.token('carol')}`;
+      event.mcp.gatewayResponse.body = body;
+      const out = await call(event);
+      expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(502);
+      expect(JSON.stringify(out)).not.toContain('orders___update_order');
+    },
+  );
+
+  it('audits a tools/list answered with 401 because the token does not verify', async () => {
+    const event = fixture<any>('agentcore/response-interceptor-input.tools-list.json');
+    event.mcp.gatewayRequest.headers.Authorization = 'Bearer not.a.token';
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(401);
+    expect(lastEvent()).toMatchObject({ eventName: 'tools/list', errorCode: 'InvalidToken' });
+  });
+
+  it('in log-only mode still enforces a policy that could not be evaluated', async () => {
+    const erroring: PolicyDecisionPoint = {
+      isAuthorized: async () => ({
+        decision: 'allow',
+        determiningPolicies: ['p'],
+        errors: [{ policyId: 'f', detail: 'overflow' }],
+      }),
+      couldBeAllowed: async (requests) => requests.map(() => true),
+    };
+    const shadow = await startHarness({ pdp: erroring, settings: { mode: 'log-only' } });
+    try {
+      const out = (await shadow.handler(
+        toolCallEvent(await shadow.token('bob'), 'orders___get_order', { order_id: '1' }),
+      )) as Output;
+      expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+      expect(shadow.audit.events.at(-1)?.errorCode).toBe('PolicyEvaluationError');
+    } finally {
+      await shadow.issuer.stop();
+    }
   });
 });

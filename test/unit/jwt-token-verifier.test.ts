@@ -1,4 +1,5 @@
 import { createHmac, createPublicKey } from 'node:crypto';
+import { createServer } from 'node:http';
 import {
   assertKeyUrl,
   bearerToken,
@@ -181,5 +182,31 @@ describe('bearerToken', () => {
     [undefined, undefined],
   ])('%j → %j', (header, expected) => {
     expect(bearerToken(header)).toBe(expected);
+  });
+});
+
+describe('JwtTokenVerifier and a broken identity provider', () => {
+  it('reports a JWKS that is not one as unavailable (503), not as a bad token', async () => {
+    let base = '';
+    const server = createServer((request, response) => {
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end(
+        request.url?.includes('openid-configuration')
+          ? JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` })
+          : '{"keys": "nope"}',
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const broken = new JwtTokenVerifier(
+        settings({ issuer: base, discoveryUrl: `${base}/.well-known/openid-configuration` }),
+      );
+      const token = await issuer.sign(claims({ iss: base }));
+      await expect(broken.verify(token)).rejects.toBeInstanceOf(IssuerUnavailableError);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -54,6 +54,7 @@ describe('parseMcpRequest', () => {
       kind: 'prompt-get',
       id: 1,
       name: 'p',
+      arguments: {},
     });
     expect(ok({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'u://x' } })).toEqual({
       kind: 'resource-read',
