@@ -271,10 +271,10 @@ audit
         process.stdout.write(
           options.dryRun
             ? `${report.events} parked event(s) in ${report.messages} message(s); by cause: ${JSON.stringify(report.byErrorCode)}; ${report.unreadable} unreadable\n`
-            : `redriven ${report.redriven} event(s); ${report.stillFailing} still failing (left in the queue); ${report.unreadable} unreadable message(s)\n`,
+            : `redriven ${report.redriven} event(s); ${report.stillFailing} still failing (left in the queue); ${report.unreadable} unreadable message(s)${report.undeleted > 0 ? `; ${report.undeleted} redriven message(s) could not be deleted and will come back` : ''}\n`,
         );
       }
-      if (!options.dryRun && (report.stillFailing > 0 || report.unreadable > 0))
+      if (!options.dryRun && (report.stillFailing > 0 || report.unreadable > 0 || report.undeleted > 0))
         process.exitCode = EXIT_FAILED;
     },
   );

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -72,6 +72,8 @@ export class McpIdentityStack extends Stack {
         : {}),
     };
 
+    assertEnvironmentFits(environment, this.policyStore);
+
     this.frontDoor = new AgentCoreFrontDoor(this, 'FrontDoor', {
       gatewayName: config.gateway.name,
       discoveryUrl: identity.discoveryUrl,
@@ -100,5 +102,35 @@ export class McpIdentityStack extends Stack {
       new CfnOutput(this, 'AuditChannelArn', { value: this.auditTrail.channel.attrChannelArn });
     if (this.auditTrail.deadLetterQueue !== undefined)
       new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.auditTrail.deadLetterQueue.queueUrl });
+  }
+}
+
+/** Lambda allows 4 KB of environment variables in all; keep room for what the construct adds. */
+const LAMBDA_ENVIRONMENT_BYTES = 4096;
+const RESERVED_BYTES = 300;
+
+/**
+ * Fails synth, with a way out, when the interceptor's environment would not fit: the policy catalogue grows
+ * with every policy, and a deploy failing late in CloudFormation is worse than a clear synth error.
+ */
+export function assertEnvironmentFits(
+  environment: Record<string, string>,
+  policyStore: McpPolicyStore,
+): void {
+  const catalogBytes = policyStore.policies.reduce(
+    (sum, policy) =>
+      sum + JSON.stringify({ id: 'P'.repeat(22), name: policy.id, reason: policy.reason ?? '' }).length + 1,
+    2,
+  );
+  const otherBytes = Object.entries(environment)
+    .filter(([key]) => key !== 'MCP_IDENTITY_POLICY_CATALOG')
+    .reduce((sum, [key, value]) => sum + key.length + (Token.isUnresolved(value) ? 64 : value.length), 0);
+  const total = catalogBytes + otherBytes + 'MCP_IDENTITY_POLICY_CATALOG'.length + RESERVED_BYTES;
+  if (total > LAMBDA_ENVIRONMENT_BYTES) {
+    throw new Error(
+      `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}): ` +
+        `${policyStore.policies.length} policies put ${catalogBytes} bytes into MCP_IDENTITY_POLICY_CATALOG. ` +
+        'Shorten the @reason annotations, merge policies, or shorten redaction patterns.',
+    );
   }
 }

@@ -34,6 +34,8 @@ export interface RedriveReport {
   readonly stillFailing: number;
   /** Messages that are neither parked events nor subscription payloads; left in the queue. */
   readonly unreadable: number;
+  /** Redriven messages SQS failed to delete: they will reappear (re-sending them repeats the same event ids). */
+  readonly undeleted: number;
   readonly byErrorCode: Readonly<Record<string, number>>;
 }
 
@@ -92,6 +94,7 @@ export async function redriveDeadLetters(
   let redriven = 0;
   let stillFailing = 0;
   let unreadable = 0;
+  let undeleted = 0;
 
   for (;;) {
     if (options.maxMessages !== undefined && messages >= options.maxMessages) break;
@@ -151,7 +154,7 @@ export async function redriveDeadLetters(
     stillFailing += failedIds.size;
     const done = readable.filter((item) => item.events.every((event) => !failedIds.has(event.id)));
     if (done.length > 0) {
-      await sqs.send(
+      const deleted = await sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: options.queueUrl,
           Entries: done.map((item, index) => ({
@@ -160,10 +163,12 @@ export async function redriveDeadLetters(
           })),
         }),
       );
+      // A message that could not be deleted comes back later and is sent again (same event ids).
+      undeleted += deleted?.Failed?.length ?? 0;
     }
     progress(
       `${messages} message(s): ${redriven} event(s) redriven, ${stillFailing} still failing, ${unreadable} unreadable`,
     );
   }
-  return { messages, events, redriven, stillFailing, unreadable, byErrorCode };
+  return { messages, events, redriven, stillFailing, unreadable, undeleted, byErrorCode };
 }

@@ -125,10 +125,13 @@ export function readPolicyFiles(dir: string): PolicyFile[] {
       const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
       const stem = basename(file, '.cedar');
       const id = policyIdFor(annotations, stem, index, parts.policies.length);
-      const clash = seen.get(id);
+      const clash = seen.get(id) ?? seen.get(avpPolicyName(id));
       if (clash !== undefined)
-        throw new ConfigurationError(`${file}: policy id '${id}' is also used in ${clash}`);
+        throw new ConfigurationError(
+          `${file}: policy id '${id}' is also used in ${clash} (ids must stay distinct as Verified Permissions names: ${avpPolicyName(id)})`,
+        );
       seen.set(id, file);
+      seen.set(avpPolicyName(id), file);
       policies.push({
         id,
         file,

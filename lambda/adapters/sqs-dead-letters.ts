@@ -12,6 +12,8 @@ export interface ParkedAuditMessage {
 }
 
 const SQS_BATCH = 10;
+/** Under SendMessageBatch's total payload limit, with room for attributes. */
+const SQS_BATCH_BYTES = 200 * 1024;
 
 /** Parks events in the SQS dead-letter queue, one message per event, in batches of 10. Throws on any failure. */
 export class SqsDeadLetters implements DeadLetterSink {
@@ -22,22 +24,29 @@ export class SqsDeadLetters implements DeadLetterSink {
   ) {}
 
   async park(events: readonly ParkedEvent[]): Promise<void> {
-    for (let start = 0; start < events.length; start += SQS_BATCH) {
-      const chunk = events.slice(start, start + SQS_BATCH);
+    const messages = events.map((parked) => ({
+      errorCode: parked.errorCode,
+      body: JSON.stringify({
+        kind: 'mcp-identity.parked-audit-event',
+        errorCode: parked.errorCode,
+        reason: parked.reason,
+        attempts: parked.attempts,
+        parkedAt: this.now().toISOString(),
+        event: parked.event,
+      } satisfies ParkedAuditMessage),
+    }));
+    // SendMessageBatch takes at most 10 messages and a bounded total size: batch by both.
+    let batch: typeof messages = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
       const result = await this.client.send(
         new SendMessageBatchCommand({
           QueueUrl: this.queueUrl,
-          Entries: chunk.map((parked, index) => ({
+          Entries: batch.map((message, index) => ({
             Id: String(index),
-            MessageBody: JSON.stringify({
-              kind: 'mcp-identity.parked-audit-event',
-              errorCode: parked.errorCode,
-              reason: parked.reason,
-              attempts: parked.attempts,
-              parkedAt: this.now().toISOString(),
-              event: parked.event,
-            } satisfies ParkedAuditMessage),
-            MessageAttributes: { errorCode: { DataType: 'String', StringValue: parked.errorCode } },
+            MessageBody: message.body,
+            MessageAttributes: { errorCode: { DataType: 'String', StringValue: message.errorCode } },
           })),
         }),
       );
@@ -46,6 +55,15 @@ export class SqsDeadLetters implements DeadLetterSink {
           `the dead-letter queue refused ${result.Failed?.length} message(s): ${result.Failed?.[0]?.Code ?? 'unknown'}`,
         );
       }
+      batch = [];
+      bytes = 0;
+    };
+    for (const message of messages) {
+      const size = Buffer.byteLength(message.body, 'utf8') + 100;
+      if (batch.length >= SQS_BATCH || bytes + size > SQS_BATCH_BYTES) await flush();
+      batch.push(message);
+      bytes += size;
     }
+    await flush();
   }
 }

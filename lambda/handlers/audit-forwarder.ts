@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { CloudWatchLogsEvent } from 'aws-lambda';
+import type { CloudWatchLogsEvent, Context } from 'aws-lambda';
 import { CloudTrailDataClient } from '../adapters/cloudtrail-data-client';
 import { AUDIT_LOG_KEY } from '../adapters/log-audit-sink';
 import { SqsDeadLetters } from '../adapters/sqs-dead-letters';
@@ -15,6 +15,9 @@ import {
 } from '../core/audit-delivery';
 import { loadForwarderConfig } from '../shared/config';
 import { type DiagnosticLog, logger } from '../shared/logger';
+
+/** Time kept at the end of an invocation to park undelivered events in the DLQ. */
+export const PARKING_MARGIN_MS = 20_000;
 
 interface SubscriptionPayload {
   readonly messageType: 'DATA_MESSAGE' | 'CONTROL_MESSAGE';
@@ -51,7 +54,10 @@ export interface ForwarderDeps {
  * lost either way.
  */
 export function createForwarderHandler(deps: ForwarderDeps) {
-  return async (event: CloudWatchLogsEvent): Promise<DeliveryReport & { readonly skipped: number }> => {
+  return async (
+    event: CloudWatchLogsEvent,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<DeliveryReport & { readonly skipped: number }> => {
     const payload = decodeSubscription(event);
     if (payload.messageType === 'CONTROL_MESSAGE')
       return { ingested: 0, parked: 0, duplicates: 0, retries: 0, skipped: 0 };
@@ -63,7 +69,13 @@ export function createForwarderHandler(deps: ForwarderDeps) {
       events.map(toPutAuditEvent),
       deps.client,
       deps.deadLetters,
-      deps.delivery,
+      context === undefined
+        ? deps.delivery
+        : // Keep time to park what is left: a timed-out invocation would be retried and re-send what was ingested.
+          {
+            ...deps.delivery,
+            deadlineMs: Date.now() + context.getRemainingTimeInMillis() - PARKING_MARGIN_MS,
+          },
     );
     deps.log.info('audit events forwarded', { ...report, skipped, logGroup: payload.logGroup });
     if (report.parked > 0)
@@ -74,7 +86,7 @@ export function createForwarderHandler(deps: ForwarderDeps) {
 
 let production: ReturnType<typeof createForwarderHandler> | undefined;
 
-export const handler = async (event: CloudWatchLogsEvent) => {
+export const handler = async (event: CloudWatchLogsEvent, context: Context) => {
   if (production === undefined) {
     const config = loadForwarderConfig();
     production = createForwarderHandler({
@@ -84,5 +96,5 @@ export const handler = async (event: CloudWatchLogsEvent) => {
       delivery: { maxAttempts: config.maxAttempts, baseDelayMs: 200 },
     });
   }
-  return production(event);
+  return production(event, context);
 };

@@ -37,7 +37,7 @@ import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-respon
 import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
 import { filterToolList, listedToolNames } from '../core/tool-list';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
-import { type DiagnosticLog, logger } from '../shared/logger';
+import { createAuditLogger, type DiagnosticLog, logger } from '../shared/logger';
 
 /** JSON-RPC code for "authenticate first" (implementation-defined server error range). */
 export const AUTHENTICATION_REQUIRED_CODE = -32001;
@@ -644,7 +644,7 @@ function createProductionHandler(): InterceptorHandler {
   return createInterceptorHandler({
     verifier,
     pdp: new CachingDecisionPoint(avp, config.cache),
-    audit: new LogAuditSink(logger),
+    audit: new LogAuditSink(createAuditLogger()),
     log: logger,
     settings: interceptorSettings(config),
   });

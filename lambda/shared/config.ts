@@ -196,15 +196,22 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
     );
   const e = parsed.data;
   const catalog =
-    e.POLICY_CATALOG_FILE === undefined
-      ? undefined
-      : new Map(
-          Object.entries(
-            z
-              .record(z.string(), z.object({ name: z.string(), reason: z.string().optional() }))
-              .parse(readJsonFile('POLICY_CATALOG_FILE', e.POLICY_CATALOG_FILE)),
-          ) as [string, PolicyExplanation][],
-        );
+    e.POLICY_CATALOG !== undefined
+      ? new Map<string, PolicyExplanation>(
+          e.POLICY_CATALOG.map((entry) => [
+            entry.id,
+            { name: entry.name, ...(entry.reason ? { reason: entry.reason } : {}) },
+          ]),
+        )
+      : e.POLICY_CATALOG_FILE === undefined
+        ? undefined
+        : new Map(
+            Object.entries(
+              z
+                .record(z.string(), z.object({ name: z.string(), reason: z.string().optional() }))
+                .parse(readJsonFile('POLICY_CATALOG_FILE', e.POLICY_CATALOG_FILE)),
+            ) as [string, PolicyExplanation][],
+          );
   const config: InterceptorConfig = {
     jwt: {
       issuer: e.ISSUER,

@@ -6,5 +6,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
  */
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'mcp-identity' });
 
+/**
+ * The audit trail's own logger, pinned at INFO: turning diagnostics down (`POWERTOOLS_LOG_LEVEL=ERROR`) must
+ * never silence audit events, which are what the forwarder and investigators read.
+ */
+export function createAuditLogger(): Logger {
+  return new Logger({ serviceName: 'mcp-identity-audit', logLevel: 'INFO' });
+}
+
 /** The subset of a logger the handlers use, so tests and the local stack can pass their own. */
 export type DiagnosticLog = Pick<Logger, 'info' | 'warn' | 'error'>;

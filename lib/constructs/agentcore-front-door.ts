@@ -17,6 +17,7 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ORDER_TOOLS } from '../../lambda/demo/orders';
+import { acknowledgeKmsGrant } from './audit-trail';
 import { McpFunction, PROJECT_ROOT } from './mcp-function';
 
 export interface RequiredClaim {
@@ -123,6 +124,7 @@ export class AgentCoreFrontDoor extends Construct {
           MCPProtocolVersion.MCP_2025_03_26,
           MCPProtocolVersion.MCP_2025_06_18,
           MCPProtocolVersion.MCP_2025_11_25,
+          MCPProtocolVersion.MCP_2026_07_28,
         ],
       }),
       authorizerConfiguration: GatewayAuthorizer.usingCustomJwt({
@@ -172,6 +174,8 @@ export class AgentCoreFrontDoor extends Construct {
       });
     }
 
+    if (props.encryptionKey)
+      acknowledgeKmsGrant(this.gateway.role, 'encrypt the gateway with the configured key');
     // The L2 grants lambda:InvokeFunction on each function and its versions (`arn:*`); nothing else.
     const stack = Stack.of(this);
     for (const fn of [this.interceptor, this.demoTarget]) {

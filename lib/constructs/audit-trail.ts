@@ -6,7 +6,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { FilterPattern, LogGroup, type RetentionDays, SubscriptionFilter } from 'aws-cdk-lib/aws-logs';
 import { LambdaDestination } from 'aws-cdk-lib/aws-logs-destinations';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { McpFunction, PROJECT_ROOT } from './mcp-function';
 
 export type AuditStore = 'cloudtrail-lake' | 'cloudwatch';
@@ -99,6 +99,8 @@ export class AuditTrail extends Construct {
     });
     this.grantPutAuditEvents(this.forwarder.function);
     this.deadLetterQueue.grantSendMessages(this.forwarder.function);
+    if (props.encryptionKey)
+      acknowledgeKmsGrant(this.forwarder.role, 'send to the KMS-encrypted dead-letter queue');
 
     new SubscriptionFilter(this, 'ToForwarder', {
       logGroup: this.logGroup,
@@ -129,5 +131,18 @@ export class AuditTrail extends Construct {
   /** For the redrive command: receive and delete from the dead-letter queue, send to the channel. */
   get region(): string {
     return Stack.of(this).region;
+  }
+}
+
+/**
+ * CDK's KMS grants (`kms:GenerateDataKey*`, `kms:ReEncrypt*`) are scoped to the one configured key; the
+ * wildcard is in the action names AWS defines as a family, not in the resource.
+ */
+export function acknowledgeKmsGrant(scope: IConstruct, purpose: string): void {
+  for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+    Validations.of(scope).acknowledge({
+      id: `AwsSolutions-IAM5[Action::${action}]`,
+      reason: `To ${purpose}: the grant is scoped to the configured customer managed key; the wildcard is AWS's action family.`,
+    });
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { CfnPolicy, CfnPolicyStore } from 'aws-cdk-lib/aws-verifiedpermissions';
 import { Construct } from 'constructs';
@@ -52,10 +52,13 @@ export class McpPolicyStore extends Construct {
       // `mcp-identity policies push` refuses stores carrying this tag unless forced (they would drift).
       tags: [{ key: MANAGED_BY_TAG, value: 'cloudformation' }],
     });
+    // Deletion protection is on, so CloudFormation could not delete it anyway: keep it on stack deletion.
+    this.store.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
-    this.policies = this.bundle.policies.map((policy, index) => {
+    this.policies = this.bundle.policies.map((policy) => {
       const definition = avpPolicyDefinition(policy);
-      const resource = new CfnPolicy(this, `Policy${index}`, {
+      // Named by the stable policy id, not by position: adding a file must not shift every policy.
+      const resource = new CfnPolicy(this, `Policy-${policy.id}`, {
         policyStoreId: this.store.attrPolicyStoreId,
         name: definition.name,
         definition: { static: { statement: definition.statement, description: definition.description } },

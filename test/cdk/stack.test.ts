@@ -208,6 +208,55 @@ describe('Verified Permissions', () => {
   });
 });
 
+describe('deploy-time safety', () => {
+  const policyIds = (template: Template) =>
+    Object.fromEntries(
+      Object.entries(template.findResources('AWS::VerifiedPermissions::Policy')).map(
+        ([logicalId, resource]) => [resource.Properties.Name, logicalId],
+      ),
+    );
+
+  it('names each policy resource by its stable id, so adding a policy never shifts the others', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'more-policies-'));
+    cpSync(join(ROOT, 'policies'), dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'aaa-first.cedar'),
+      '@id("aaa-first")\npermit (principal in McpIdentity::Role::"auditor", action == McpIdentity::Action::"orders___get_order", resource);\n',
+    );
+    const before = policyIds(main.template);
+    const after = policyIds(synth({}, dir).template);
+    for (const [name, logicalId] of Object.entries(before)) expect(after[name]).toBe(logicalId);
+    expect(Object.keys(after)).toContain('name/aaa-first');
+  });
+
+  it('retains the deletion-protected policy store on stack deletion', () => {
+    main.template.hasResource('AWS::VerifiedPermissions::PolicyStore', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('offers every MCP protocol version the gateway supports, up to 2026-07-28', () => {
+    main.template.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
+      ProtocolConfiguration: {
+        Mcp: { SupportedVersions: ['2025-03-26', '2025-06-18', '2025-11-25', '2026-07-28'] },
+      },
+    });
+  });
+
+  it('refuses at synth an interceptor environment over Lambda’s 4 KB', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'many-policies-'));
+    cpSync(join(ROOT, 'policies'), dir, { recursive: true });
+    for (let index = 0; index < 40; index += 1) {
+      writeFileSync(
+        join(dir, `p${index}.cedar`),
+        `@id("reader-${index}")\n@reason("${'a long explanation '.repeat(5)}")\npermit (principal in McpIdentity::Role::"r${index}", action == McpIdentity::Action::"orders___get_order", resource);\n`,
+      );
+    }
+    expect(() => synth({}, dir)).toThrow(/environment would take about \d+ bytes \(Lambda allows 4096\)/);
+  });
+});
+
 describe('audit trail', () => {
   it('creates an ActivityAuditLog event data store (single Region, termination protection set) and a Custom channel to it', () => {
     main.template.hasResourceProperties('AWS::CloudTrail::EventDataStore', {
@@ -325,6 +374,20 @@ describe('cdk-nag', () => {
       config: parseStackConfig(EXAMPLE),
       env: { account: '123456789012', region: 'eu-west-1' },
     });
+    expect(report(app)).toBeUndefined();
+  });
+
+  it('finds nothing unacknowledged with a customer managed key and required claims either', () => {
+    const app = new App();
+    const config = parseStackConfig({
+      ...EXAMPLE,
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      identity: {
+        ...EXAMPLE.identity,
+        requiredClaims: [{ name: 'groups', match: 'CONTAINS_ANY', values: ['mcp-users', 'admins'] }],
+      },
+    });
+    new McpIdentityStack(app, 'NagKms', { config, env: { account: '123456789012', region: 'eu-west-1' } });
     expect(report(app)).toBeUndefined();
   });
 

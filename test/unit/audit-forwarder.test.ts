@@ -248,6 +248,26 @@ describe('delivery under faults', () => {
     expect(deadLetters.parked).toMatchObject([{ errorCode: 'MissingResult', attempts: 4 }]);
   });
 
+  it('parks what is not yet ingested when the invocation runs out of time, instead of retrying past it', async () => {
+    let clock = 0;
+    const client = {
+      put: async () => {
+        clock += 4000;
+        throw new AuditRequestError('HTTP 503', 'ServiceUnavailable', true);
+      },
+    };
+    const deadLetters = new MemoryDeadLetters();
+    const report = await deliverAuditEvents(events(150), client, deadLetters, {
+      ...noSleep,
+      maxAttempts: 10,
+      deadlineMs: 10_000,
+      now: () => clock,
+    });
+    expect(report).toMatchObject({ ingested: 0, parked: 150 });
+    expect(deadLetters.parked.filter((parked) => parked.errorCode === 'OutOfTime')).toHaveLength(150);
+    expect(clock).toBeLessThanOrEqual(12_000);
+  });
+
   it('fails loudly when the dead-letter queue fails, so the platform retries the payload', async () => {
     const client = {
       put: async () => Promise.reject(new AuditRequestError('gone', 'ChannelNotFound', false)),
@@ -341,6 +361,34 @@ describe('SqsDeadLetters', () => {
       parkedAt: '2026-11-21T00:00:00.000Z',
       event: parked[0]?.event,
     });
+  });
+
+  it('keeps each SendMessageBatch under the size limit, not only under 10 messages', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const dlq = new SqsDeadLetters(
+      new SQSClient({ region: REGION }),
+      'https://sqs.eu-west-1.amazonaws.com/123456789012/dlq',
+    );
+    const big = events(6, 90 * 1024).map((event) => ({
+      event,
+      errorCode: 'InvalidData',
+      reason: 'bad',
+      attempts: 1,
+    }));
+    await dlq.park(big);
+    const sizes = sqs
+      .commandCalls(SendMessageBatchCommand)
+      .map((call) =>
+        (call.args[0].input.Entries ?? []).reduce(
+          (sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ''),
+          0,
+        ),
+      );
+    expect(sizes.length).toBeGreaterThan(1);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(200 * 1024);
+    expect(
+      sqs.commandCalls(SendMessageBatchCommand).flatMap((call) => call.args[0].input.Entries ?? []),
+    ).toHaveLength(6);
   });
 
   it('throws when the queue refuses a message', async () => {

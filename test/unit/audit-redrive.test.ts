@@ -97,6 +97,7 @@ describe('redriveDeadLetters', () => {
       redriven: 3,
       stillFailing: 1,
       unreadable: 1,
+      undeleted: 0,
       byErrorCode: { Throttling: 1, ForwarderFailed: 2, InvalidData: 1 },
     });
     const deleted = sqs

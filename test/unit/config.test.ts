@@ -86,3 +86,26 @@ describe('loadInterceptorConfig', () => {
     expect(config.inputTypes).toEqual({ t: { type: 'Record', attributes: {} } });
   });
 });
+
+describe('the policy catalogue the stack passes inline', () => {
+  it('names AVP policy ids so denials can quote the policy', () => {
+    const config = loadInterceptorConfig({
+      ...minimal,
+      MCP_IDENTITY_POLICY_CATALOG: JSON.stringify([
+        { id: 'SPabc', name: 'large-refunds-need-finance', reason: 'needs finance' },
+        { id: 'SPdef', name: 'readers', reason: '' },
+      ]),
+    });
+    expect(config.catalog?.get('SPabc')).toEqual({
+      name: 'large-refunds-need-finance',
+      reason: 'needs finance',
+    });
+    expect(config.catalog?.get('SPdef')).toEqual({ name: 'readers' });
+  });
+
+  it('refuses a catalogue that is not a list of entries', () => {
+    expect(() => loadInterceptorConfig({ ...minimal, MCP_IDENTITY_POLICY_CATALOG: '{"SPabc":"x"}' })).toThrow(
+      /MCP_IDENTITY_POLICY_CATALOG/,
+    );
+  });
+});

@@ -43,6 +43,9 @@ describe('Lambda handler (production wiring)', () => {
       MCP_IDENTITY_AUDIENCE: AUDIENCE,
       MCP_IDENTITY_DISCOVERY_URL: issuer.discoveryUrl,
       MCP_IDENTITY_POLICY_STORE_ID: 'PSabc',
+      MCP_IDENTITY_POLICY_CATALOG: JSON.stringify([
+        { id: 'SP9', name: 'large-refunds-need-finance', reason: 'needs finance' },
+      ]),
       MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
     });
     avp
@@ -56,5 +59,18 @@ describe('Lambda handler (production wiring)', () => {
       _caller_roles: ['db-reader'],
     });
     expect(avp).toHaveReceivedCommandWith(IsAuthorizedCommand, { policyStoreId: 'PSabc' });
+  });
+
+  it('names the policy from the stack catalogue when Verified Permissions denies', async () => {
+    avp
+      .on(IsAuthorizedCommand)
+      .resolves({ decision: 'DENY', determiningPolicies: [{ policyId: 'SP9' }], errors: [] });
+    const token = await issuer.sign({ sub: 'bob', roles: ['order-admin'], aud: AUDIENCE });
+    const out = (await handler(
+      toolCallEvent(token, 'orders___update_order', { order_id: '1', status: 'refunded', amount: 900 }),
+    )) as any;
+    expect(out.mcp.transformedGatewayResponse.body.result.content[0].text).toBe(
+      "Denied by policy 'large-refunds-need-finance' (needs finance).",
+    );
   });
 });

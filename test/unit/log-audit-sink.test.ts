@@ -34,3 +34,37 @@ describe('LogAuditSink', () => {
     }
   });
 });
+
+describe('the audit logger', () => {
+  it('still writes audit events when diagnostics are turned down', async () => {
+    const saved = process.env.POWERTOOLS_LOG_LEVEL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { createAuditLogger } = jest.requireActual(
+        '../../lambda/shared/logger',
+      ) as typeof import('../../lambda/shared/logger');
+      const event = buildAuditEvent(
+        {
+          time: new Date(),
+          phase: 'request',
+          caller: undefined,
+          method: 'ping',
+          decision: 'deny',
+          enforced: true,
+          requestDigest: 'd',
+        },
+        { eventSource: 's', recipientAccountId: '123456789012', mode: 'enforce' },
+      );
+      await new LogAuditSink(createAuditLogger()).write(event);
+      expect(lines.some((line) => line.includes(event.UID))).toBe(true);
+    } finally {
+      spy.mockRestore();
+      process.env.POWERTOOLS_LOG_LEVEL = saved;
+    }
+  });
+});
