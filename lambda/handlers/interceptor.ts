@@ -273,6 +273,24 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     };
   }
 
+  function refusedTokenRecord(
+    facts: RequestFacts,
+    phase: 'request' | 'response',
+    body: unknown,
+    method: string,
+    auth: { readonly reason: string; readonly cause: string },
+  ): Omit<AuditRecord, 'time'> {
+    return {
+      ...baseRecord(facts, phase, undefined, body),
+      method,
+      decision: 'deny',
+      enforced: true,
+      errorCode: 'InvalidToken',
+      reason: auth.reason,
+      extra: { cause: auth.cause },
+    };
+  }
+
   function operationRecord(operation: McpOperation) {
     if (operation.kind !== 'tool-call') {
       return {
@@ -303,15 +321,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
 
     const auth = await authenticate(facts, body);
     if ('refused' in auth) {
-      await writeAudit({
-        ...baseRecord(facts, 'request', undefined, body),
-        method: methodIn(body),
-        decision: 'deny',
-        enforced: true,
-        errorCode: 'InvalidToken',
-        reason: auth.reason,
-        extra: { cause: auth.cause },
-      });
+      await writeAudit(refusedTokenRecord(facts, 'request', body, methodIn(body), auth));
       return auth.refused;
     }
     const { caller } = auth;
@@ -358,10 +368,8 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     const operation = parsed.operation;
     const verdict = await authorizeOperation(caller, operation, pdp, settings);
     if (verdict.decision.kind === 'error') {
-      log.error('authorization failed', {
-        error: verdict.decision.error.message,
-        cause: verdict.decision.error.cause,
-      });
+      // Engine messages can quote the request's context (the arguments): scrubbed and cut short for the log.
+      log.error('authorization failed', { error: scrub(verdict.decision.error.message).slice(0, 300) });
     }
     if (isPolicyOperation(operation) || !verdict.forward) {
       await writeAudit(verdictRecord(facts, caller, body, operation, verdict));
@@ -486,22 +494,13 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   ): Promise<InterceptorOutput> {
     const auth = await authenticate(facts, requestBody);
     if ('refused' in auth) {
-      await writeOutcome({
-        ...baseRecord(facts, 'response', undefined, requestBody),
-        method: 'tools/list',
-        decision: 'deny',
-        enforced: true,
-        errorCode: 'InvalidToken',
-        reason: auth.reason,
-        extra: { cause: auth.cause },
-      });
+      await writeOutcome(refusedTokenRecord(facts, 'response', requestBody, 'tools/list', auth));
       return auth.refused;
     }
     const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
     if (error !== undefined)
       log.error('tools/list filtering failed; hiding every tool', {
-        error: error.message,
-        cause: error.cause,
+        error: scrub(error.message).slice(0, 300),
       });
     const enforce = settings.mode === 'enforce';
     const filtered = filterToolList(body, enforce ? callable : new Set(names), settings.injection);
