@@ -14,7 +14,7 @@ import {
 } from 'aws-cdk-lib/aws-bedrockagentcore';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ORDER_TOOLS } from '../../lambda/demo/orders';
 import { acknowledgeKmsGrant } from './audit-trail';
@@ -43,7 +43,8 @@ export interface AgentCoreFrontDoorProps {
   readonly generatedDir: string;
   /** @default true */
   readonly demoTarget?: boolean;
-  readonly logRetention: import('aws-cdk-lib/aws-logs').RetentionDays;
+  /** Retention of the demo target's log group (the interceptor logs to the audit log group). */
+  readonly logRetention: RetentionDays;
   readonly encryptionKey?: IKey;
 }
 

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { CfnChannel, CfnEventDataStore } from 'aws-cdk-lib/aws-cloudtrail';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -126,11 +126,6 @@ export class AuditTrail extends Construct {
         resources: [this.channel.attrChannelArn],
       }),
     );
-  }
-
-  /** For the redrive command: receive and delete from the dead-letter queue, send to the channel. */
-  get region(): string {
-    return Stack.of(this).region;
   }
 }
 
