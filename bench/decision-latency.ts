@@ -119,6 +119,7 @@ async function main(): Promise<void> {
   const cached = handlerWith(30);
   await measure('tools/call REQUEST, decision cache on (50 keys)', (index) => cached(call(index % 50)));
   await measure('tools/list RESPONSE filtering (3 tools, partial eval)', () => uncached(list));
+  await measure('tools/list RESPONSE filtering, decision cache on', () => cached(list));
   console.log(`audit events written: ${events.length}`);
   await issuer.stop();
 }

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { AuthorizationRequest } from '../core/cedar-request';
 import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
+import { DecisionPointError } from '../core/errors';
 
 export interface DecisionCacheSettings {
   /** Longest an answer is reused: the maximum delay for a policy change to take effect. 0 turns caching off. */
@@ -21,10 +22,12 @@ function tokenSecondsLeft(request: AuthorizationRequest, nowMs: number): number 
 /**
  * A bounded, short-lived cache in front of a decision point, keyed on the whole request (principal, action,
  * resource, context — so the arguments — and entities — so the roles). An entry never outlives the token it
- * was decided for. Failures are never cached. `couldBeAllowed` is passed through (it runs once per list).
+ * was decided for. Failures are never cached. `couldBeAllowed` (tools/list) answers are cached the same way,
+ * per tool: agents list tools often, and BatchIsAuthorized has a low default quota (30 RPS per store).
  */
 export class CachingDecisionPoint implements PolicyDecisionPoint {
   private readonly cache: LRUCache<string, PolicyAnswer> | undefined;
+  private readonly listCache: LRUCache<string, { readonly allowed: boolean }> | undefined;
   hits = 0;
   misses = 0;
 
@@ -43,6 +46,15 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
             perf: { now },
           })
         : undefined;
+    this.listCache =
+      this.cache === undefined
+        ? undefined
+        : new LRUCache<string, { readonly allowed: boolean }>({
+            max: settings.maxEntries,
+            ttl: settings.ttlSeconds * 1000,
+            ttlResolution: 0,
+            perf: { now },
+          });
   }
 
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
@@ -60,7 +72,30 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
     return answer;
   }
 
-  couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]> {
-    return this.inner.couldBeAllowed(requests);
+  async couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]> {
+    const cache = this.listCache;
+    if (cache === undefined) return this.inner.couldBeAllowed(requests);
+    const keys = requests.map((request) => JSON.stringify(request));
+    const answers: (boolean | undefined)[] = keys.map((key) => cache.get(key)?.allowed);
+    const missing = requests.filter((_, index) => answers[index] === undefined);
+    this.hits += requests.length - missing.length;
+    this.misses += missing.length;
+    if (missing.length > 0) {
+      // Only the tools not already known are asked, in one call (which a failure fails as a whole).
+      const fresh = await this.inner.couldBeAllowed(missing);
+      if (fresh.length !== missing.length)
+        throw new DecisionPointError('decision point answered a different number of requests');
+      let next = 0;
+      answers.forEach((answer, index) => {
+        if (answer !== undefined) return;
+        const allowed = fresh[next] === true;
+        next += 1;
+        answers[index] = allowed;
+        const request = requests[index] as AuthorizationRequest;
+        const ttlSeconds = Math.min(this.settings.ttlSeconds, tokenSecondsLeft(request, this.now()));
+        if (ttlSeconds > 0) cache.set(keys[index] as string, { allowed }, { ttl: ttlSeconds * 1000 });
+      });
+    }
+    return answers.map((answer) => answer === true);
   }
 }

@@ -87,4 +87,42 @@ describe('CachingDecisionPoint', () => {
     expect(calls).toHaveLength(6);
     await expect(off.couldBeAllowed([request(exp)])).resolves.toEqual([true]);
   });
+
+  it('caches tools/list answers per tool, asking only for the tools it does not know yet', async () => {
+    const asked: string[][] = [];
+    const pdp: PolicyDecisionPoint = {
+      isAuthorized: async () => ({ decision: 'deny', determiningPolicies: [], errors: [] }),
+      couldBeAllowed: async (requests) => {
+        asked.push(requests.map((r) => r.action.id));
+        return requests.map((r) => r.action.id !== 'hidden');
+      },
+    };
+    const cache = new CachingDecisionPoint(pdp, { ttlSeconds: 30, maxEntries: 100 }, clock);
+    const exp = nowMs / 1000 + 3600;
+    const ask = (...ids: string[]) =>
+      cache.couldBeAllowed(ids.map((id) => ({ ...request(exp), action: { type: 'A', id } })));
+    expect(await ask('a', 'hidden')).toEqual([true, false]);
+    expect(await ask('hidden', 'a', 'b')).toEqual([false, true, true]);
+    expect(asked).toEqual([['a', 'hidden'], ['b']]);
+    nowMs += 31_000;
+    await ask('a');
+    expect(asked.at(-1)).toEqual(['a']);
+  });
+
+  it('does not cache a failed tools/list evaluation, and refuses a short answer', async () => {
+    let fail = true;
+    const pdp: PolicyDecisionPoint = {
+      isAuthorized: async () => ({ decision: 'deny', determiningPolicies: [], errors: [] }),
+      couldBeAllowed: async (requests) => {
+        if (fail) throw new Error('throttled');
+        return requests.slice(1).map(() => true);
+      },
+    };
+    const cache = new CachingDecisionPoint(pdp, { ttlSeconds: 30, maxEntries: 100 }, clock);
+    const exp = nowMs / 1000 + 3600;
+    const requests = [request(exp), { ...request(exp), action: { type: 'A', id: 'other' } }];
+    await expect(cache.couldBeAllowed(requests)).rejects.toThrow('throttled');
+    fail = false;
+    await expect(cache.couldBeAllowed(requests)).rejects.toThrow(/different number/);
+  });
 });
