@@ -50,7 +50,7 @@ import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
 import { CloudTrailDataClient } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
-import { type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
+import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
 import { UsersFileError } from '../local/users';
 
 /** Exit codes: 0 done, 1 failed (clear message on stderr), 2 bad usage. */
@@ -59,6 +59,17 @@ const EXIT_USAGE = 2;
 const ROOT = resolve(__dirname, '..');
 
 class CliError extends Error {}
+/** Bad usage that commander cannot see (a combination of options): exit code 2 like its own. */
+class UsageError extends Error {}
+
+/** `--since`/`--until` values, parsed when the command line is, so a bad one is a usage error. */
+function asTime(value: string): Date {
+  try {
+    return parseWhen(value, new Date());
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -69,9 +80,10 @@ function port(value: string): number {
 
 /** `900`, `90s`, `15m`, `1h` → seconds. */
 export function duration(value: string): number {
-  const match = /^(\d+)\s*(s|m|h)?$/.exec(value.trim());
-  if (match === null) throw new InvalidArgumentError('use seconds or a unit: 900, 90s, 15m, 1h');
-  const seconds = Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError('use seconds or a unit: 900, 90s, 15m, 1h, 1d');
+  const seconds =
+    Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
   if (seconds < 1 || seconds > MAX_DEV_TTL_SECONDS)
     throw new InvalidArgumentError(`must be between 1s and ${MAX_DEV_TTL_SECONDS / 3600}h`);
   return seconds;
@@ -137,6 +149,7 @@ program
         }
         throw error;
       }
+      const dataFlag = resolve(options.data) === join(ROOT, '.data') ? '' : ` --data ${options.data}`;
       const ttl = 3600;
       const users = stack.users();
       const tokens = await Promise.all(
@@ -156,12 +169,14 @@ program
       );
       out(`  audit store        ${stack.auditFile}`);
       out('');
-      out(`Bearer tokens (valid ${ttl / 60} min; a fresh one: node bin/mcp-identity.js token ${first}):`);
+      out(
+        `Bearer tokens (valid ${ttl / 60} min; a fresh one: node bin/mcp-identity.js token ${first}${dataFlag}):`,
+      );
       for (const [name, token] of tokens)
         out(`  ${name.padEnd(width)}  [${users[name]?.roles.join(', ')}]\n  ${' '.repeat(width)}  ${token}`);
       out('');
       out('Try it:');
-      out(`  TOKEN=$(node bin/mcp-identity.js token ${first})`);
+      out(`  TOKEN=$(node bin/mcp-identity.js token ${first}${dataFlag})`);
       out(
         `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}'`,
       );
@@ -284,6 +299,15 @@ audit
 const DEFAULT_POLICY_DIR = join(ROOT, 'policies');
 const policies = program.command('policies').description('write, check, test and deploy Cedar policies');
 
+/** The policy folder named by --dir, or a clear error when there is none. */
+function policyFolder(dir: string): string {
+  if (!existsSync(dir))
+    throw new CliError(
+      `no policy folder at ${dir} (pass --dir <folder with schema.cedarschema and *.cedar>)`,
+    );
+  return dir;
+}
+
 function printFindings(findings: readonly Finding[], json: boolean): void {
   if (json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
   else for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
@@ -298,7 +322,7 @@ policies
   .option('--warnings-as-errors', 'fail on warnings too', false)
   .option('--json', 'findings as JSON', false)
   .action((options: { dir: string; warningsAsErrors: boolean; json: boolean }) => {
-    const report = validatePolicyFolder(options.dir);
+    const report = validatePolicyFolder(policyFolder(options.dir));
     printFindings(report.findings, options.json);
     const errors = report.findings.filter((finding) => finding.severity === 'error').length;
     const warnings = report.findings.length - errors;
@@ -313,7 +337,7 @@ policies
   .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
   .option('--json', 'results as JSON', false)
   .action(async (options: { dir: string; json: boolean }) => {
-    const outcomes = await testPolicyFolder(options.dir);
+    const outcomes = await testPolicyFolder(policyFolder(options.dir));
     if (options.json) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
     else {
       for (const outcome of outcomes) {
@@ -346,7 +370,7 @@ policies
   .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
   .option('--check', 'change nothing; fail if a file is not formatted', false)
   .action((options: { dir: string; check: boolean }) => {
-    const result = formatPolicyFolder(options.dir, options.check);
+    const result = formatPolicyFolder(policyFolder(options.dir), options.check);
     printFindings(result.errors, false);
     for (const file of result.changed)
       process.stdout.write(`${options.check ? 'not formatted' : 'formatted'}: ${file}\n`);
@@ -378,7 +402,7 @@ policies
   .option('--region <region>', 'AWS Region (default: AWS_REGION)')
   .option('--json', 'the diff as JSON', false)
   .action(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
-    requireValid(options.dir);
+    requireValid(policyFolder(options.dir));
     const state = await readStore(avpClient(options.region), options.store);
     const diff = diffStore(localPolicies(options.dir), state);
     if (options.json)
@@ -404,7 +428,7 @@ policies
   .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
   .action(
     async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
-      requireValid(options.dir);
+      requireValid(policyFolder(options.dir));
       const client = avpClient(options.region);
       const state = await readStore(client, options.store);
       const result = await pushStore(client, state, localPolicies(options.dir), {
@@ -447,7 +471,7 @@ program
       check: boolean;
     }) => {
       if ((options.from === undefined) === (options.endpoint === undefined))
-        throw new CliError('give exactly one of --from <file> or --endpoint <url>');
+        throw new UsageError('give exactly one of --from <file> or --endpoint <url>');
       let tools: McpTool[];
       if (options.from !== undefined) {
         let text: string;
@@ -529,8 +553,8 @@ program
   .option('--tool <name>', 'the tool, e.g. orders___update_order')
   .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
   .option('--agent <client-id>', 'the agent (OAuth client id)')
-  .option('--since <when>', 'ISO time or relative (30m, 24h, 7d)', '24h')
-  .option('--until <when>', 'ISO time or relative', '')
+  .option('--since <when>', 'ISO time or relative (30m, 24h, 7d)', asTime, asTime('24h'))
+  .option('--until <when>', 'ISO time or relative (default: now)', asTime)
   .option(
     '--limit <count>',
     'most rows to return',
@@ -567,7 +591,7 @@ program
     (value) => Number(value),
     300,
   )
-  .option('--json', 'JSON output', false)
+  .addOption(new Option('--json', 'JSON output').default(false).conflicts('csv'))
   .option('--csv', 'CSV output', false)
   .action(async (options: ActivityOptions) => {
     const now = new Date();
@@ -577,12 +601,12 @@ program
       ...(options.decision ? { decision: options.decision } : {}),
       ...(options.agent ? { agent: options.agent } : {}),
       ...(options.request ? { uid: options.request } : {}),
-      since: parseWhen(options.since, now),
-      until: options.until ? parseWhen(options.until, now) : new Date(now.getTime() + 1000),
+      since: options.since,
+      until: options.until ?? new Date(now.getTime() + 1000),
       limit: options.limit,
       phase: options.outcomes || options.request ? 'all' : 'request',
     };
-    if (filter.since >= filter.until) throw new CliError('--since must be before --until');
+    if (filter.since >= filter.until) throw new UsageError('--since must be before --until');
     if (options.report && options.limit === 100) (filter as { limit: number }).limit = 10_000;
     const rows = options.request
       ? await requestStory(options.request, filter, (query) => activityRows(options, query))
@@ -616,7 +640,9 @@ program
             'agent',
             'uid',
           ]
-        : ACTIVITY_COLUMNS,
+        : options.outcomes
+          ? ['time', 'phase', 'user', 'tool', 'decision', 'errorCode', 'policies', 'reason', 'agent']
+          : ACTIVITY_COLUMNS,
     );
   });
 
@@ -625,8 +651,8 @@ interface ActivityOptions {
   tool?: string;
   decision?: 'allow' | 'deny';
   agent?: string;
-  since: string;
-  until: string;
+  since: Date;
+  until?: Date;
   limit: number;
   report?: 'summary' | 'denials';
   request?: string;
@@ -715,6 +741,10 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`mcp-identity: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
     if (error instanceof CommanderError) {
       // Help and version are not failures; everything else commander raises is a usage error.
       return error.code === 'commander.helpDisplayed' ||
@@ -726,6 +756,7 @@ async function main(argv: string[]): Promise<number> {
     if (
       error instanceof CliError ||
       error instanceof UsersFileError ||
+      error instanceof LocalStackError ||
       error instanceof McpIdentityError ||
       error instanceof PolicyStoreError ||
       error instanceof SchemaGenerationError ||

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { CancelQueryCommand, type CloudTrailClient, DescribeQueryCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudtrail';
 import {
   type CloudWatchLogsClient,
@@ -171,8 +171,10 @@ export function matchesFilter(event: AuditEventData, filter: ActivityFilter): bo
 export function queryLocal(file: string, filter: ActivityFilter): { rows: ActivityRow[]; events: AuditEventData[]; unreadable: number } {
   let text: string;
   try {
+    if (!statSync(file).isFile()) throw new ActivityError(`${file} is not a file: pass the audit store's JSONL file with --file`);
     text = readFileSync(file, 'utf8');
   } catch (error) {
+    if (error instanceof ActivityError) throw error;
     throw new ActivityError(`cannot read the local audit store ${file}: ${(error as Error).message}. Run \`npm start\` and make some calls first.`);
   }
   const events: AuditEventData[] = [];

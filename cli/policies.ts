@@ -174,10 +174,11 @@ function unguardedReads(policy: LocatedPolicy, schema: cedar.SchemaJson<string>,
         if (reported.has(prefix)) break;
         reported.add(prefix);
         const parent = segments.slice(0, length - 1).join('.');
+        const at = policy.text.indexOf(read);
         findings.push({
           severity: 'warning',
           file: policy.file,
-          line: policy.line,
+          line: at < 0 ? policy.line : policy.line + lineOf(policy.text, at) - 1,
           policyId: policy.id,
           message: `forbid reads ${prefix} without a \`has\` guard: when it is absent the forbid errors, Cedar skips it, and the call may be allowed. Write \`${parent} has ${segments[length - 1]} && …\`.`,
         });
@@ -288,7 +289,14 @@ export async function testPolicyFolder(dir: string): Promise<FixtureOutcome[]> {
       file: fixture.file,
       description: fixture.description,
       expected: { decision: fixture.expected, ...(fixture.determiningPolicies ? { policies: fixture.determiningPolicies } : {}) },
-      actual: { decision: result.answer.decision, policies: result.answer.determiningPolicies, errors: result.answer.errors.map((error) => `${error.policyId ?? '?'}: ${error.detail}`) },
+      actual: {
+        decision: result.answer.decision,
+        policies: result.answer.determiningPolicies,
+        errors: [
+          ...(result.refusedArguments === undefined ? [] : [`arguments refused before policy: ${result.refusedArguments}`]),
+          ...result.answer.errors.map((error) => `${error.policyId ?? '?'}: ${error.detail}`),
+        ],
+      },
       passed: result.passed,
       request: result.request,
     });

@@ -63,10 +63,14 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function requestHeaders(request: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.headers)) {
-    if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
+/**
+ * Every header value as sent. Node folds duplicates of some headers (it keeps the first `Authorization`), so
+ * read the distinct values: a repeated header must reach the interceptor as a repeated header.
+ */
+function requestHeaders(request: IncomingMessage): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [key, values] of Object.entries(request.headersDistinct)) {
+    if (values !== undefined) headers[key] = values.length === 1 ? (values[0] as string) : values;
   }
   return headers;
 }
@@ -98,14 +102,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   async function callTarget(
     target: GatewayTarget,
     message: JsonRpc,
-    clientHeaders: Record<string, string>,
+    clientHeaders: Record<string, string | string[]>,
     interceptorHeaders: Readonly<Record<string, string>> | undefined,
   ) {
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       Accept: 'application/json, text/event-stream',
     };
-    const version = clientHeaders['mcp-protocol-version'];
+    const version = [clientHeaders['mcp-protocol-version']].flat()[0];
     if (version !== undefined) headers['MCP-Protocol-Version'] = version;
     const allowed = new Set((target.allowedRequestHeaders ?? []).map((name) => name.toLowerCase()));
     for (const [key, value] of Object.entries(interceptorHeaders ?? {})) {
@@ -127,7 +131,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   /** What the gateway itself answers for a request the interceptor let through. */
   async function route(
     message: JsonRpc,
-    clientHeaders: Record<string, string>,
+    clientHeaders: Record<string, string | string[]>,
     interceptorHeaders?: Readonly<Record<string, string>>,
   ): Promise<TransformedResponse> {
     if (message.method === undefined || message.method.startsWith('notifications/'))

@@ -1,4 +1,4 @@
-import { type FSWatcher, mkdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { respond } from '../lambda/adapters/agentcore-interceptor';
@@ -17,6 +17,24 @@ import { type LocalUsers, loadUsers } from './users';
 /** The file a running local stack describes itself in, so `mcp-identity token` can find it. */
 export const STATE_FILE = 'local-stack.json';
 export const AUDIT_FILE = 'audit.jsonl';
+
+export class LocalStackError extends Error {}
+
+/** The stack described by a state file, if its process is still alive. */
+function runningStack(stateFile: string): LocalStackState | undefined {
+  let state: LocalStackState;
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8')) as LocalStackState;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(state.pid, 0);
+    return state;
+  } catch {
+    return undefined; // a stale file from a stack that did not stop cleanly
+  }
+}
 
 export interface LocalStackOptions {
   /** MCP (gateway) port. @default 8080 */
@@ -72,6 +90,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let users = loadUsers(options.usersFile);
   let bundle = loadPolicyBundle(policyDir);
   mkdirSync(dataDir, { recursive: true });
+  const running = runningStack(stateFile);
+  if (running !== undefined) {
+    throw new LocalStackError(
+      `a local stack is already running with ${dataDir} (pid ${running.pid}, ${running.mcpUrl}): stop it, or give this one another --data folder`,
+    );
+  }
 
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -182,7 +206,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       startedAt: new Date().toISOString(),
     };
     writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`);
-    stops.push(async () => rmSync(stateFile, { force: true }));
+    // Only our own state file: another stack's (started after a crash of ours) is not ours to remove.
+    stops.push(async () => {
+      if (runningStack(stateFile)?.pid === process.pid) rmSync(stateFile, { force: true });
+    });
 
     return {
       mcpUrl: gateway.url,

@@ -2,7 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { callerFromClaims } from '../core/caller';
-import { type AuthorizationRequest, authorizationRequest, type CedarModel } from '../core/cedar-request';
+import {
+  ArgumentConversionError,
+  type AuthorizationRequest,
+  authorizationRequest,
+  type CedarModel,
+} from '../core/cedar-request';
 import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 import { parseToolName } from '../core/mcp-operation';
@@ -29,6 +34,19 @@ export interface DecisionFixture extends z.infer<typeof fixtureSchema> {
 
 export function readDecisionFixtures(policyDir: string): DecisionFixture[] {
   const fixtures: DecisionFixture[] = [];
+  let folders: string[] = [];
+  try {
+    folders = readdirSync(join(policyDir, 'fixtures'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+  } catch {
+    // no fixtures folder: no fixtures
+  }
+  const stray = folders.filter((name) => name !== 'ALLOW' && name !== 'DENY');
+  if (stray.length > 0)
+    throw new ConfigurationError(
+      `fixtures/${stray[0]}: decision fixtures go under fixtures/ALLOW or fixtures/DENY`,
+    );
   for (const expected of ['allow', 'deny'] as const) {
     const dir = join(policyDir, 'fixtures', expected.toUpperCase());
     let names: string[];
@@ -74,7 +92,9 @@ export function fixtureRequest(fixture: DecisionFixture, model: CedarModel): Aut
 
 export interface FixtureResult {
   readonly fixture: DecisionFixture;
-  readonly request: AuthorizationRequest;
+  readonly request: AuthorizationRequest | { readonly refusedArguments: string };
+  /** Set when the arguments were refused before policy (as the interceptor would). */
+  readonly refusedArguments?: string;
   readonly answer: PolicyAnswer;
   readonly passed: boolean;
 }
@@ -84,7 +104,22 @@ export async function runDecisionFixture(
   model: CedarModel,
   pdp: PolicyDecisionPoint,
 ): Promise<FixtureResult> {
-  const request = fixtureRequest(fixture, model);
+  let request: AuthorizationRequest;
+  try {
+    request = fixtureRequest(fixture, model);
+  } catch (error) {
+    if (!(error instanceof ArgumentConversionError)) throw error;
+    // The interceptor refuses such arguments before any policy runs: a deny with no determining policy.
+    const refused: PolicyAnswer = { decision: 'deny', determiningPolicies: [], errors: [] };
+    const passed = fixture.expected === 'deny' && (fixture.determiningPolicies?.length ?? 0) === 0;
+    return {
+      fixture,
+      request: { refusedArguments: error.message },
+      answer: refused,
+      passed,
+      refusedArguments: error.message,
+    };
+  }
   const answer = await pdp.isAuthorized(request);
   const decisionMatches = answer.decision === fixture.expected && answer.errors.length === 0;
   const policiesMatch =

@@ -89,39 +89,86 @@ export function toCedarValue(
   path = 'input',
 ): CedarValue | undefined {
   if (value === null || value === undefined) return undefined;
-  if (type?.type === 'Extension' && type.name === 'decimal') {
-    if (typeof value !== 'number') throw new ArgumentConversionError(`${path}: expected a number`);
-    return toDecimal(value, path);
-  }
-  if (type?.type === 'Entity') {
-    if (typeof value !== 'string') throw new ArgumentConversionError(`${path}: expected a string`);
-    return { __entity: { type: type.name, id: value } };
-  }
+  if (type !== undefined) return typedValue(value, type, path);
   if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') {
-    if (Number.isSafeInteger(value) && type?.type !== 'String') return value;
-    if (type === undefined) return toDecimal(value, path);
-    throw new ArgumentConversionError(`${path}: ${value} is not an integer`);
-  }
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : toDecimal(value, path);
   if (Array.isArray(value)) {
-    const element = type?.type === 'Set' ? type.element : undefined;
     return value.flatMap((item, index) => {
-      const converted = toCedarValue(item, element, `${path}[${index}]`);
+      const converted = toCedarValue(item, undefined, `${path}[${index}]`);
       return converted === undefined ? [] : [converted];
     });
   }
   if (isRecord(value)) {
-    const attributes = type?.type === 'Record' ? type.attributes : undefined;
     const record: Record<string, CedarValue> = {};
     for (const [key, item] of Object.entries(value)) {
       if (RESERVED_CEDAR_KEYS.has(key))
         throw new ArgumentConversionError(`${path}: the key '${key}' is reserved by Cedar`);
-      const converted = toCedarValue(item, attributes?.[key], `${path}.${key}`);
+      const converted = toCedarValue(item, undefined, `${path}.${key}`);
       if (converted !== undefined) record[key] = converted;
     }
     return record;
   }
   throw new ArgumentConversionError(`${path}: unsupported value`);
+}
+
+function describeJson(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * Conversion against the declared type: the mismatch is named here, in the caller's terms ("input.order_id:
+ * expected a string, got an integer"), instead of surfacing later as an engine validation failure.
+ */
+function typedValue(value: unknown, type: CedarType, path: string): CedarValue | undefined {
+  const mismatch = (expected: string) =>
+    new ArgumentConversionError(`${path}: expected ${expected}, got ${describeJson(value)}`);
+  switch (type.type) {
+    case 'String':
+      if (typeof value !== 'string') throw mismatch('a string');
+      return value;
+    case 'Boolean':
+      if (typeof value !== 'boolean') throw mismatch('true or false');
+      return value;
+    case 'Long':
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw mismatch('an integer');
+      return value;
+    case 'Extension':
+      if (type.name !== 'decimal')
+        throw new ArgumentConversionError(
+          `${path}: the ${type.name} extension type is not supported in tool arguments`,
+        );
+      if (typeof value !== 'number') throw mismatch('a number');
+      return toDecimal(value, path);
+    case 'Entity':
+      if (typeof value !== 'string') throw mismatch('a string');
+      return { __entity: { type: type.name, id: value } };
+    case 'Set':
+      if (!Array.isArray(value)) throw mismatch('a list');
+      return value.flatMap((item, index) => {
+        const converted = toCedarValue(item, type.element, `${path}[${index}]`);
+        return converted === undefined ? [] : [converted];
+      });
+    case 'Record': {
+      if (!isRecord(value)) throw mismatch('an object');
+      const record: Record<string, CedarValue> = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (RESERVED_CEDAR_KEYS.has(key))
+          throw new ArgumentConversionError(`${path}: the key '${key}' is reserved by Cedar`);
+        const attribute = type.attributes[key];
+        if (attribute === undefined)
+          throw new ArgumentConversionError(`${path}.${key} is not a parameter of this tool`);
+        const converted = toCedarValue(item, attribute, `${path}.${key}`);
+        if (converted !== undefined) record[key] = converted;
+      }
+      for (const [key, attribute] of Object.entries(type.attributes)) {
+        if (attribute.required !== false && record[key] === undefined)
+          throw new ArgumentConversionError(`${path}.${key} is required`);
+      }
+      return record;
+    }
+  }
 }
 
 export function principalOf(caller: Caller, model: CedarModel): EntityUid {

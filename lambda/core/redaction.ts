@@ -28,7 +28,7 @@ export const DEFAULT_REDACTED_KEYS: readonly string[] = Object.freeze([
 /** JWTs, bearer credentials and AWS access key ids never reach the audit trail, whatever key carries them. */
 export const DEFAULT_VALUE_PATTERNS: readonly RegExp[] = Object.freeze([
   /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
-  /\bBearer\s+[A-Za-z0-9._~+/=-]+/gi,
+  /\bBearer\s+[A-Za-z0-9._~+/=-]{16,}/gi,
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
 ]);
 

@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, policyCopy } from './helpers';
 
@@ -108,5 +108,69 @@ describe('mcp-identity policies format', () => {
     expect(formatted).toContain('// keep me');
     expect(formatted).toContain('permit (principal, action, resource)');
     expect(cli(['policies', 'format', '--dir', dir, '--check']).status).toBe(0);
+  });
+});
+
+describe('usability (from a first-time user review)', () => {
+  it('treats fixture arguments the interceptor would refuse as a deny, naming why, without a stack trace', () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'fixtures', 'DENY', 'float-amount.json'),
+      JSON.stringify({
+        description: 'a fractional refund is refused',
+        claims: { sub: 'bob', roles: ['order-admin'] },
+        tool: 'orders___update_order',
+        arguments: { order_id: '1', status: 'refunded', amount: 600.5 },
+      }),
+    );
+    writeFileSync(
+      join(dir, 'fixtures', 'ALLOW', 'float-amount.json'),
+      JSON.stringify({
+        description: 'wrongly expected to pass',
+        claims: { sub: 'bob', roles: ['order-admin'] },
+        tool: 'orders___update_order',
+        arguments: { order_id: '1', status: 'refunded', amount: 600.5 },
+      }),
+    );
+    const result = cli(['policies', 'test', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('✓ DENY a fractional refund is refused');
+    expect(result.stdout).toContain('✗ ALLOW wrongly expected to pass');
+    expect(result.stdout).toContain(
+      'arguments refused before policy: input.amount: expected an integer, got a number',
+    );
+  });
+
+  it('refuses fixtures outside ALLOW/ and DENY/ instead of skipping them', () => {
+    const dir = policyCopy();
+    mkdirSync(join(dir, 'fixtures', 'MAYBE'));
+    const result = cli(['policies', 'test', '--dir', dir]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'fixtures/MAYBE: decision fixtures go under fixtures/ALLOW or fixtures/DENY',
+    );
+  });
+
+  it.each([['format', '--check'], ['validate'], ['test']])(
+    'says clearly when the policy folder does not exist (%s)',
+    (...command) => {
+      const result = cli(['policies', ...command, '--dir', '/nonexistent/policies']);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe(
+        'mcp-identity: no policy folder at /nonexistent/policies (pass --dir <folder with schema.cedarschema and *.cedar>)\n',
+      );
+    },
+  );
+
+  it('makes bad activity options usage errors (exit 2) and names a directory given as --file', () => {
+    expect(cli(['activity', '--since', 'yesterday']).status).toBe(2);
+    expect(cli(['activity', '--since', '1h', '--until', '2h']).status).toBe(2);
+    const both = cli(['activity', '--json', '--csv']);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/cannot be used with option '--csv'/);
+    const folder = cli(['activity', '--file', '/tmp']);
+    expect(folder.status).toBe(1);
+    expect(folder.stderr).toContain('/tmp is not a file');
   });
 });

@@ -193,7 +193,7 @@ describe('mcp-identity schema generate', () => {
     ],
   ])('fails clearly: %j', (args, message) => {
     const result = cli(args);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(args.length === 2 ? 2 : 1);
     expect(result.stderr).toMatch(message);
   });
 });

@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -158,6 +159,86 @@ describe('policy edits while the stack runs', () => {
       writeFileSync(join(dir, 'broken.cedar'), 'permit (principal, action resource);');
       await waitFor('policy reload failed, still enforcing the previous policies: broken.cedar:1');
       expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
+describe('guards of the local stack', () => {
+  it('refuses a second stack on the same data folder while the first runs', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'mcp-identity-twice-'));
+    const first = await startLocalStack({
+      port: 0,
+      issuerPort: 0,
+      policyDir: POLICY_DIR,
+      usersFile: USERS,
+      dataDir: data,
+      watchPolicies: false,
+    });
+    try {
+      await expect(
+        startLocalStack({
+          port: 0,
+          issuerPort: 0,
+          policyDir: POLICY_DIR,
+          usersFile: USERS,
+          dataDir: data,
+          watchPolicies: false,
+        }),
+      ).rejects.toThrow(/a local stack is already running with .* give this one another --data folder/);
+      expect(existsSync(join(data, 'local-stack.json'))).toBe(true);
+    } finally {
+      await first.stop();
+    }
+    expect(existsSync(join(data, 'local-stack.json'))).toBe(false);
+  });
+
+  it('passes repeated Authorization headers on to the interceptor, which refuses them', async () => {
+    const stack = await startLocalStack({
+      port: 0,
+      issuerPort: 0,
+      policyDir: POLICY_DIR,
+      usersFile: USERS,
+      dataDir: mkdtempSync(join(tmpdir(), 'd-')),
+      watchPolicies: false,
+    });
+    try {
+      const url = new URL(stack.mcpUrl);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+      // Raw headers, so both Authorization lines go on the wire (fetch would merge them). Raw headers get no automatic Host or framing, so they are given.
+      const rawHeaders = [
+        'Host',
+        url.host,
+        'Content-Length',
+        String(Buffer.byteLength(body)),
+        'Content-Type',
+        'application/json',
+        'Accept',
+        'application/json, text/event-stream',
+        'Authorization',
+        `Bearer ${await stack.token('carol')}`,
+        'Authorization',
+        `Bearer ${await stack.token('bob')}`,
+      ];
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const call = httpRequest(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            headers: rawHeaders as unknown as Record<string, string>,
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode);
+          },
+        );
+        call.on('error', reject);
+        call.end(body);
+      });
+      expect(status).toBe(401);
     } finally {
       await stack.stop();
     }

@@ -329,7 +329,7 @@ describe('mcp-identity activity over the audit store this run produced', () => {
   it('filters by agent, and refuses a bad time with a clear message', async () => {
     expect(JSON.parse((await activity('--agent', 'someone-else', '--json')).stdout)).toEqual([]);
     const bad = await activity('--until', 'tomorrow');
-    expect(bad.status).toBe(1);
+    expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("'tomorrow' is not a time");
   });
 });

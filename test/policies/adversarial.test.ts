@@ -111,7 +111,11 @@ describe('missing attributes', () => {
   it('a missing required argument is refused, never evaluated as absent', async () => {
     expect(
       await decide({ sub: 'bob', roles: ['order-admin'] }, 'orders___update_order', { order_id: '1' }),
-    ).toMatchObject({ kind: 'error' });
+    ).toMatchObject({
+      kind: 'deny',
+      code: 'unknown-tool-arguments',
+      reason: expect.stringContaining('input.status is required'),
+    });
   });
 });
 

@@ -52,8 +52,12 @@ describe('toCedarValue', () => {
   });
 
   it.each([
-    [{ x: 1.5 }, record({ x: { type: 'Long' } }), /not an integer/],
-    [{ x: 1 }, record({ x: { type: 'String' } }), /not an integer/],
+    [{ x: 1.5 }, record({ x: { type: 'Long' } }), /input\.x: expected an integer, got a number/],
+    [{ x: 1 }, record({ x: { type: 'String' } }), /input\.x: expected a string, got an integer/],
+    [{}, record({ x: { type: 'String' } }), /input\.x is required/],
+    [{ x: 'a', y: 1 }, record({ x: { type: 'String' } }), /input\.y is not a parameter of this tool/],
+    [{ x: 'a' }, record({ x: { type: 'Set', element: { type: 'String' } } }), /expected a list/],
+    [{ x: 1 }, record({ x: { type: 'Boolean' } }), /expected true or false/],
     [{ x: 'a' }, record({ x: { type: 'Extension', name: 'decimal' } }), /expected a number/],
     [{ x: 1 }, record({ x: { type: 'Entity', name: 'E' } }), /expected a string/],
     [{ x: 1.23456 }, undefined, /decimal/],

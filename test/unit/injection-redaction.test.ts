@@ -73,7 +73,7 @@ describe('audit redaction', () => {
       redactValue(
         {
           password: 'p',
-          nested: { Api_Key: 'k', note: `use ${jwt} now`, auth: 'Bearer abc.def' },
+          nested: { Api_Key: 'k', note: `use ${jwt} now`, auth: 'Bearer abc.def.ghi-0123456789' },
           list: ['AKIAABCDEFGHIJKLMNOP'],
         },
         DEFAULT_REDACTION,
@@ -82,6 +82,12 @@ describe('audit redaction', () => {
       password: REDACTED,
       nested: { Api_Key: REDACTED, note: `use ${REDACTED} now`, auth: REDACTED },
       list: [REDACTED],
+    });
+  });
+
+  it('leaves prose that merely says "bearer" alone', () => {
+    expect(redactValue({ note: 'send a bearer access token' }, DEFAULT_REDACTION)).toEqual({
+      note: 'send a bearer access token',
     });
   });
 

@@ -142,10 +142,36 @@ describe('REQUEST: tools/call', () => {
     expect(lastEvent().errorCode).toBe('InvalidArguments');
   });
 
-  it('denies arguments the Cedar engine rejects against the schema (a required field missing)', async () => {
+  it('names a missing required argument, before any engine is asked', async () => {
     const out = await call(toolCallEvent(await h.token('bob'), 'orders___get_order', {}));
-    expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
-    expect(lastEvent().errorCode).toBe('AuthorizationServiceError');
+    expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toBe(
+      'Denied: the arguments cannot be checked against policy (input.order_id is required).',
+    );
+    expect(lastEvent().errorCode).toBe('InvalidArguments');
+  });
+
+  it('names an argument the tool does not declare', async () => {
+    const out = await call(
+      toolCallEvent(await h.token('bob'), 'orders___get_order', { order_id: '1', color: 'red' }),
+    );
+    expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toMatch(
+      /input\.color is not a parameter of this tool/,
+    );
+  });
+
+  it('denies as a service error what only the engine rejects (no declared input types)', async () => {
+    const untyped = await startHarness({
+      settings: { model: { namespace: 'McpIdentity', resourceId: 'gateway' } },
+    });
+    try {
+      const out = (await untyped.handler(
+        toolCallEvent(await untyped.token('bob'), 'orders___get_order', {}),
+      )) as Output;
+      expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
+      expect(untyped.audit.events.at(-1)?.errorCode).toBe('AuthorizationServiceError');
+    } finally {
+      await untyped.issuer.stop();
+    }
   });
 
   it('denies a tool the schema does not know (deny by default)', async () => {
