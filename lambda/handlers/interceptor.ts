@@ -136,6 +136,9 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
    * user agent) goes through the same value patterns as arguments: a token pasted anywhere stays out.
    */
   const scrub = (text: string): string => redactString(text, settings.redaction.valuePatterns);
+  // Errors may quote request data (a token, an argument): logged scrubbed and bounded like any free text.
+  const scrubError = (error: unknown): string =>
+    scrub(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, 2000);
 
   function scrubbed(record: Omit<AuditRecord, 'time'>): Omit<AuditRecord, 'time'> {
     return {
@@ -155,7 +158,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     try {
       await audit.write(buildAuditEvent({ ...scrubbed(record), time: now() }, auditSettings));
     } catch (error) {
-      log.error('audit event could not be written', { error, method: record.method, phase: record.phase });
+      log.error('audit event could not be written', {
+        error: scrubError(error),
+        method: scrub(record.method),
+        phase: record.phase,
+      });
       throw new AuditWriteError('audit sink failed', { cause: error });
     }
   }
@@ -250,7 +257,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       }
       const cause = error instanceof InvalidTokenError ? error.message : 'token verification failed';
       if (!(error instanceof InvalidTokenError))
-        log.error('unexpected token verification failure', { error });
+        log.error('unexpected token verification failure', { error: scrubError(error) });
       const reason = new InvalidTokenError(cause).safeReason;
       return { refused: unauthorized(idIn(body), reason, true), reason, cause };
     }
@@ -557,7 +564,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         : await onResponse(input.data, facts, response);
     } catch (error) {
       // Fail closed: whatever went wrong, the target is not called with this request.
-      log.error('interceptor failed; denying', { error });
+      log.error('interceptor failed; denying', { error: scrubError(error) });
       const reason =
         error instanceof AuditWriteError
           ? error.safeReason

@@ -561,6 +561,22 @@ describe('failure paths', () => {
     }
   });
 
+  it('scrubs a token quoted in an error before logging it', async () => {
+    const token = await h.token('bob');
+    const original = h.audit.write.bind(h.audit);
+    h.audit.write = () => Promise.reject(new Error(`sink rejected payload containing ${token}`));
+    h.log.lines.length = 0;
+    try {
+      const out = await call(toolCallEvent(token, 'orders___get_order', { order_id: '1' }));
+      expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(503);
+      const logged = JSON.stringify(h.log.lines);
+      expect(logged).toContain('sink rejected payload containing');
+      expect(logged).not.toContain(token.split('.')[1]);
+    } finally {
+      h.audit.write = original;
+    }
+  });
+
   it('does not carry out a request it cannot audit', async () => {
     h.audit.failing = true;
     try {
