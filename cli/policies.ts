@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from '../lambda/adapters/cedar-engine';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';
 import { cedarFiles, lineOf, loadPolicyBundle, policyIdFor, SCHEMA_FILE } from '../lambda/adapters/policy-files';

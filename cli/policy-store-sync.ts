@@ -10,7 +10,7 @@ import {
   UpdatePolicyCommand,
   type VerifiedPermissionsClient,
 } from '@aws-sdk/client-verifiedpermissions';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from '../lambda/adapters/cedar-engine';
 import { avpPolicyDefinition, avpSchemaJson, loadPolicyBundle, MANAGED_BY_TAG } from '../lambda/adapters/policy-files';
 
 /**

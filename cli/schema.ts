@@ -1,4 +1,4 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { cedar } from '../lambda/adapters/cedar-engine';
 import { generateSchema } from '@cedar-policy/mcp-schema-generator-wasm';
 import { parseToolName } from '../lambda/core/mcp-operation';
 

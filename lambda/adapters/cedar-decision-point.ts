@@ -1,7 +1,7 @@
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { AuthorizationRequest } from '../core/cedar-request';
 import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
 import { DecisionPointError } from '../core/errors';
+import { cedar } from './cedar-engine';
 import type { PolicyBundle } from './policy-files';
 
 let generation = 0;

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
+import { cedar } from './cedar-engine';
 
 /** Tag on policy stores deployed by the CDK stack. */
 export const MANAGED_BY_TAG = 'mcp-identity:managed-by';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { generateCedarSchema, SchemaGenerationError, schemaChanges, toolsFromJson } from '../../cli/schema';
+import { cedar } from '../../lambda/adapters/cedar-engine';
 import { startOrdersServer } from '../../local/orders-server';
 import { cli, cliAsync, policyCopy, ROOT } from './helpers';
 

@@ -1,8 +1,8 @@
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
+import { cedar } from '../../lambda/adapters/cedar-engine';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
 import { type AuthorizerSettings, authorizeOperation } from '../../lambda/core/authorize';
 import { callerFromClaims } from '../../lambda/core/caller';
