@@ -103,6 +103,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   try {
+    // Closed last (stops run in reverse): requests still in flight while the gateway stops keep their records.
+    const audit = new JsonlAuditSink(auditFile);
+    stops.push(() => audit.close());
     const target = await startOrdersServer();
     stops.push(() => target.stop());
 
@@ -137,7 +140,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const verifier = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
     await verifier.hydrate();
-    const audit = new JsonlAuditSink(auditFile);
     const diagnostics = new Logger({
       serviceName: 'mcp-identity-local',
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
