@@ -3,7 +3,8 @@ import { basename, join, relative } from 'node:path';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';
-import { cedarFiles, lineOf, loadPolicyBundle, policyIdFor, SCHEMA_FILE } from '../lambda/adapters/policy-files';
+import { avpSchemaJson, cedarFiles, lineOf, loadPolicyBundle, policyIdFor, readPolicyFiles, SCHEMA_FILE } from '../lambda/adapters/policy-files';
+import { checkDeploymentLimits, planPolicies } from '../lib/policy-deployment';
 
 /** `mcp-identity policies validate|format`: offline checks of the policy folder, with file and line. */
 
@@ -189,6 +190,25 @@ function unguardedReads(policy: LocatedPolicy, schema: cedar.SchemaJson<string>,
   return findings;
 }
 
+/**
+ * Size limits between the folder and a deployed stack (Verified Permissions policy, schema and per-resource
+ * quotas; CloudFormation resources and template size per nested stack), found here rather than at synth or,
+ * worse, halfway through a deploy. The same checks run at synth.
+ */
+function deploymentFindings(dir: string, schemaText: string): Finding[] {
+  try {
+    const plan = planPolicies(readPolicyFiles(dir));
+    return checkDeploymentLimits(plan, avpSchemaJson(schemaText)).map((finding) => ({
+      severity: finding.severity,
+      file: finding.file ?? '(policy set)',
+      ...(finding.policyId ? { policyId: finding.policyId } : {}),
+      message: finding.message,
+    }));
+  } catch (error) {
+    return [{ severity: 'error', file: '(policy set)', message: `cannot plan the deployment: ${(error as Error).message}` }];
+  }
+}
+
 export interface ValidationReport {
   readonly policies: number;
   readonly findings: readonly Finding[];
@@ -237,6 +257,7 @@ export function validatePolicyFolder(dir: string): ValidationReport {
     const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
     for (const policy of policies) findings.push(...unguardedReads(policy, resolved.json, namespace));
   }
+  if (!findings.some((finding) => finding.severity === 'error')) findings.push(...deploymentFindings(dir, schemaText));
   return { policies: policies.length, findings };
 }
 

@@ -3,6 +3,7 @@ import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ConfigurationError } from '../lambda/core/errors';
 import type { StackConfig } from './config';
 import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
 import { AuditTrail } from './constructs/audit-trail';
@@ -54,7 +55,6 @@ export class McpIdentityStack extends Stack {
       MCP_IDENTITY_CLAIM_AGENT: identity.claims.agent.join(','),
       MCP_IDENTITY_DECISION_POINT: 'avp',
       MCP_IDENTITY_POLICY_STORE_ID: this.policyStore.policyStoreId,
-      MCP_IDENTITY_POLICY_CATALOG: this.policyStore.catalogJson(),
       MCP_IDENTITY_CEDAR_NAMESPACE: config.authorization.namespace,
       MCP_IDENTITY_RESOURCE_ID: config.gateway.name,
       MCP_IDENTITY_MODE: config.authorization.mode,
@@ -72,7 +72,7 @@ export class McpIdentityStack extends Stack {
         : {}),
     };
 
-    assertEnvironmentFits(environment, this.policyStore);
+    assertEnvironmentFits(environment);
 
     this.frontDoor = new AgentCoreFrontDoor(this, 'FrontDoor', {
       gatewayName: config.gateway.name,
@@ -88,6 +88,7 @@ export class McpIdentityStack extends Stack {
       ...(encryptionKey ? { encryptionKey } : {}),
     });
     this.policyStore.grantIsAuthorized(this.frontDoor.interceptor.function);
+    this.policyStore.grantListPolicies(this.frontDoor.interceptor.function);
 
     new CfnOutput(this, 'GatewayUrl', {
       value: this.frontDoor.gateway.gatewayUrl ?? '',
@@ -105,32 +106,29 @@ export class McpIdentityStack extends Stack {
   }
 }
 
-/** Lambda allows 4 KB of environment variables in all; keep room for what the construct adds. */
+/** Lambda allows 4 KB of environment variables in all; keep room for what the constructs add. */
 const LAMBDA_ENVIRONMENT_BYTES = 4096;
 const RESERVED_BYTES = 300;
 
 /**
- * Fails synth, with a way out, when the interceptor's environment would not fit: the policy catalogue grows
- * with every policy, and a deploy failing late in CloudFormation is worse than a clear synth error.
+ * Fails synth, naming the largest settings, when the interceptor's environment would not fit. The policy
+ * catalogue no longer travels here (it ships in the code asset), so what can still grow is configuration:
+ * redaction patterns, injection bindings, claim lists. A clear synth error beats a late CloudFormation failure.
  */
-export function assertEnvironmentFits(
-  environment: Record<string, string>,
-  policyStore: McpPolicyStore,
-): void {
-  const catalogBytes = policyStore.policies.reduce(
-    (sum, policy) =>
-      sum + JSON.stringify({ id: 'P'.repeat(22), name: policy.id, reason: policy.reason ?? '' }).length + 1,
-    2,
+export function assertEnvironmentFits(environment: Record<string, string>): void {
+  const sizes = Object.entries(environment).map(
+    ([key, value]) =>
+      [key, key.length + (Token.isUnresolved(value) ? 64 : Buffer.byteLength(value, 'utf8'))] as const,
   );
-  const otherBytes = Object.entries(environment)
-    .filter(([key]) => key !== 'MCP_IDENTITY_POLICY_CATALOG')
-    .reduce((sum, [key, value]) => sum + key.length + (Token.isUnresolved(value) ? 64 : value.length), 0);
-  const total = catalogBytes + otherBytes + 'MCP_IDENTITY_POLICY_CATALOG'.length + RESERVED_BYTES;
+  const total = sizes.reduce((sum, [, size]) => sum + size, RESERVED_BYTES);
   if (total > LAMBDA_ENVIRONMENT_BYTES) {
-    throw new Error(
-      `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}): ` +
-        `${policyStore.policies.length} policies put ${catalogBytes} bytes into MCP_IDENTITY_POLICY_CATALOG. ` +
-        'Shorten the @reason annotations, merge policies, or shorten redaction patterns.',
+    const largest = [...sizes]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([key, size]) => `${key} (${size} bytes)`)
+      .join(', ');
+    throw new ConfigurationError(
+      `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}); the largest settings are ${largest}. Shorten redaction patterns or injection bindings.`,
     );
   }
 }

@@ -39,7 +39,7 @@ export interface AgentCoreFrontDoorProps {
   readonly interceptorEnvironment: Record<string, string>;
   /** The interceptor writes its audit lines here. */
   readonly auditLogGroup: ILogGroup;
-  /** Generated files copied next to the interceptor handler (input types). */
+  /** Generated files copied next to the interceptor handler (input types, policy catalogue). */
   readonly generatedDir: string;
   /** @default true */
   readonly demoTarget?: boolean;
@@ -105,6 +105,8 @@ export class AgentCoreFrontDoor extends Construct {
       environment: {
         POWERTOOLS_SERVICE_NAME: 'mcp-identity-interceptor',
         MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
+        // The policy catalogue ships in the code asset (it grows with every policy; the environment is 4 KB).
+        MCP_IDENTITY_POLICY_CATALOG_FILE: '/var/task/policy-catalog.json',
         ...props.interceptorEnvironment,
       },
       commandHooks: {
@@ -112,6 +114,7 @@ export class AgentCoreFrontDoor extends Construct {
         beforeInstall: () => [],
         afterBundling: (_inputDir: string, outputDir: string) => [
           `cp "${join(props.generatedDir, 'input-types.json')}" "${outputDir}/input-types.json"`,
+          `cp "${join(props.generatedDir, 'policy-catalog.json')}" "${outputDir}/policy-catalog.json"`,
         ],
       },
     });

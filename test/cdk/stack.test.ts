@@ -149,7 +149,10 @@ describe('Verified Permissions', () => {
       Schema: { CedarJson: Match.stringLikeRegexp('orders___update_order') },
       DeletionProtection: { Mode: 'ENABLED' },
     });
-    const policies = Object.values(main.template.findResources('AWS::VerifiedPermissions::Policy'));
+    const policies = [...main.stack.policyStore.policyStacks.values()].flatMap((nested) =>
+      Object.values(Template.fromStack(nested).findResources('AWS::VerifiedPermissions::Policy')),
+    );
+    expect(main.template.findResources('AWS::VerifiedPermissions::Policy')).toEqual({});
     expect(policies.map((policy) => policy.Properties.Definition.Static.Description).sort()).toEqual([
       'large-refunds-need-finance: refunds above 500 need the finance-approver role',
       'order-admins-update: only order-admin may change orders',
@@ -158,7 +161,7 @@ describe('Verified Permissions', () => {
     for (const policy of policies) expect(policy.Properties.Definition.Static.Statement).not.toContain('@id');
   });
 
-  it('lets the interceptor call IsAuthorized on this one policy store, and nothing else of AVP', () => {
+  it('lets the interceptor call IsAuthorized and list policy names on this one policy store, and nothing else of AVP', () => {
     const store = ref(main.template, 'AWS::VerifiedPermissions::PolicyStore');
     const role = ref(main.template, 'AWS::IAM::Role', {
       Properties: { Description: Match.stringLikeRegexp('decides') },
@@ -175,10 +178,15 @@ describe('Verified Permissions', () => {
         Effect: 'Allow',
         Resource: { 'Fn::GetAtt': [store, 'Arn'] },
       },
+      {
+        Action: 'verifiedpermissions:ListPolicies',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [store, 'Arn'] },
+      },
     ]);
   });
 
-  it('gives the interceptor the policy store id, the policy catalogue and the input types', () => {
+  it('gives the interceptor the policy store id, and the policy catalogue and input types as files', () => {
     const fn = Object.values(
       main.template.findResources('AWS::Lambda::Function', {
         Properties: { Description: Match.stringLikeRegexp('decides') },
@@ -192,9 +200,10 @@ describe('Verified Permissions', () => {
         'Fn::GetAtt': [ref(main.template, 'AWS::VerifiedPermissions::PolicyStore'), 'PolicyStoreId'],
       },
       MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
+      MCP_IDENTITY_POLICY_CATALOG_FILE: '/var/task/policy-catalog.json',
       MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
     });
-    expect(JSON.stringify(env.MCP_IDENTITY_POLICY_CATALOG)).toContain('PolicyId');
+    expect(env.MCP_IDENTITY_POLICY_CATALOG).toBeUndefined();
   });
 
   it('fails synth on a bad policy, naming the file and line', () => {
@@ -209,10 +218,12 @@ describe('Verified Permissions', () => {
 });
 
 describe('deploy-time safety', () => {
-  const policyIds = (template: Template) =>
+  const policyIds = (stack: McpIdentityStack) =>
     Object.fromEntries(
-      Object.entries(template.findResources('AWS::VerifiedPermissions::Policy')).map(
-        ([logicalId, resource]) => [resource.Properties.Name, logicalId],
+      [...stack.policyStore.policyStacks.values()].flatMap((nested) =>
+        Object.entries(Template.fromStack(nested).findResources('AWS::VerifiedPermissions::Policy')).map(
+          ([logicalId, resource]) => [resource.Properties.Name, `${nested.node.id}/${logicalId}`],
+        ),
       ),
     );
 
@@ -223,10 +234,10 @@ describe('deploy-time safety', () => {
       join(dir, 'aaa-first.cedar'),
       '@id("aaa-first")\npermit (principal in McpIdentity::Role::"auditor", action == McpIdentity::Action::"orders___get_order", resource);\n',
     );
-    const before = policyIds(main.template);
-    const after = policyIds(synth({}, dir).template);
+    const before = policyIds(main.stack);
+    const after = policyIds(synth({}, dir).stack);
     for (const [name, logicalId] of Object.entries(before)) expect(after[name]).toBe(logicalId);
-    expect(Object.keys(after)).toContain('name/aaa-first');
+    expect(Object.keys(after)).toContainEqual(expect.stringMatching(/^name\/aaa-first__[0-9a-f]{8}$/));
   });
 
   it('retains the deletion-protected policy store on stack deletion', () => {
@@ -244,7 +255,7 @@ describe('deploy-time safety', () => {
     });
   });
 
-  it('refuses at synth an interceptor environment over Lambda’s 4 KB', () => {
+  it('synthesizes many policies with long reasons: the catalogue no longer rides in the environment', () => {
     const dir = mkdtempSync(join(tmpdir(), 'many-policies-'));
     cpSync(join(ROOT, 'policies'), dir, { recursive: true });
     for (let index = 0; index < 40; index += 1) {
@@ -253,7 +264,17 @@ describe('deploy-time safety', () => {
         `@id("reader-${index}")\n@reason("${'a long explanation '.repeat(5)}")\npermit (principal in McpIdentity::Role::"r${index}", action == McpIdentity::Action::"orders___get_order", resource);\n`,
       );
     }
-    expect(() => synth({}, dir)).toThrow(/environment would take about \d+ bytes \(Lambda allows 4096\)/);
+    expect(() => synth({}, dir)).not.toThrow();
+  });
+
+  it('refuses at synth an interceptor environment over Lambda’s 4 KB, naming the largest settings', () => {
+    const audit = {
+      ...EXAMPLE.audit,
+      redactPatterns: Array.from({ length: 150 }, (_, i) => `secret-${i}-[0-9]{40}`),
+    };
+    expect(() => synth({ audit })).toThrow(
+      /environment would take about \d+ bytes \(Lambda allows 4096\); the largest settings are MCP_IDENTITY_REDACT_PATTERNS/,
+    );
   });
 });
 
