@@ -1,0 +1,170 @@
+import { JwtRsaVerifier } from 'aws-jwt-verify';
+import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
+import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import type { BenchProfile } from '../budget';
+import {
+  AUDIENCE,
+  type BenchHandler,
+  type BenchIdentity,
+  benchHandler,
+  expectAllowed,
+  expectDenied,
+  POLICY_DIR,
+  toolCallEvent,
+} from '../harness';
+import type { BenchRow } from '../report';
+import { measureSideBySide, type Probe, type Progress, probe } from '../sampling';
+
+export const FLOOR_ID = 'floor';
+
+const BOB = { user: 'bob', roles: ['order-admin'] } as const;
+const ALICE = { user: 'alice', roles: ['developer', 'db-reader'] } as const;
+
+/** Refunds up to 500 are bob's to make (policies/large-refunds.cedar forbids more): every call is allowed. */
+const allowedRefund = (iteration: number) => ({
+  order_id: String(1000 + (iteration % 50)),
+  status: 'refunded',
+  amount: (iteration % 50) * 10,
+});
+
+/**
+ * The floor every request pays whatever we do: aws-jwt-verify RS256 verification against a cached JWKS, and
+ * JSON stringify + parse of the same AgentCore interceptor event (the Lambda runtime's codec).
+ */
+export async function floorProbe(identity: BenchIdentity): Promise<{ probe: Probe; eventBytes: number }> {
+  const token = await identity.token(BOB.user, BOB.roles);
+  const verifier = JwtRsaVerifier.create({
+    issuer: identity.issuer.issuer,
+    audience: AUDIENCE,
+    jwksUri: identity.issuer.jwksUri,
+  });
+  verifier.cacheJwks(identity.issuer.jwks as never);
+  const event = toolCallEvent(token, 'orders___update_order', allowedRefund(0));
+  return {
+    eventBytes: Buffer.byteLength(JSON.stringify(event)),
+    probe: probe({
+      id: FLOOR_ID,
+      label: 'floor: RS256 verify (cached JWKS) + JSON of the event',
+      run: async () => {
+        const parsed = JSON.parse(JSON.stringify(event)) as typeof event;
+        const header = parsed.mcp.gatewayRequest.headers.Authorization as string;
+        return verifier.verify(header.slice('Bearer '.length));
+      },
+      check: (payload) => (payload.sub === BOB.user ? true : `verified sub ${String(payload.sub)}`),
+    }),
+  };
+}
+
+function hitRate(cache: BenchHandler['cache']): string {
+  const total = cache.hits + cache.misses;
+  return total === 0 ? 'no cache lookups' : `decision cache hits ${((100 * cache.hits) / total).toFixed(1)}%`;
+}
+
+/** A tools/call scenario: who calls what, and the outcome every call must get. */
+export interface ToolCallScenario {
+  readonly id: string;
+  readonly label: string;
+  readonly handler: BenchHandler;
+  /** The token for an iteration (a fresh one per call, or one for all). */
+  readonly token: (iteration: number) => Promise<string> | string;
+  readonly call: (iteration: number) => { tool: string; args: Record<string, unknown> };
+  readonly expect: { readonly outcome: 'allow'; readonly user: string } | { readonly outcome: 'deny' };
+}
+
+export function toolCallProbe(scenario: ToolCallScenario): Probe {
+  let event: ReturnType<typeof toolCallEvent> | undefined;
+  return probe<InterceptorOutput>({
+    id: scenario.id,
+    label: scenario.label,
+    before: async (iteration) => {
+      const { tool, args } = scenario.call(iteration);
+      event = toolCallEvent(await scenario.token(iteration), tool, args, iteration);
+    },
+    run: () => scenario.handler.handler(event),
+    check: (output) =>
+      scenario.expect.outcome === 'allow'
+        ? expectAllowed(output, scenario.expect.user)
+        : expectDenied(output),
+  });
+}
+
+/**
+ * The REQUEST step of tools/call side by side with the floor: decision cache off, on, a cache hit with a
+ * fresh token carrying the same claims, and a policy denial.
+ */
+export async function hotPathRows(
+  identity: BenchIdentity,
+  profile: BenchProfile,
+  progress: Progress,
+): Promise<{ rows: BenchRow[]; floorP50: number; floorP99: number }> {
+  const bundle = loadPolicyBundle(POLICY_DIR);
+  const floor = await floorProbe(identity);
+  const bobToken = await identity.token(BOB.user, BOB.roles);
+  const aliceToken = await identity.token(ALICE.user, ALICE.roles);
+  const uncached = benchHandler(bundle, identity.verifier, 0);
+  const cached = benchHandler(bundle, identity.verifier, 300);
+  const freshTokens = benchHandler(bundle, identity.verifier, 300);
+  const refund = (iteration: number) => ({ tool: 'orders___update_order', args: allowedRefund(iteration) });
+  const allowBob = { outcome: 'allow', user: BOB.user } as const;
+  const probes: Probe[] = [
+    floor.probe,
+    toolCallProbe({
+      id: 'call-cache-off',
+      label: 'tools/call allow, decision cache off',
+      handler: uncached,
+      token: () => bobToken,
+      call: refund,
+      expect: allowBob,
+    }),
+    toolCallProbe({
+      id: 'call-cache-on',
+      label: 'tools/call allow, cache on (hit, same token)',
+      handler: cached,
+      token: () => bobToken,
+      call: refund,
+      expect: allowBob,
+    }),
+    toolCallProbe({
+      id: 'call-cache-fresh-token',
+      label: 'tools/call allow, cache on, fresh token same claims',
+      handler: freshTokens,
+      token: () => identity.token(BOB.user, BOB.roles),
+      call: refund,
+      expect: allowBob,
+    }),
+    toolCallProbe({
+      id: 'call-deny',
+      label: 'tools/call deny (no permit / forbid), cache off',
+      handler: uncached,
+      token: (iteration) => (iteration % 2 === 0 ? aliceToken : bobToken),
+      // alice has no permit for update_order; bob's refunds above 500 meet the forbid.
+      call: (iteration) => ({
+        tool: 'orders___update_order',
+        args: { order_id: '1001', status: 'refunded', amount: 501 + (iteration % 400) },
+      }),
+      expect: { outcome: 'deny' },
+    }),
+  ];
+  progress(`hot path: floor and ${probes.length - 1} tools/call scenarios, side by side`);
+  const measured = await measureSideBySide(probes, profile.hot, progress);
+  const floorRow = measured[0];
+  const floorP50 = floorRow?.latency.p50 ?? Number.NaN;
+  const floorP99 = floorRow?.latency.p99 ?? Number.NaN;
+  const notes: Record<string, string> = {
+    [FLOOR_ID]: `event ${floor.eventBytes} bytes`,
+    'call-cache-on': hitRate(cached.cache),
+    'call-cache-fresh-token': `${hitRate(freshTokens.cache)}; token signing untimed`,
+  };
+  const rows = measured.map(
+    (row): BenchRow => ({
+      group: 'hot path (REQUEST step, local Cedar, policies/)',
+      id: row.id,
+      label: row.label,
+      latency: row.latency,
+      ratio: { to: 'floor', p50: row.latency.p50 / floorP50, p99: row.latency.p99 / floorP99 },
+      ...(notes[row.id] === undefined ? {} : { note: notes[row.id] }),
+      failures: row.failures,
+    }),
+  );
+  return { rows, floorP50, floorP99 };
+}
