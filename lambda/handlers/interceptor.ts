@@ -12,6 +12,7 @@ import {
   respond,
 } from '../adapters/agentcore-interceptor';
 import { AvpDecisionPoint } from '../adapters/avp-decision-point';
+import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
 import { bearerToken, JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { LogAuditSink } from '../adapters/log-audit-sink';
@@ -644,19 +645,37 @@ function createProductionHandler(): InterceptorHandler {
     );
   }
   const verifier = new JwtTokenVerifier(config.jwt);
+  // Started here, during the init phase, so the first request finds the JWKS (and policy names) loaded.
   void verifier.hydrate();
   const client = new VerifiedPermissionsClient({ maxAttempts: 2 });
   const avp = new AvpDecisionPoint(client, config.decisionPoint);
+  let pdp: PolicyDecisionPoint = avp;
+  if (config.policyNames !== undefined) {
+    const names = new AvpPolicyNames(client, config.decisionPoint.policyStoreId, config.policyNames);
+    void names.hydrate();
+    pdp = new StableIdDecisionPoint(avp, names);
+  }
   return createInterceptorHandler({
     verifier,
-    pdp: new CachingDecisionPoint(avp, config.cache),
+    pdp: new CachingDecisionPoint(pdp, config.cache),
     audit: new LogAuditSink(createAuditLogger()),
     log: logger,
     settings: interceptorSettings(config),
   });
 }
 
+/**
+ * Built at module scope — configuration parsed, clients made, JWKS and policy names loading — so that work
+ * falls in Lambda's init phase and the first request does not pay for it. A configuration error is kept for
+ * the handler below, which retries (the environment may be fixed without a new deploy only in tests, but a
+ * retry costs nothing next to refusing every request).
+ */
 let production: InterceptorHandler | undefined;
+try {
+  production = createProductionHandler();
+} catch {
+  production = undefined;
+}
 
 /**
  * Lambda entry. A configuration error is logged once per invocation and every request is refused with 503:

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
-import { z } from 'zod';
 import type { ClaimNames } from '../core/caller';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
@@ -13,6 +12,10 @@ import { DEFAULT_REDACTED_KEYS, DEFAULT_VALUE_PATTERNS, type RedactionConfig } f
  * Security-critical settings (issuer, audience, key location, policy store) have no defaults. Every key is
  * documented in the README's configuration table; an unknown MCP_IDENTITY_* key is an error, so a typo
  * cannot silently leave a default in force.
+ *
+ * Validated by hand rather than with zod: this module is bundled into every Lambda, and zod was 45 % of the
+ * interceptor's bundle and a good part of its cold start, for three dozen flat string settings. zod stays
+ * where size does not matter (the CDK app and the CLI). Messages name the full variable, as before.
  */
 
 const PREFIX = 'MCP_IDENTITY_';
@@ -23,93 +26,128 @@ const list = (value: string) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 
-const csv = z.string().transform(list);
-const positiveInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-const json = <T extends z.ZodType>(schema: T) =>
-  z
-    .string()
-    .transform((text, ctx) => {
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
+type Algorithm = (typeof supportedSignatureAlgorithms)[number];
 
-const algorithm = z.enum(supportedSignatureAlgorithms);
-const callerField = z.enum(CALLER_FIELDS as [string, ...string[]]);
+/**
+ * Reads settings one key at a time, collecting every problem as `<KEY> <what is wrong>` so one error names
+ * every bad key; keys never read are reported as unknown.
+ */
+class SettingsReader {
+  readonly problems: string[] = [];
+  private readonly unread: Set<string>;
 
-const ENV_SCHEMA = z
-  .object({
-    ISSUER: z.string().min(1),
-    AUDIENCE: csv.pipe(z.array(z.string()).min(1, 'needs at least one audience')),
-    DISCOVERY_URL: z.url().optional(),
-    JWKS_URI: z.url().optional(),
-    ALGORITHMS: csv.pipe(z.array(algorithm).min(1)).default(['RS256', 'ES256']),
-    CLOCK_SKEW_SECONDS: positiveInt(0),
-    JWKS_TIMEOUT_MS: positiveInt(1500),
-    CLAIM_SUBJECT: z.string().min(1).default('sub'),
-    CLAIM_ROLES: z.string().min(1).default('roles'),
-    CLAIM_EMAIL: z.string().min(1).default('email'),
-    CLAIM_USERNAME: csv.default(['username', 'preferred_username']),
-    CLAIM_AGENT: csv.default(['client_id', 'azp']),
-    DECISION_POINT: z.enum(['avp', 'local']).default('avp'),
-    POLICY_STORE_ID: z
-      .string()
-      .regex(/^[a-zA-Z0-9-]{1,200}$/, 'is not a policy store id')
-      .optional(),
-    POLICY_DIR: z.string().min(1).optional(),
-    AVP_TIMEOUT_MS: positiveInt(1000),
-    INPUT_TYPES_FILE: z.string().min(1).optional(),
-    POLICY_CATALOG_FILE: z.string().min(1).optional(),
-    POLICY_CATALOG: json(
-      z.array(z.object({ id: z.string().min(1), name: z.string().min(1), reason: z.string().optional() })),
-    ).optional(),
-    CEDAR_NAMESPACE: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/)
-      .default('McpIdentity'),
-    RESOURCE_ID: z.string().min(1).default('gateway'),
-    MODE: z.enum(['enforce', 'log-only']).default('enforce'),
-    INJECT_USER_PARAM: z.string().min(1).default('_caller_user'),
-    INJECT_ROLES_PARAM: z.string().min(1).default('_caller_roles'),
-    INJECT_BINDINGS: json(z.record(z.string(), z.record(z.string(), callerField))).default({}),
-    AUDIT_ARGUMENTS: z.enum(['values', 'names', 'none']).default('values'),
-    REDACT_KEYS: csv.default([]),
-    REDACT_PATTERNS: json(z.array(z.string())).default([]),
-    DECISION_CACHE_TTL_SECONDS: positiveInt(30),
-    DECISION_CACHE_MAX_ENTRIES: positiveInt(1000),
-    MAX_BODY_BYTES: positiveInt(1024 * 1024),
-    AUDIT_EVENT_SOURCE: z.string().min(1).max(256).default('mcp-identity'),
-    RECIPIENT_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
-    RESOURCE_METADATA_URL: z.url().optional(),
-  })
-  .strict()
-  .superRefine((env, ctx) => {
-    if (env.DISCOVERY_URL === undefined && env.JWKS_URI === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['DISCOVERY_URL'],
-        message: 'set MCP_IDENTITY_DISCOVERY_URL or MCP_IDENTITY_JWKS_URI',
-      });
+  constructor(
+    private readonly settings: Readonly<Record<string, string>>,
+    private readonly prefix: string,
+  ) {
+    this.unread = new Set(Object.keys(settings));
+  }
+
+  problem(key: string, message: string): void {
+    this.problems.push(`${this.prefix}${key} ${message}`);
+  }
+
+  raw(key: string): string | undefined {
+    this.unread.delete(key);
+    return this.settings[key];
+  }
+
+  required(key: string): string {
+    const value = this.raw(key);
+    if (value === undefined) this.problem(key, 'is required');
+    return value ?? '';
+  }
+
+  text(key: string, fallback: string, max = Number.POSITIVE_INFINITY): string {
+    const value = this.raw(key) ?? fallback;
+    if (value.length > max) this.problem(key, `must be at most ${max} characters`);
+    return value;
+  }
+
+  matching(key: string, value: string | undefined, pattern: RegExp, message: string): void {
+    if (value !== undefined && !pattern.test(value)) this.problem(key, message);
+  }
+
+  url(key: string): string | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') this.problem(key, 'must be an http(s) URL');
+    } catch {
+      this.problem(key, 'must be a URL');
     }
-    if (env.DECISION_POINT === 'avp' && env.POLICY_STORE_ID === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['POLICY_STORE_ID'],
-        message: 'is required when MCP_IDENTITY_DECISION_POINT is avp',
-      });
+    return value;
+  }
+
+  csv(key: string, fallback: readonly string[]): string[] {
+    const value = this.raw(key);
+    return value === undefined ? [...fallback] : list(value);
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(key) ?? fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problem(key, `must be one of ${allowed.join(', ')} (got '${value}')`);
+      return fallback;
     }
-    if (env.DECISION_POINT === 'local' && env.POLICY_DIR === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['POLICY_DIR'],
-        message: 'is required when MCP_IDENTITY_DECISION_POINT is local',
-      });
+    return value as T;
+  }
+
+  integer(key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const value = this.raw(key);
+    if (value === undefined) return fallback;
+    const number = Number(value.trim());
+    if (value.trim() === '' || !Number.isInteger(number) || number < min || number > max) {
+      this.problem(
+        key,
+        max === Number.MAX_SAFE_INTEGER
+          ? `must be an integer ≥ ${min}`
+          : `must be an integer from ${min} to ${max}`,
+      );
+      return fallback;
     }
-  });
+    return number;
+  }
+
+  json(key: string): unknown {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      this.problem(key, 'is not valid JSON');
+      return undefined;
+    }
+  }
+
+  /** Problems, with keys nobody read (typos) first. */
+  all(): string[] {
+    const unknown = [...this.unread].map((key) => this.prefix + key);
+    return [...(unknown.length > 0 ? [`unknown setting(s) ${unknown.join(', ')}`] : []), ...this.problems];
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+/** One catalogue entry; `avpName` is the policy's Verified Permissions name when the stack deployed it. */
+interface CatalogEntry extends PolicyExplanation {
+  readonly avpName?: string;
+}
+
+function catalogEntry(value: unknown): CatalogEntry | undefined {
+  if (!isRecord(value) || typeof value.name !== 'string' || value.name === '') return undefined;
+  if (value.reason !== undefined && typeof value.reason !== 'string') return undefined;
+  if (value.avpName !== undefined && typeof value.avpName !== 'string') return undefined;
+  return {
+    name: value.name,
+    ...(value.reason ? { reason: value.reason } : {}),
+    ...(value.avpName ? { avpName: value.avpName } : {}),
+  };
+}
 
 export interface InterceptorConfig {
   readonly jwt: {
@@ -117,7 +155,7 @@ export interface InterceptorConfig {
     readonly audience: readonly string[];
     readonly discoveryUrl?: string;
     readonly jwksUri?: string;
-    readonly algorithms: readonly (typeof supportedSignatureAlgorithms)[number][];
+    readonly algorithms: readonly Algorithm[];
     readonly graceSeconds: number;
     readonly fetchTimeoutMs: number;
     readonly claimNames: ClaimNames;
@@ -129,6 +167,11 @@ export interface InterceptorConfig {
   readonly resourceId: string;
   readonly inputTypes?: Readonly<Record<string, CedarType>>;
   readonly catalog?: PolicyCatalog;
+  /**
+   * Verified Permissions policy name → stable id, for mapping the opaque ids IsAuthorized returns to catalogue
+   * entries (see lambda/adapters/avp-policy-names.ts).
+   */
+  readonly policyNames?: ReadonlyMap<string, string>;
   readonly mode: 'enforce' | 'log-only';
   readonly injection: InjectionConfig;
   readonly redaction: RedactionConfig;
@@ -146,16 +189,6 @@ function settingsWithPrefix(env: NodeJS.ProcessEnv, prefix: string): Record<stri
       settings[key.slice(prefix.length)] = value;
   }
   return settings;
-}
-
-/** Validation issues as messages naming the full variable, e.g. `MCP_IDENTITY_AUDIENCE is required`. */
-function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: string): string[] {
-  return issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys')
-      return `unknown setting(s) ${issue.keys.map((key) => prefix + key).join(', ')}`;
-    const key = issue.path.length > 0 ? `${prefix}${String(issue.path[0])}` : 'configuration';
-    return `${key} ${issue.message.includes('received undefined') ? 'is required' : issue.message}`;
-  });
 }
 
 function compileRegex(source: string): RegExp {
@@ -187,89 +220,173 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+const ALGORITHMS = supportedSignatureAlgorithms as readonly Algorithm[];
+const NAMESPACE = /^[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*$/;
+
+function readCatalog(
+  read: SettingsReader,
+  inline: unknown,
+  file: string | undefined,
+): { catalog?: Map<string, PolicyExplanation>; policyNames?: Map<string, string> } {
+  if (inline !== undefined) {
+    // The inline form (a list of { id, name, reason }) keyed by AVP policy id: kept for stacks deployed before
+    // the catalogue moved into the code asset.
+    const entries = Array.isArray(inline)
+      ? inline.map((item) => [item, catalogEntry(item)] as const)
+      : undefined;
+    if (
+      entries === undefined ||
+      entries.some(([item, entry]) => entry === undefined || !isRecord(item) || typeof item.id !== 'string')
+    ) {
+      read.problem('POLICY_CATALOG', 'must be a list of { id, name, reason } entries');
+      return {};
+    }
+    return {
+      catalog: new Map(
+        entries.map(([item, entry]) => [
+          String((item as Record<string, unknown>).id),
+          { name: entry?.name ?? '', ...(entry?.reason ? { reason: entry.reason } : {}) },
+        ]),
+      ),
+    };
+  }
+  if (file === undefined) return {};
+  const json = readJsonFile('POLICY_CATALOG_FILE', file);
+  const catalog = new Map<string, PolicyExplanation>();
+  const policyNames = new Map<string, string>();
+  if (!isRecord(json)) {
+    read.problem('POLICY_CATALOG_FILE', `${file} must hold an object of { name, reason } entries`);
+    return {};
+  }
+  for (const [id, value] of Object.entries(json)) {
+    const entry = catalogEntry(value);
+    if (entry === undefined) {
+      read.problem('POLICY_CATALOG_FILE', `${file}: entry '${id}' must be { name, reason? }`);
+      continue;
+    }
+    catalog.set(id, { name: entry.name, ...(entry.reason ? { reason: entry.reason } : {}) });
+    if (entry.avpName !== undefined) policyNames.set(entry.avpName, id);
+  }
+  return { catalog, policyNames };
+}
+
 /** Reads the MCP_IDENTITY_* variables. Throws {@link ConfigurationError} naming every bad or missing key. */
 export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): InterceptorConfig {
-  const parsed = ENV_SCHEMA.safeParse(settingsWithPrefix(env, PREFIX));
-  if (!parsed.success)
-    throw new ConfigurationError(
-      `invalid configuration: ${describeIssues(parsed.error.issues, PREFIX).join('; ')}`,
+  const read = new SettingsReader(settingsWithPrefix(env, PREFIX), PREFIX);
+  const issuer = read.required('ISSUER');
+  const audience = read.csv('AUDIENCE', []);
+  if (read.raw('AUDIENCE') === undefined) read.problem('AUDIENCE', 'is required');
+  else if (audience.length === 0) read.problem('AUDIENCE', 'needs at least one audience');
+  const discoveryUrl = read.url('DISCOVERY_URL');
+  const jwksUri = read.url('JWKS_URI');
+  if (discoveryUrl === undefined && jwksUri === undefined)
+    read.problem('DISCOVERY_URL', `set ${PREFIX}DISCOVERY_URL or ${PREFIX}JWKS_URI`);
+  const algorithms = read.csv('ALGORITHMS', ['RS256', 'ES256']);
+  const badAlgorithms = algorithms.filter((name) => !(ALGORITHMS as readonly string[]).includes(name));
+  if (algorithms.length === 0) read.problem('ALGORITHMS', 'needs at least one algorithm');
+  if (badAlgorithms.length > 0)
+    read.problem(
+      'ALGORITHMS',
+      `has unsupported ${badAlgorithms.join(', ')} (supported: ${ALGORITHMS.join(', ')})`,
     );
-  const e = parsed.data;
-  const catalog =
-    e.POLICY_CATALOG !== undefined
-      ? new Map<string, PolicyExplanation>(
-          e.POLICY_CATALOG.map((entry) => [
-            entry.id,
-            { name: entry.name, ...(entry.reason ? { reason: entry.reason } : {}) },
-          ]),
-        )
-      : e.POLICY_CATALOG_FILE === undefined
-        ? undefined
-        : new Map(
-            Object.entries(
-              z
-                .record(z.string(), z.object({ name: z.string(), reason: z.string().optional() }))
-                .parse(readJsonFile('POLICY_CATALOG_FILE', e.POLICY_CATALOG_FILE)),
-            ) as [string, PolicyExplanation][],
-          );
+  const graceSeconds = read.integer('CLOCK_SKEW_SECONDS', 0);
+  const fetchTimeoutMs = read.integer('JWKS_TIMEOUT_MS', 1500);
+  const claimNames: ClaimNames = {
+    subject: read.text('CLAIM_SUBJECT', 'sub'),
+    roles: read.text('CLAIM_ROLES', 'roles'),
+    email: read.text('CLAIM_EMAIL', 'email'),
+    username: read.csv('CLAIM_USERNAME', ['username', 'preferred_username']),
+    agent: read.csv('CLAIM_AGENT', ['client_id', 'azp']),
+  };
+  const decisionPoint = read.oneOf('DECISION_POINT', ['avp', 'local'] as const, 'avp');
+  const policyStoreId = read.raw('POLICY_STORE_ID');
+  read.matching('POLICY_STORE_ID', policyStoreId, /^[a-zA-Z0-9-]{1,200}$/, 'is not a policy store id');
+  const policyDir = read.raw('POLICY_DIR');
+  const avpTimeoutMs = read.integer('AVP_TIMEOUT_MS', 1000);
+  if (decisionPoint === 'avp' && policyStoreId === undefined)
+    read.problem('POLICY_STORE_ID', `is required when ${PREFIX}DECISION_POINT is avp`);
+  if (decisionPoint === 'local' && policyDir === undefined)
+    read.problem('POLICY_DIR', `is required when ${PREFIX}DECISION_POINT is local`);
+  const inputTypesFile = read.raw('INPUT_TYPES_FILE');
+  const catalogFile = read.raw('POLICY_CATALOG_FILE');
+  const inlineCatalog = read.json('POLICY_CATALOG');
+  const namespace = read.text('CEDAR_NAMESPACE', 'McpIdentity');
+  read.matching('CEDAR_NAMESPACE', namespace, NAMESPACE, 'is not a Cedar namespace');
+  const resourceId = read.text('RESOURCE_ID', 'gateway');
+  const mode = read.oneOf('MODE', ['enforce', 'log-only'] as const, 'enforce');
+  const userParameter = read.text('INJECT_USER_PARAM', '_caller_user');
+  const rolesParameter = read.text('INJECT_ROLES_PARAM', '_caller_roles');
+  const bindings = read.json('INJECT_BINDINGS') ?? {};
+  if (
+    !isRecord(bindings) ||
+    !Object.values(bindings).every(
+      (tool) =>
+        isRecord(tool) && Object.values(tool).every((field) => CALLER_FIELDS.includes(field as never)),
+    )
+  )
+    read.problem(
+      'INJECT_BINDINGS',
+      `must map tool → { parameter: caller field } with fields from ${CALLER_FIELDS.join(', ')}`,
+    );
+  const auditArguments = read.oneOf('AUDIT_ARGUMENTS', ['values', 'names', 'none'] as const, 'values');
+  const redactKeys = read.csv('REDACT_KEYS', []);
+  const redactPatterns = read.json('REDACT_PATTERNS') ?? [];
+  if (!isStringArray(redactPatterns)) read.problem('REDACT_PATTERNS', 'must be a JSON list of strings');
+  const ttlSeconds = read.integer('DECISION_CACHE_TTL_SECONDS', 30);
+  const maxEntries = read.integer('DECISION_CACHE_MAX_ENTRIES', 1000);
+  const maxBodyBytes = read.integer('MAX_BODY_BYTES', 1024 * 1024);
+  const eventSource = read.text('AUDIT_EVENT_SOURCE', 'mcp-identity', 256);
+  const recipientAccountId = read.required('RECIPIENT_ACCOUNT_ID');
+  read.matching(
+    'RECIPIENT_ACCOUNT_ID',
+    recipientAccountId || undefined,
+    /^\d{12}$/,
+    'must be a 12-digit AWS account id',
+  );
+  const resourceMetadataUrl = read.url('RESOURCE_METADATA_URL');
+  const problems = read.all();
+  if (problems.length > 0) throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
+
+  const { catalog, policyNames } = readCatalog(read, inlineCatalog, catalogFile);
+  const catalogProblems = read.all();
+  if (catalogProblems.length > 0)
+    throw new ConfigurationError(`invalid configuration: ${catalogProblems.join('; ')}`);
   const config: InterceptorConfig = {
     jwt: {
-      issuer: e.ISSUER,
-      audience: e.AUDIENCE,
-      ...(e.DISCOVERY_URL === undefined ? {} : { discoveryUrl: e.DISCOVERY_URL }),
-      ...(e.JWKS_URI === undefined ? {} : { jwksUri: e.JWKS_URI }),
-      algorithms: e.ALGORITHMS,
-      graceSeconds: e.CLOCK_SKEW_SECONDS,
-      fetchTimeoutMs: e.JWKS_TIMEOUT_MS,
-      claimNames: {
-        subject: e.CLAIM_SUBJECT,
-        roles: e.CLAIM_ROLES,
-        email: e.CLAIM_EMAIL,
-        username: e.CLAIM_USERNAME,
-        agent: e.CLAIM_AGENT,
-      },
+      issuer,
+      audience,
+      ...(discoveryUrl === undefined ? {} : { discoveryUrl }),
+      ...(jwksUri === undefined ? {} : { jwksUri }),
+      algorithms: algorithms as Algorithm[],
+      graceSeconds,
+      fetchTimeoutMs,
+      claimNames,
     },
     decisionPoint:
-      e.DECISION_POINT === 'avp'
-        ? { kind: 'avp', policyStoreId: e.POLICY_STORE_ID as string, timeoutMs: e.AVP_TIMEOUT_MS }
-        : { kind: 'local', policyDir: e.POLICY_DIR as string },
-    namespace: e.CEDAR_NAMESPACE,
-    resourceId: e.RESOURCE_ID,
-    ...(e.INPUT_TYPES_FILE === undefined
+      decisionPoint === 'avp'
+        ? { kind: 'avp', policyStoreId: policyStoreId as string, timeoutMs: avpTimeoutMs }
+        : { kind: 'local', policyDir: policyDir as string },
+    namespace,
+    resourceId,
+    ...(inputTypesFile === undefined
       ? {}
-      : { inputTypes: readJsonFile('INPUT_TYPES_FILE', e.INPUT_TYPES_FILE) as Record<string, CedarType> }),
+      : { inputTypes: readJsonFile('INPUT_TYPES_FILE', inputTypesFile) as Record<string, CedarType> }),
     ...(catalog === undefined ? {} : { catalog }),
-    mode: e.MODE,
-    injection: {
-      userParameter: e.INJECT_USER_PARAM,
-      rolesParameter: e.INJECT_ROLES_PARAM,
-      bindings: e.INJECT_BINDINGS as InjectionConfig['bindings'],
-    },
+    ...(policyNames === undefined ? {} : { policyNames }),
+    mode,
+    injection: { userParameter, rolesParameter, bindings: bindings as InjectionConfig['bindings'] },
     redaction: {
-      arguments: e.AUDIT_ARGUMENTS,
-      keys: [...DEFAULT_REDACTED_KEYS, ...e.REDACT_KEYS],
-      valuePatterns: [...DEFAULT_VALUE_PATTERNS, ...e.REDACT_PATTERNS.map(compileRegex)],
+      arguments: auditArguments,
+      keys: [...DEFAULT_REDACTED_KEYS, ...redactKeys],
+      valuePatterns: [...DEFAULT_VALUE_PATTERNS, ...(redactPatterns as string[]).map(compileRegex)],
     },
-    cache: { ttlSeconds: e.DECISION_CACHE_TTL_SECONDS, maxEntries: e.DECISION_CACHE_MAX_ENTRIES },
-    maxBodyBytes: e.MAX_BODY_BYTES,
-    audit: { eventSource: e.AUDIT_EVENT_SOURCE, recipientAccountId: e.RECIPIENT_ACCOUNT_ID },
-    ...(e.RESOURCE_METADATA_URL === undefined ? {} : { resourceMetadataUrl: e.RESOURCE_METADATA_URL }),
+    cache: { ttlSeconds, maxEntries },
+    maxBodyBytes,
+    audit: { eventSource, recipientAccountId },
+    ...(resourceMetadataUrl === undefined ? {} : { resourceMetadataUrl }),
   };
   return deepFreeze(config);
 }
-
-const FORWARDER_SCHEMA = z
-  .object({
-    CHANNEL_ARN: z
-      .string()
-      .regex(/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/, 'must be a CloudTrail channel ARN'),
-    DLQ_URL: z.url(),
-    ENDPOINT: z.url().optional(),
-    EXTERNAL_ID: z.string().min(2).max(1224).optional(),
-    MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
-    TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
-  })
-  .strict();
 
 export interface ForwarderConfig {
   readonly region: string;
@@ -284,20 +401,34 @@ export interface ForwarderConfig {
 /** The audit forwarder's `MCP_IDENTITY_AUDIT_*` settings (plus the Lambda-provided `AWS_REGION`). */
 export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): ForwarderConfig {
   const prefix = `${PREFIX}AUDIT_`;
-  const parsed = FORWARDER_SCHEMA.safeParse(settingsWithPrefix(env, prefix));
+  const read = new SettingsReader(settingsWithPrefix(env, prefix), prefix);
+  const channelArn = read.required('CHANNEL_ARN');
+  read.matching(
+    'CHANNEL_ARN',
+    channelArn || undefined,
+    /^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/,
+    'must be a CloudTrail channel ARN',
+  );
+  const dlqUrl = read.url('DLQ_URL');
+  if (dlqUrl === undefined) read.problem('DLQ_URL', 'is required');
+  const endpoint = read.url('ENDPOINT');
+  const externalId = read.raw('EXTERNAL_ID');
+  if (externalId !== undefined && (externalId.length < 2 || externalId.length > 1224))
+    read.problem('EXTERNAL_ID', 'must be 2 to 1224 characters');
+  const maxAttempts = read.integer('MAX_ATTEMPTS', 4, 1, 10);
+  const timeoutMs = read.integer('TIMEOUT_MS', 5000, 100);
+  const problems = read.all();
   const region = env.AWS_REGION;
-  const problems = parsed.success ? [] : describeIssues(parsed.error.issues, prefix);
   if (region === undefined || region === '') problems.push('AWS_REGION is required');
-  if (!parsed.success || problems.length > 0)
+  if (problems.length > 0)
     throw new ConfigurationError(`invalid forwarder configuration: ${problems.join('; ')}`);
-  const e = parsed.data;
   return Object.freeze({
     region: region as string,
-    channelArn: e.CHANNEL_ARN,
-    dlqUrl: e.DLQ_URL,
-    ...(e.ENDPOINT === undefined ? {} : { endpoint: e.ENDPOINT }),
-    ...(e.EXTERNAL_ID === undefined ? {} : { externalId: e.EXTERNAL_ID }),
-    maxAttempts: e.MAX_ATTEMPTS,
-    timeoutMs: e.TIMEOUT_MS,
+    channelArn,
+    dlqUrl: dlqUrl as string,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(externalId === undefined ? {} : { externalId }),
+    maxAttempts,
+    timeoutMs,
   });
 }
