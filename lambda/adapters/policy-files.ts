@@ -62,7 +62,26 @@ export interface PolicyFile {
   readonly file: string;
   readonly text: string;
   readonly reason?: string;
+  /** Effect and scope as Cedar's JSON policy format has them (what decides which requests it can apply to). */
+  readonly scope?: PolicyScope;
+  /** The policy in Cedar's JSON format, as parsed while reading (saves the engine a second parse). */
+  readonly json?: cedar.PolicyJson;
 }
+
+/** A policy's effect and its principal, action and resource constraints in Cedar's JSON policy format. */
+export interface PolicyScope {
+  readonly effect: 'permit' | 'forbid';
+  readonly principal: unknown;
+  readonly action: ActionConstraint;
+  readonly resource: unknown;
+}
+
+/** The action constraint of a policy's scope (Cedar JSON policy format). */
+export type ActionConstraint =
+  | { readonly op: 'All' }
+  | { readonly op: '=='; readonly entity: { readonly type: string; readonly id: string } }
+  | { readonly op: 'in'; readonly entity: { readonly type: string; readonly id: string } }
+  | { readonly op: 'in'; readonly entities: readonly { readonly type: string; readonly id: string }[] };
 
 /** The policy folder, loaded and STRICT-validated: what both engines are given. */
 export interface PolicyBundle {
@@ -75,6 +94,8 @@ export interface PolicyBundle {
   readonly actions: ReadonlySet<string>;
   /** The schema's (top-level) Cedar namespace. */
   readonly namespace: string;
+  /** Parents (action groups) of each action, as full entity references, from the schema's `in [...]`. */
+  readonly actionParents: ReadonlyMap<string, readonly { readonly type: string; readonly id: string }[]>;
 }
 
 /** Every `*.cedar` file below `dir`, sorted (stable ids and messages). */
@@ -137,6 +158,17 @@ export function readPolicyFiles(dir: string): PolicyFile[] {
         file,
         text: policyText,
         ...(annotations.reason ? { reason: annotations.reason } : {}),
+        ...(json.type === 'success'
+          ? {
+              json: json.json,
+              scope: {
+                effect: json.json.effect,
+                principal: json.json.principal,
+                action: json.json.action as ActionConstraint,
+                resource: json.json.resource,
+              },
+            }
+          : {}),
       });
     });
   }
@@ -223,9 +255,18 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
 
   const inputTypes: Record<string, CedarType> = {};
   const actions = new Set<string>();
+  const actionParents = new Map<string, { type: string; id: string }[]>();
   for (const [namespace, definition] of Object.entries(resolved.json)) {
+    const actionType = namespace === '' ? 'Action' : `${namespace}::Action`;
     for (const [actionId, action] of Object.entries(definition.actions)) {
       actions.add(actionId);
+      actionParents.set(
+        actionKey(actionType, actionId),
+        (action.memberOf ?? []).map((parent) => ({
+          type: parent.type === undefined || parent.type === 'Action' ? actionType : parent.type,
+          id: parent.id,
+        })),
+      );
       const context = action.appliesTo?.context as JsonType | undefined;
       const input = (context?.attributes as Record<string, JsonType> | undefined)?.input;
       if (input !== undefined) inputTypes[actionId] = resolveType(input, namespace, resolved.json);
@@ -238,5 +279,10 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
     ]),
   );
   const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
-  return { schemaText, policies, catalog, inputTypes, actions, namespace };
+  return { schemaText, policies, catalog, inputTypes, actions, namespace, actionParents };
+}
+
+/** The key of an action entity in {@link PolicyBundle.actionParents}: `Namespace::Action::"id"`. */
+export function actionKey(type: string, id: string): string {
+  return `${type}::${JSON.stringify(id)}`;
 }

@@ -9,7 +9,7 @@ import {
 import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecisionPoint } from './decision';
 import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
 import { type InjectionConfig, injectIdentity, spoofedArguments } from './injection';
-import type { McpOperation } from './mcp-operation';
+import { type McpOperation, parseToolName } from './mcp-operation';
 
 export type EnforcementMode = 'enforce' | 'log-only';
 
@@ -168,12 +168,15 @@ export async function callableTools(
   settings: AuthorizerSettings,
 ): Promise<{ readonly callable: Set<string>; readonly error?: McpIdentityError }> {
   try {
+    // A name no `tools/call` can carry (see parseToolName) is never callable, so never listed, and never asked
+    // about: the prompt and resource actions share the tools' namespace of action ids.
+    const candidates = names.filter((name) => parseToolName(name) !== undefined);
     const answers = await pdp.couldBeAllowed(
-      names.map((name) => discoveryRequest(caller, name, settings.model)),
+      candidates.map((name) => discoveryRequest(caller, name, settings.model)),
     );
-    if (answers.length !== names.length)
+    if (answers.length !== candidates.length)
       throw new DecisionPointError('decision point answered a different number of requests');
-    return { callable: new Set(names.filter((_, index) => answers[index] === true)) };
+    return { callable: new Set(candidates.filter((_, index) => answers[index] === true)) };
   } catch (error) {
     const decision = errorDecision(error);
     return { callable: new Set(), error: decision.kind === 'error' ? decision.error : undefined };

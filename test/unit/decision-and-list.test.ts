@@ -1,3 +1,5 @@
+import { callableTools } from '../../lambda/core/authorize';
+import { callerFromClaims } from '../../lambda/core/caller';
 import { decisionFromAnswer, isAllowed } from '../../lambda/core/decision';
 import { DEFAULT_INJECTION } from '../../lambda/core/injection';
 import { filterToolList, listedToolNames } from '../../lambda/core/tool-list';
@@ -100,5 +102,53 @@ describe('tools/list filtering', () => {
       },
     });
     expect(body.result.tools).toHaveLength(3);
+  });
+});
+
+describe('callableTools', () => {
+  const caller = callerFromClaims({
+    sub: 'bob',
+    roles: ['order-admin'],
+    iss: 'https://issuer.test',
+    exp: 4e9,
+  });
+  const settings = {
+    model: { namespace: 'McpIdentity', resourceId: 'gateway' },
+    injection: DEFAULT_INJECTION,
+    mode: 'enforce' as const,
+  };
+
+  it('never lists, nor asks about, a name no tools/call could carry', async () => {
+    const asked: string[] = [];
+    const pdp = {
+      isAuthorized: async () => ({ decision: 'allow' as const, determiningPolicies: [], errors: [] }),
+      couldBeAllowed: async (requests: readonly { action: { id: string } }[]) => {
+        asked.push(...requests.map((request) => request.action.id));
+        return requests.map(() => true);
+      },
+    };
+
+    const result = await callableTools(
+      caller,
+      ['orders___get_order', 'prompts/get', 'bad name', ''],
+      pdp,
+      settings,
+    );
+
+    expect([...result.callable]).toStrictEqual(['orders___get_order']);
+    expect(asked).toStrictEqual(['orders___get_order']);
+    expect(result.error).toBeUndefined();
+  });
+
+  it('hides every tool when the engine answers a different number of requests', async () => {
+    const pdp = {
+      isAuthorized: async () => ({ decision: 'allow' as const, determiningPolicies: [], errors: [] }),
+      couldBeAllowed: async () => [true],
+    };
+
+    const result = await callableTools(caller, ['a___b', 'a___c'], pdp, settings);
+
+    expect(result.callable.size).toBe(0);
+    expect(result.error?.message).toMatch(/different number/);
   });
 });
