@@ -60,9 +60,12 @@ export class JsonlAuditSink implements AuditSink {
         this.queue = [];
         try {
           const handle = await this.appendHandle();
-          await handle.appendFile(
-            batch.length === 1 ? (batch[0] as PendingLine).text : batch.map((line) => line.text).join(''),
-            'utf8',
+          await writeAll(
+            handle,
+            Buffer.from(
+              batch.length === 1 ? (batch[0] as PendingLine).text : batch.map((line) => line.text).join(''),
+              'utf8',
+            ),
           );
           for (const line of batch) line.resolve();
         } catch (error) {
@@ -95,5 +98,14 @@ export class JsonlAuditSink implements AuditSink {
     this.handle = undefined;
     this.inode = undefined;
     await handle?.close().catch(() => undefined);
+  }
+}
+
+/** One write(2) in practice; loops should the kernel take only part of the buffer (writes are serialised here). */
+async function writeAll(handle: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await handle.write(buffer, offset, buffer.length - offset);
+    offset += bytesWritten;
   }
 }
