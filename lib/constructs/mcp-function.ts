@@ -7,6 +7,7 @@ import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aw
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { lambdaBundling } from '../bundling';
 
 export const PROJECT_ROOT = join(__dirname, '..', '..');
 
@@ -34,7 +35,8 @@ export interface McpFunctionProps {
 
 /**
  * The one opinionated function used by every Lambda here: Node.js 22 on ARM64, bundled with the local esbuild
- * (no Docker) including a pinned AWS SDK (the runtime's copy can change under us), minified with source maps,
+ * (no Docker) including a pinned AWS SDK (the runtime's copy can change under us; only its node credential chain
+ * is swapped for the environment provider Lambda needs), ES module builds for tree-shaking, minified with source maps,
  * X-Ray tracing, an explicit log group with retention, a timeout and memory set on purpose.
  */
 export class McpFunction extends Construct {
@@ -61,6 +63,8 @@ export class McpFunction extends Construct {
         resources: [`${this.logGroup.logGroupArn}:*`],
       }),
     );
+    // Shared with bench/cold-start.ts (lib/bundling.ts says why each setting is there).
+    const bundling = lambdaBundling(PROJECT_ROOT);
     this.function = new NodejsFunction(this, 'Function', {
       role: this.role,
       entry: props.entry,
@@ -78,9 +82,13 @@ export class McpFunction extends Construct {
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
       ...(props.onFailure ? { onFailure: props.onFailure } : {}),
       bundling: {
-        minify: true,
-        sourceMap: true,
-        target: 'node22',
+        minify: bundling.minify,
+        sourceMap: bundling.sourceMap,
+        target: bundling.target,
+        mainFields: [...bundling.mainFields],
+        esbuildArgs: Object.fromEntries(
+          Object.entries(bundling.alias).map(([name, path]) => [`--alias:${name}`, path]),
+        ),
         format: OutputFormat.CJS,
         externalModules: [],
         forceDockerBundling: false,
