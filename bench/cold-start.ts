@@ -53,10 +53,7 @@ async function bundle(entry: string, outdir: string): Promise<string> {
 /** A Verified Permissions fake on loopback: IsAuthorized allows, ListPolicies names one policy. */
 function fakeVerifiedPermissions(): Promise<Server> {
   const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk) => {
-      body += chunk;
-    });
+    request.resume();
     request.on('end', () => {
       const target = String(request.headers['x-amz-target'] ?? '');
       const answer = target.endsWith('ListPolicies')
