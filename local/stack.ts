@@ -6,6 +6,7 @@ import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
+import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
@@ -138,8 +139,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stops.push(() => issuer.stop());
     issuerUrl = issuer.issuer;
 
-    const verifier = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
-    await verifier.hydrate();
+    const jwt = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
+    await jwt.hydrate();
+    const verifier = new CachingTokenVerifier(jwt);
     const diagnostics = new Logger({
       serviceName: 'mcp-identity-local',
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),

@@ -17,6 +17,12 @@ export interface AvpSettings {
   readonly policyStoreId: string;
   /** Per-call deadline; the SDK retries within it. @default 1000 */
   readonly timeoutMs: number;
+  /** BatchIsAuthorized calls in flight at once for one tools/list (the default quota is 30 RPS per store).
+   * @default 4 */
+  readonly batchConcurrency?: number;
+  /** Which `context.token` facts the deployed policies read, known at synth (see policy-token-reads.ts).
+   * @default 'all' */
+  readonly tokenReads?: 'all' | ReadonlySet<string>;
 }
 
 function entityIdentifier(uid: EntityUid): { entityType: string; entityId: string } {
@@ -58,10 +64,14 @@ function toAnswer(result: AvpResult | undefined): PolicyAnswer {
  * may call a tool and do not read `context.input`; argument rules are forbids guarded by `context has input`.
  */
 export class AvpDecisionPoint implements PolicyDecisionPoint {
+  readonly tokenReads: 'all' | ReadonlySet<string>;
+
   constructor(
     private readonly client: VerifiedPermissionsClient,
     private readonly settings: AvpSettings,
-  ) {}
+  ) {
+    this.tokenReads = settings.tokenReads ?? 'all';
+  }
 
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
     let output: IsAuthorizedCommandOutput;
@@ -86,14 +96,23 @@ export class AvpDecisionPoint implements PolicyDecisionPoint {
   }
 
   async couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]> {
-    const first = requests[0];
-    if (first === undefined) return [];
-    const answers: boolean[] = [];
-    for (let start = 0; start < requests.length; start += AVP_BATCH_LIMIT) {
-      const chunk = requests.slice(start, start + AVP_BATCH_LIMIT);
-      answers.push(...(await this.batch(chunk)));
-    }
-    return answers;
+    const chunks: AuthorizationRequest[][] = [];
+    for (let start = 0; start < requests.length; start += AVP_BATCH_LIMIT)
+      chunks.push(requests.slice(start, start + AVP_BATCH_LIMIT));
+    const answers: boolean[][] = new Array(chunks.length);
+    // A few chunks in flight at once: a long list costs the latency of ⌈N/30/concurrency⌉ calls, not ⌈N/30⌉.
+    // The first failure fails the whole list (the caller then hides every tool); the others still settle.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const index = next;
+        next += 1;
+        answers[index] = await this.batch(chunks[index] as AuthorizationRequest[]);
+      }
+    };
+    const workers = Math.max(1, Math.min(this.settings.batchConcurrency ?? 4, chunks.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+    return answers.flat();
   }
 
   private async batch(chunk: readonly AuthorizationRequest[]): Promise<boolean[]> {

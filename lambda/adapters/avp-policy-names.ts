@@ -116,4 +116,8 @@ export class StableIdDecisionPoint implements PolicyDecisionPoint {
   couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]> {
     return this.inner.couldBeAllowed(requests);
   }
+
+  get tokenReads(): 'all' | ReadonlySet<string> {
+    return this.inner.tokenReads ?? 'all';
+  }
 }

@@ -3,6 +3,7 @@ import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
 import { DecisionPointError } from '../core/errors';
 import { cedar } from './cedar-engine';
 import { type ActionConstraint, actionKey, type PolicyBundle, type PolicyFile } from './policy-files';
+import { type TokenReads, tokenReads } from './policy-token-reads';
 
 let generation = 0;
 
@@ -21,6 +22,7 @@ interface ActionSlice {
 /** A policy as the engine uses it: its scope, and whether its conditions read `action` (rare). */
 interface IndexedPolicy {
   readonly policy: PolicyFile;
+  readonly json: cedar.PolicyJson;
   readonly forbid: boolean;
   readonly action: ActionConstraint;
   /** The policy with its action scope widened to every action, for one partial evaluation across all tools;
@@ -39,8 +41,8 @@ function indexPolicy(policy: PolicyFile): IndexedPolicy {
   const readsAction = JSON.stringify(json.conditions).includes('{"Var":"action"}');
   const forbid = json.effect === 'forbid';
   return readsAction
-    ? { policy, forbid, action }
-    : { policy, forbid, action, unscoped: { ...json, action: { op: 'All' } } };
+    ? { policy, json, forbid, action }
+    : { policy, json, forbid, action, unscoped: { ...json, action: { op: 'All' } } };
 }
 
 /**
@@ -68,6 +70,7 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
   private readonly schemaName: string;
   private readonly indexed: readonly IndexedPolicy[];
   private readonly slices = new Map<string, ActionSlice>();
+  readonly tokenReads: TokenReads;
 
   constructor(readonly bundle: PolicyBundle) {
     generation += 1;
@@ -77,6 +80,7 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
     if (schema.type === 'failure')
       throw new DecisionPointError(`cannot preparse schema: ${schema.errors[0]?.message}`);
     this.indexed = bundle.policies.map(indexPolicy);
+    this.tokenReads = tokenReads(this.indexed.map((entry) => entry.json));
   }
 
   /** The action and its ancestors (the schema's transitive `in [...]`), as entities. */

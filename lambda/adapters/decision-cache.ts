@@ -20,10 +20,26 @@ function tokenSecondsLeft(request: AuthorizationRequest, nowMs: number): number 
 }
 
 /**
- * A bounded, short-lived cache in front of a decision point, keyed on the whole request (principal, action,
- * resource, context — so the arguments — and entities — so the roles). An entry never outlives the token it
- * was decided for. Failures are never cached. `couldBeAllowed` (tools/list) answers are cached the same way,
- * per tool: agents list tools often, and BatchIsAuthorized has a low default quota (30 RPS per store).
+ * The cache key of a request: everything a policy can read — principal, its attributes and roles (the
+ * entities), action, resource, and the context (arguments, agent, delegation chain) — but of the token facts
+ * (`context.token`: expiry, issue time, id) only those some policy reads. A refreshed token with the same
+ * claims therefore reuses the answer, unless a policy looks at the token itself.
+ */
+export function decisionCacheKey(request: AuthorizationRequest, reads: 'all' | ReadonlySet<string>): string {
+  const token = request.context.token;
+  if (reads === 'all' || token === null || typeof token !== 'object' || Array.isArray(token))
+    return JSON.stringify(request);
+  const kept = Object.fromEntries(Object.entries(token).filter(([fact]) => reads.has(fact)));
+  return JSON.stringify({ ...request, context: { ...request.context, token: kept } });
+}
+
+/**
+ * A bounded, short-lived cache in front of a decision point, keyed on what policies can read
+ * ({@link decisionCacheKey}). An entry never outlives the token it was decided for: its lifetime is the
+ * smaller of the TTL and the time left on the token that caused it, so a later token with the same claims
+ * and a later expiry re-decides once the first one's time is up. Failures are never cached.
+ * `couldBeAllowed` (tools/list) answers are cached the same way, per tool: agents list tools often, and
+ * BatchIsAuthorized has a low default quota (30 RPS per store).
  */
 export class CachingDecisionPoint implements PolicyDecisionPoint {
   private readonly cache: LRUCache<string, PolicyAnswer> | undefined;
@@ -57,9 +73,13 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
           });
   }
 
+  get tokenReads(): 'all' | ReadonlySet<string> {
+    return this.inner.tokenReads ?? 'all';
+  }
+
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
     if (this.cache === undefined) return this.inner.isAuthorized(request);
-    const key = JSON.stringify(request);
+    const key = decisionCacheKey(request, this.tokenReads);
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.hits += 1;
@@ -75,7 +95,8 @@ export class CachingDecisionPoint implements PolicyDecisionPoint {
   async couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]> {
     const cache = this.listCache;
     if (cache === undefined) return this.inner.couldBeAllowed(requests);
-    const keys = requests.map((request) => JSON.stringify(request));
+    const reads = this.tokenReads;
+    const keys = requests.map((request) => decisionCacheKey(request, reads));
     const answers: (boolean | undefined)[] = keys.map((key) => cache.get(key)?.allowed);
     const missing = requests.filter((_, index) => answers[index] === undefined);
     this.hits += requests.length - missing.length;

@@ -22,6 +22,11 @@ export interface PolicyDecisionPoint {
    * `tools/list`. Same order and length as the requests.
    */
   couldBeAllowed(requests: readonly AuthorizationRequest[]): Promise<readonly boolean[]>;
+  /**
+   * Which facts of `context.token` any policy can read (`'all'` when unknown). A decision cache leaves the
+   * others out of its key, so a fresh token with the same claims reuses an answer. @default 'all'
+   */
+  readonly tokenReads?: 'all' | ReadonlySet<string>;
 }
 
 /** Stable, human names and explanations for policies, when the engine only knows opaque ids (AVP). */

@@ -16,6 +16,7 @@ import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-na
 import { CachingDecisionPoint } from '../adapters/decision-cache';
 import { bearerToken, JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { LogAuditSink } from '../adapters/log-audit-sink';
+import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
 import {
   type AuditErrorCode,
   type AuditRecord,
@@ -656,7 +657,8 @@ function createProductionHandler(): InterceptorHandler {
     pdp = new StableIdDecisionPoint(avp, names);
   }
   return createInterceptorHandler({
-    verifier,
+    // REQUEST and RESPONSE phases of one call, and the calls of one token, verify it once.
+    verifier: new CachingTokenVerifier(verifier),
     pdp: new CachingDecisionPoint(pdp, config.cache),
     audit: new LogAuditSink(createAuditLogger()),
     log: logger,

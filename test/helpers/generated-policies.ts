@@ -50,7 +50,10 @@ unless { principal in McpIdentity::Role::"approver-${index % 7}" };`;
       text = `permit (principal in McpIdentity::Role::"${role}", action == McpIdentity::Action::"${tool}", resource)
 when { context.token has id || principal has email };`;
     }
-    writeFileSync(join(dir, 'generated', `p${String(index).padStart(5, '0')}.cedar`), `@id("p${index}")\n${text}\n`);
+    writeFileSync(
+      join(dir, 'generated', `p${String(index).padStart(5, '0')}.cedar`),
+      `@id("p${index}")\n${text}\n`,
+    );
   }
   return { dir, toolNames };
 }
