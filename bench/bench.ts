@@ -30,7 +30,7 @@ async function guarded(group: string, run: () => Promise<BenchRow[]>): Promise<B
         group,
         id: group,
         label: `${group} (did not run)`,
-        failures: [(error as Error).stack ?? String(error)],
+        failures: [String((error as Error).stack ?? error).slice(0, 800)],
       },
     ];
   }

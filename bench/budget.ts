@@ -39,7 +39,7 @@ export const FULL: BenchProfile = {
   oneShot: 3,
   throughputSeconds: 4,
   throughputWarmupSeconds: 1,
-  throughputRounds: 2,
+  throughputRounds: 3,
   soakDecisions: 100_000,
   coldStartRuns: 5,
 };

@@ -11,6 +11,8 @@ export interface LoadOptions {
   readonly seconds: number;
   readonly warmupSeconds: number;
   readonly check: (status: number, text: string) => Check;
+  /** Called right before and after the measured phase (to read the server's CPU time, say). */
+  readonly measuring?: { readonly start: () => void; readonly end: () => void };
 }
 
 export interface LoadResult {
@@ -71,7 +73,9 @@ export async function drive(options: LoadOptions): Promise<LoadResult> {
   };
   try {
     await phase(options.warmupSeconds, false);
+    options.measuring?.start();
     const elapsed = await phase(options.seconds, true);
+    options.measuring?.end();
     return {
       requests: samples.length,
       requestsPerSecond: samples.length / elapsed,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchProfile } from '../budget';
 import { exited, firstJsonLine, spawnTs } from '../child';
@@ -38,6 +39,24 @@ function orderAnswer(status: number, text: string): Check {
   }
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuNote(cpu: { ms: number; requests: number }): { note?: string } {
+  return cpu.requests === 0
+    ? {}
+    : {
+        note: `stack process CPU ${((1000 * cpu.ms) / cpu.requests).toFixed(0)} µs per request; latency from the last round`,
+      };
+}
+
 /**
  * Requests/s through the local gateway (interceptor with local Cedar, JSONL audit, both interceptor phases)
  * against the demo orders MCP server called directly, at c = 8 and 32, keep-alive. The stack runs in a child
@@ -65,21 +84,29 @@ export async function gatewayRows(profile: BenchProfile, progress: Progress): Pr
     };
     for (const concurrency of CONCURRENCY) {
       const runs: { direct: LoadResult[]; gateway: LoadResult[] } = { direct: [], gateway: [] };
+      // The stack process's CPU per request: steadier than requests/s on a machine others share.
+      const cpu = { direct: { ms: 0, requests: 0 }, gateway: { ms: 0, requests: 0 } };
       for (let round = 0; round < profile.throughputRounds; round += 1) {
         for (const [name, target] of [
           ['direct', direct],
           ['gateway', gateway],
         ] as const) {
           progress(`gateway: ${name}, c=${concurrency}, round ${round + 1}/${profile.throughputRounds}`);
-          runs[name].push(
-            await drive({
-              ...target,
-              concurrency,
-              seconds: profile.throughputSeconds,
-              warmupSeconds: profile.throughputWarmupSeconds,
-              check: orderAnswer,
-            }),
-          );
+          let before: number | undefined;
+          let after: number | undefined;
+          const result = await drive({
+            ...target,
+            concurrency,
+            seconds: profile.throughputSeconds,
+            warmupSeconds: profile.throughputWarmupSeconds,
+            check: orderAnswer,
+            measuring: { start: () => (before = cpuMs(child.pid)), end: () => (after = cpuMs(child.pid)) },
+          });
+          runs[name].push(result);
+          if (before !== undefined && after !== undefined) {
+            cpu[name].ms += after - before;
+            cpu[name].requests += result.requests;
+          }
         }
       }
       const merged = (results: LoadResult[]) => ({
@@ -96,6 +123,7 @@ export async function gatewayRows(profile: BenchProfile, progress: Progress): Pr
           label: `demo MCP server direct, c=${concurrency}`,
           latency: d.last.latency,
           metric: { name: 'throughput', value: d.rps, unit: 'req/s' },
+          ...cpuNote(cpu.direct),
           failures: d.failures,
         },
         {
@@ -105,6 +133,7 @@ export async function gatewayRows(profile: BenchProfile, progress: Progress): Pr
           latency: g.last.latency,
           metric: { name: 'throughput', value: g.rps, unit: 'req/s' },
           ratio: { to: 'direct', value: g.rps / d.rps },
+          ...cpuNote(cpu.gateway),
           failures: g.failures,
         },
       );
