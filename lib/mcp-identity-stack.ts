@@ -3,6 +3,8 @@ import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { PolicyFile } from '../lambda/adapters/policy-files';
+import { tokenReads } from '../lambda/adapters/policy-token-reads';
 import { ConfigurationError } from '../lambda/core/errors';
 import type { StackConfig } from './config';
 import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
@@ -55,6 +57,8 @@ export class McpIdentityStack extends Stack {
       MCP_IDENTITY_CLAIM_AGENT: identity.claims.agent.join(','),
       MCP_IDENTITY_DECISION_POINT: 'avp',
       MCP_IDENTITY_POLICY_STORE_ID: this.policyStore.policyStoreId,
+      // Lets the decision cache reuse answers across refreshed tokens when no policy reads token facts.
+      MCP_IDENTITY_POLICY_TOKEN_READS: tokenReadsSetting(this.policyStore.bundle.policies),
       MCP_IDENTITY_CEDAR_NAMESPACE: config.authorization.namespace,
       MCP_IDENTITY_RESOURCE_ID: config.gateway.name,
       MCP_IDENTITY_MODE: config.authorization.mode,
@@ -131,4 +135,12 @@ export function assertEnvironmentFits(environment: Record<string, string>): void
       `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}); the largest settings are ${largest}. Shorten redaction patterns or injection bindings.`,
     );
   }
+}
+
+/** The interceptor's MCP_IDENTITY_POLICY_TOKEN_READS for a policy set: which token facts its policies read. */
+export function tokenReadsSetting(policies: readonly PolicyFile[]): string {
+  if (policies.some((policy) => policy.json === undefined)) return 'all';
+  const reads = tokenReads(policies.map((policy) => policy.json as { conditions?: unknown }));
+  if (reads === 'all') return 'all';
+  return reads.size === 0 ? 'none' : [...reads].sort().join(',');
 }

@@ -202,6 +202,8 @@ describe('Verified Permissions', () => {
       MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
       MCP_IDENTITY_POLICY_CATALOG_FILE: '/var/task/policy-catalog.json',
       MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: '123456789012',
+      // The demo policies read no token fact: refreshed tokens with the same claims reuse cached decisions.
+      MCP_IDENTITY_POLICY_TOKEN_READS: 'none',
     });
     expect(env.MCP_IDENTITY_POLICY_CATALOG).toBeUndefined();
   });

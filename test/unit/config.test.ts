@@ -64,10 +64,25 @@ describe('loadInterceptorConfig', () => {
     [{ MCP_IDENTITY_AUDIENCES: 'x' }, /unknown setting\(s\) MCP_IDENTITY_AUDIENCES/],
     [{ MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS: '-1' }, /MCP_IDENTITY_DECISION_CACHE_TTL_SECONDS/],
     [{ MCP_IDENTITY_INPUT_TYPES_FILE: '/nonexistent/types.json' }, /cannot read JSON from \/nonexistent/],
+    [
+      { MCP_IDENTITY_POLICY_TOKEN_READS: 'jti' },
+      /MCP_IDENTITY_POLICY_TOKEN_READS must be all, none or a list/,
+    ],
   ])('names the bad key: %j', (change, message) => {
     const env: Record<string, string | undefined> = { ...minimal, ...change };
     expect(() => loadInterceptorConfig(env)).toThrow(ConfigurationError);
     expect(() => loadInterceptorConfig(env)).toThrow(message);
+  });
+
+  it.each([
+    [undefined, 'all'],
+    ['all', 'all'],
+    ['none', []],
+    ['id, issuedAt', ['id', 'issuedAt']],
+  ])('reads which token facts the policies read from %j', (value, expected) => {
+    const config = loadInterceptorConfig({ ...minimal, MCP_IDENTITY_POLICY_TOKEN_READS: value });
+    const reads = config.decisionPoint.kind === 'avp' ? config.decisionPoint.tokenReads : undefined;
+    expect(reads === 'all' ? 'all' : [...(reads ?? [])]).toStrictEqual(expected);
   });
 
   it('reads the policy catalogue and input types files', () => {
