@@ -1,5 +1,11 @@
 import { readFileSync, statSync } from 'node:fs';
-import { CancelQueryCommand, type CloudTrailClient, DescribeQueryCommand, GetQueryResultsCommand, StartQueryCommand } from '@aws-sdk/client-cloudtrail';
+import {
+  CancelQueryCommand,
+  type CloudTrailClient,
+  DescribeQueryCommand,
+  GetQueryResultsCommand,
+  StartQueryCommand,
+} from '@aws-sdk/client-cloudtrail';
 import {
   type CloudWatchLogsClient,
   GetQueryResultsCommand as GetInsightsResultsCommand,
@@ -52,12 +58,15 @@ const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, 
 /** `24h`, `7d`, `30m`, `2w`, or an ISO 8601 date/time. */
 export function parseWhen(value: string, now: Date): Date {
   const relative = /^(\d+)\s*([mhdw])$/.exec(value.trim());
-  if (relative) return new Date(now.getTime() - Number(relative[1]) * (UNITS[relative[2] as string] as number));
+  if (relative)
+    return new Date(now.getTime() - Number(relative[1]) * (UNITS[relative[2] as string] as number));
   if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
     const date = new Date(value.trim());
     if (!Number.isNaN(date.getTime())) return date;
   }
-  throw new ActivityError(`'${value}' is not a time: use an ISO date (2026-11-21, 2026-11-21T10:00:00Z) or a relative one (30m, 24h, 7d, 2w)`);
+  throw new ActivityError(
+    `'${value}' is not a time: use an ISO date (2026-11-21, 2026-11-21T10:00:00Z) or a relative one (30m, 24h, 7d, 2w)`,
+  );
 }
 
 /** True when a value holds a control character (U+0000–U+001F): refused in filters rather than smuggled. */
@@ -86,12 +95,18 @@ const EDS_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
 
 /** The CloudTrail Lake SQL for a filter (fields of the integration event live under `eventData`). */
 export function buildLakeSql(filter: ActivityFilter, eventDataStoreId: string): string {
-  if (!EDS_ID.test(eventDataStoreId)) throw new ActivityError(`'${eventDataStoreId}' is not an event data store id (the ARN suffix)`);
-  const where = [`eventTime >= ${sqlString(lakeTime(filter.since))}`, `eventTime < ${sqlString(lakeTime(filter.until))}`];
+  if (!EDS_ID.test(eventDataStoreId))
+    throw new ActivityError(`'${eventDataStoreId}' is not an event data store id (the ARN suffix)`);
+  const where = [
+    `eventTime >= ${sqlString(lakeTime(filter.since))}`,
+    `eventTime < ${sqlString(lakeTime(filter.until))}`,
+  ];
   if (filter.user !== undefined) where.push(`eventData.userIdentity.principalId = ${sqlString(filter.user)}`);
   if (filter.tool !== undefined) where.push(`eventData.eventName = ${sqlString(filter.tool)}`);
-  if (filter.agent !== undefined) where.push(`element_at(eventData.userIdentity.details, 'agent') = ${sqlString(filter.agent)}`);
-  if (filter.decision !== undefined) where.push(`element_at(eventData.responseElements, 'decision') = ${sqlString(filter.decision)}`);
+  if (filter.agent !== undefined)
+    where.push(`element_at(eventData.userIdentity.details, 'agent') = ${sqlString(filter.agent)}`);
+  if (filter.decision !== undefined)
+    where.push(`element_at(eventData.responseElements, 'decision') = ${sqlString(filter.decision)}`);
   if (filter.uid !== undefined) where.push(`eventData.uid = ${sqlString(filter.uid)}`);
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') where.push(`element_at(eventData.additionalEventData, 'phase') = ${sqlString(phase)}`);
@@ -99,7 +114,7 @@ export function buildLakeSql(filter: ActivityFilter, eventDataStoreId: string): 
     'SELECT eventData.eventTime AS time, eventData.uid AS uid, eventData.userIdentity.principalId AS user,',
     "  eventData.eventName AS tool, element_at(eventData.userIdentity.details, 'agent') AS agent,",
     "  element_at(eventData.responseElements, 'decision') AS decision, element_at(eventData.responseElements, 'enforced') AS enforced,",
-    "  eventData.errorCode AS errorCode, eventData.errorMessage AS reason,",
+    '  eventData.errorCode AS errorCode, eventData.errorMessage AS reason,',
     "  element_at(eventData.responseElements, 'determiningPolicies') AS policies, element_at(eventData.additionalEventData, 'phase') AS phase,",
     "  element_at(eventData.additionalEventData, 'requestKey') AS requestKey",
     `FROM ${eventDataStoreId}`,
@@ -119,10 +134,13 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
     '  auditEvent.additionalEventData.requestKey as requestKey',
     '| filter ispresent(auditEvent.UID)',
   ];
-  if (filter.user !== undefined) lines.push(`| filter auditEvent.userIdentity.principalId = ${insightsString(filter.user)}`);
+  if (filter.user !== undefined)
+    lines.push(`| filter auditEvent.userIdentity.principalId = ${insightsString(filter.user)}`);
   if (filter.tool !== undefined) lines.push(`| filter auditEvent.eventName = ${insightsString(filter.tool)}`);
-  if (filter.agent !== undefined) lines.push(`| filter auditEvent.userIdentity.details.agent = ${insightsString(filter.agent)}`);
-  if (filter.decision !== undefined) lines.push(`| filter auditEvent.responseElements.decision = ${insightsString(filter.decision)}`);
+  if (filter.agent !== undefined)
+    lines.push(`| filter auditEvent.userIdentity.details.agent = ${insightsString(filter.agent)}`);
+  if (filter.decision !== undefined)
+    lines.push(`| filter auditEvent.responseElements.decision = ${insightsString(filter.decision)}`);
   if (filter.uid !== undefined) lines.push(`| filter auditEvent.UID = ${insightsString(filter.uid)}`);
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') lines.push(`| filter auditEvent.additionalEventData.phase = ${insightsString(phase)}`);
@@ -168,14 +186,20 @@ export function matchesFilter(event: AuditEventData, filter: ActivityFilter): bo
 }
 
 /** The local JSONL store: newest first. Unreadable lines are counted, never fatal. */
-export function queryLocal(file: string, filter: ActivityFilter): { rows: ActivityRow[]; events: AuditEventData[]; unreadable: number } {
+export function queryLocal(
+  file: string,
+  filter: ActivityFilter,
+): { rows: ActivityRow[]; events: AuditEventData[]; unreadable: number } {
   let text: string;
   try {
-    if (!statSync(file).isFile()) throw new ActivityError(`${file} is not a file: pass the audit store's JSONL file with --file`);
+    if (!statSync(file).isFile())
+      throw new ActivityError(`${file} is not a file: pass the audit store's JSONL file with --file`);
     text = readFileSync(file, 'utf8');
   } catch (error) {
     if (error instanceof ActivityError) throw error;
-    throw new ActivityError(`cannot read the local audit store ${file}: ${(error as Error).message}. Run \`npm start\` and make some calls first.`);
+    throw new ActivityError(
+      `cannot read the local audit store ${file}: ${(error as Error).message}. Run \`npm start\` and make some calls first.`,
+    );
   }
   const events: AuditEventData[] = [];
   let unreadable = 0;
@@ -183,7 +207,8 @@ export function queryLocal(file: string, filter: ActivityFilter): { rows: Activi
     if (line.trim() === '') continue;
     try {
       const event = JSON.parse(line) as AuditEventData;
-      if (typeof event.UID === 'string' && event.userIdentity !== undefined && matchesFilter(event, filter)) events.push(event);
+      if (typeof event.UID === 'string' && event.userIdentity !== undefined && matchesFilter(event, filter))
+        events.push(event);
     } catch {
       unreadable += 1;
     }
@@ -254,28 +279,47 @@ async function waitFor<T>(
     if (state.done) return state.value;
     if (now() - started >= options.timeoutMs) {
       await cancel().catch(() => undefined);
-      throw new ActivityError(`the query did not finish within ${Math.round(options.timeoutMs / 1000)} s and was cancelled; narrow --since/--until or raise --timeout`);
+      throw new ActivityError(
+        `the query did not finish within ${Math.round(options.timeoutMs / 1000)} s and was cancelled; narrow --since/--until or raise --timeout`,
+      );
     }
     await sleep(options.pollMs ?? 1000);
   }
 }
 
-export async function queryLake(client: CloudTrailClient, eventDataStoreId: string, filter: ActivityFilter, options: RemoteQueryOptions): Promise<ActivityRow[]> {
+export async function queryLake(
+  client: CloudTrailClient,
+  eventDataStoreId: string,
+  filter: ActivityFilter,
+  options: RemoteQueryOptions,
+): Promise<ActivityRow[]> {
   const started = (options.now ?? Date.now)();
-  const { QueryId } = await client.send(new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStoreId) }));
+  const { QueryId } = await client.send(
+    new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStoreId) }),
+  );
   if (QueryId === undefined) throw new ActivityError('CloudTrail Lake did not return a query id');
   await waitFor(
     async () => {
-      const described = await client.send(new DescribeQueryCommand({ QueryId, EventDataStore: eventDataStoreId }));
+      const described = await client.send(
+        new DescribeQueryCommand({ QueryId, EventDataStore: eventDataStoreId }),
+      );
       const status = described.QueryStatus ?? 'UNKNOWN';
       const progress = {
         status,
         elapsedMs: (options.now ?? Date.now)() - started,
-        ...(described.QueryStatistics?.BytesScanned === undefined ? {} : { bytesScanned: described.QueryStatistics.BytesScanned }),
-        ...(described.QueryStatistics?.EventsScanned === undefined ? {} : { eventsScanned: described.QueryStatistics.EventsScanned }),
+        ...(described.QueryStatistics?.BytesScanned === undefined
+          ? {}
+          : { bytesScanned: described.QueryStatistics.BytesScanned }),
+        ...(described.QueryStatistics?.EventsScanned === undefined
+          ? {}
+          : { eventsScanned: described.QueryStatistics.EventsScanned }),
       };
       if (status === 'FAILED' || status === 'CANCELLED' || status === 'TIMED_OUT') {
-        return { done: true, failed: `CloudTrail Lake query ${status.toLowerCase()}: ${described.ErrorMessage ?? 'no message'}`, progress };
+        return {
+          done: true,
+          failed: `CloudTrail Lake query ${status.toLowerCase()}: ${described.ErrorMessage ?? 'no message'}`,
+          progress,
+        };
       }
       return { done: status === 'FINISHED', progress };
     },
@@ -285,14 +329,25 @@ export async function queryLake(client: CloudTrailClient, eventDataStoreId: stri
   const rows: ActivityRow[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await client.send(new GetQueryResultsCommand({ QueryId, EventDataStore: eventDataStoreId, ...(NextToken ? { NextToken } : {}) }));
+    const page = await client.send(
+      new GetQueryResultsCommand({
+        QueryId,
+        EventDataStore: eventDataStoreId,
+        ...(NextToken ? { NextToken } : {}),
+      }),
+    );
     for (const row of page.QueryResultRows ?? []) rows.push(rowFromColumns(Object.assign({}, ...row)));
     NextToken = page.NextToken;
   } while (NextToken);
   return rows;
 }
 
-export async function queryInsights(client: CloudWatchLogsClient, logGroup: string, filter: ActivityFilter, options: RemoteQueryOptions): Promise<ActivityRow[]> {
+export async function queryInsights(
+  client: CloudWatchLogsClient,
+  logGroup: string,
+  filter: ActivityFilter,
+  options: RemoteQueryOptions,
+): Promise<ActivityRow[]> {
   const started = (options.now ?? Date.now)();
   const { queryId } = await client.send(
     new StartInsightsQueryCommand({
@@ -311,16 +366,23 @@ export async function queryInsights(client: CloudWatchLogsClient, logGroup: stri
       const progress = {
         status,
         elapsedMs: (options.now ?? Date.now)() - started,
-        ...(answer.statistics?.bytesScanned === undefined ? {} : { bytesScanned: answer.statistics.bytesScanned }),
-        ...(answer.statistics?.recordsScanned === undefined ? {} : { eventsScanned: answer.statistics.recordsScanned }),
+        ...(answer.statistics?.bytesScanned === undefined
+          ? {}
+          : { bytesScanned: answer.statistics.bytesScanned }),
+        ...(answer.statistics?.recordsScanned === undefined
+          ? {}
+          : { eventsScanned: answer.statistics.recordsScanned }),
       };
-      if (status === 'Failed' || status === 'Cancelled' || status === 'Timeout') return { done: true, failed: `Logs Insights query ${status.toLowerCase()}`, progress };
+      if (status === 'Failed' || status === 'Cancelled' || status === 'Timeout')
+        return { done: true, failed: `Logs Insights query ${status.toLowerCase()}`, progress };
       return { done: status === 'Complete', progress, value: answer.results ?? [] };
     },
     () => client.send(new StopQueryCommand({ queryId })),
     options,
   );
-  return (results ?? []).map((fields) => rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))));
+  return (results ?? []).map((fields) =>
+    rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))),
+  );
 }
 
 // --- reports -----------------------------------------------------------------------------------------------
@@ -347,12 +409,20 @@ export async function requestStory(
     phase: 'all',
     limit: 200,
   });
-  const same = related.filter((row) => row.uid !== found.uid && row.requestKey !== '' && row.requestKey === found.requestKey);
+  const same = related.filter(
+    (row) => row.uid !== found.uid && row.requestKey !== '' && row.requestKey === found.requestKey,
+  );
   const counterpart =
     found.phase === 'request'
-      ? same.filter((row) => row.phase === 'response' && row.time >= found.time).sort((a, b) => a.time.localeCompare(b.time))[0]
-      : same.filter((row) => row.phase === 'request' && row.time <= found.time).sort((a, b) => b.time.localeCompare(a.time))[0];
-  return [found, ...(counterpart ? [counterpart] : [])].sort((a, b) => a.time.localeCompare(b.time) || a.phase.localeCompare(b.phase));
+      ? same
+          .filter((row) => row.phase === 'response' && row.time >= found.time)
+          .sort((a, b) => a.time.localeCompare(b.time))[0]
+      : same
+          .filter((row) => row.phase === 'request' && row.time <= found.time)
+          .sort((a, b) => b.time.localeCompare(a.time))[0];
+  return [found, ...(counterpart ? [counterpart] : [])].sort(
+    (a, b) => a.time.localeCompare(b.time) || a.phase.localeCompare(b.phase),
+  );
 }
 
 export interface UserSummary {
@@ -372,7 +442,12 @@ export function summarizeByUser(rows: readonly ActivityRow[]): UserSummary[] {
     users.set(row.user, entry);
   }
   return [...users.entries()]
-    .map(([user, entry]) => ({ user, calls: entry.calls, denials: entry.denials, tools: [...entry.tools].sort().join(', ') }))
+    .map(([user, entry]) => ({
+      user,
+      calls: entry.calls,
+      denials: entry.denials,
+      tools: [...entry.tools].sort().join(', '),
+    }))
     .sort((a, b) => b.calls - a.calls || a.user.localeCompare(b.user));
 }
 
@@ -388,7 +463,10 @@ export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
   const groups = new Map<string, { denials: number; users: Set<string>; tools: Set<string> }>();
   for (const row of rows) {
     if (row.decision !== 'deny') continue;
-    const key = row.policies !== '' ? row.policies : `(${row.errorCode === 'AccessDenied' ? 'no permit: default deny' : row.errorCode || 'unknown'})`;
+    const key =
+      row.policies !== ''
+        ? row.policies
+        : `(${row.errorCode === 'AccessDenied' ? 'no permit: default deny' : row.errorCode || 'unknown'})`;
     const entry = groups.get(key) ?? { denials: 0, users: new Set<string>(), tools: new Set<string>() };
     entry.denials += 1;
     entry.users.add(row.user);
@@ -396,27 +474,48 @@ export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
     groups.set(key, entry);
   }
   return [...groups.entries()]
-    .map(([policy, entry]) => ({ policy, denials: entry.denials, users: [...entry.users].sort().join(', '), tools: [...entry.tools].sort().join(', ') }))
+    .map(([policy, entry]) => ({
+      policy,
+      denials: entry.denials,
+      users: [...entry.users].sort().join(', '),
+      tools: [...entry.tools].sort().join(', '),
+    }))
     .sort((a, b) => b.denials - a.denials || a.policy.localeCompare(b.policy));
 }
 
 // --- output ------------------------------------------------------------------------------------------------
 
-export function toTable(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
+export function toTable(
+  rows: readonly Record<string, string | number>[],
+  columns: readonly string[],
+): string {
   if (rows.length === 0) return '(no matching activity)';
-  const widths = columns.map((column) => Math.min(60, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))));
-  const cell = (value: string, width: number) => (value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width));
-  const line = (values: string[]) => values.map((value, index) => cell(value, widths[index] ?? 10)).join('  ').trimEnd();
-  return [line(columns.map((column) => column.toUpperCase())), ...rows.map((row) => line(columns.map((column) => String(row[column] ?? ''))))].join('\n');
+  const widths = columns.map((column) =>
+    Math.min(60, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))),
+  );
+  const cell = (value: string, width: number) =>
+    value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width);
+  const line = (values: string[]) =>
+    values
+      .map((value, index) => cell(value, widths[index] ?? 10))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((column) => column.toUpperCase())),
+    ...rows.map((row) => line(columns.map((column) => String(row[column] ?? '')))),
+  ].join('\n');
 }
 
 export function toCsv(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
-  const escape = (value: string) => {
+  const csvCell = (value: string) => {
     // Cells starting with = + - @ are neutralised so a spreadsheet never evaluates audit data as a formula.
     const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
     return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
-  return [columns.join(','), ...rows.map((row) => columns.map((column) => escape(String(row[column] ?? ''))).join(','))].join('\n');
+  return [
+    columns.join(','),
+    ...rows.map((row) => columns.map((column) => csvCell(String(row[column] ?? ''))).join(',')),
+  ].join('\n');
 }
 
 export function formatBytes(bytes: number): string {

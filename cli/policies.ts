@@ -1,9 +1,17 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { cedar } from '../lambda/adapters/cedar-engine';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
+import { cedar } from '../lambda/adapters/cedar-engine';
+import {
+  avpSchemaJson,
+  cedarFiles,
+  lineOf,
+  loadPolicyBundle,
+  policyIdFor,
+  readPolicyFiles,
+  SCHEMA_FILE,
+} from '../lambda/adapters/policy-files';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';
-import { avpSchemaJson, cedarFiles, lineOf, loadPolicyBundle, policyIdFor, readPolicyFiles, SCHEMA_FILE } from '../lambda/adapters/policy-files';
 import { checkDeploymentLimits, planPolicies } from '../lib/policy-deployment';
 
 /** `mcp-identity policies validate|format`: offline checks of the policy folder, with file and line. */
@@ -24,7 +32,6 @@ interface LocatedPolicy {
   readonly line: number;
 }
 
-
 function explain(error: cedar.DetailedError): string {
   return error.help ? `${error.message} — ${error.help}` : error.message;
 }
@@ -40,11 +47,17 @@ function locatePolicies(dir: string, findings: Finding[]): LocatedPolicy[] {
     if (parts.type === 'failure') {
       for (const error of parts.errors) {
         const at = error.sourceLocations?.[0];
-        findings.push({ severity: 'error', file, ...(at ? { line: lineOf(text, at.start) } : {}), message: explain(error) });
+        findings.push({
+          severity: 'error',
+          file,
+          ...(at ? { line: lineOf(text, at.start) } : {}),
+          message: explain(error),
+        });
       }
       continue;
     }
-    if (parts.policy_templates.length > 0) findings.push({ severity: 'error', file, message: 'policy templates are not supported here' });
+    if (parts.policy_templates.length > 0)
+      findings.push({ severity: 'error', file, message: 'policy templates are not supported here' });
     let cursor = 0;
     parts.policies.forEach((policyText, index) => {
       const at = text.indexOf(policyText, cursor);
@@ -54,7 +67,13 @@ function locatePolicies(dir: string, findings: Finding[]): LocatedPolicy[] {
       const stem = basename(file, '.cedar');
       const id = policyIdFor(annotations, stem, index, parts.policies.length);
       const clash = ids.get(id);
-      if (clash !== undefined) findings.push({ severity: 'error', file, policyId: id, message: `policy id '${id}' is also used in ${clash}` });
+      if (clash !== undefined)
+        findings.push({
+          severity: 'error',
+          file,
+          policyId: id,
+          message: `policy id '${id}' is also used in ${clash}`,
+        });
       ids.set(id, file);
       located.push({ id, file, text: policyText, line: at >= 0 ? lineOf(text, at) : 1 });
     });
@@ -65,7 +84,12 @@ function locatePolicies(dir: string, findings: Finding[]): LocatedPolicy[] {
 // --- the unguarded-read lint ---------------------------------------------------------------------------
 
 type Expr = cedar.Expr;
-type ResolvedType = { type: string; attributes?: Record<string, ResolvedType & { required?: boolean }>; name?: string; required?: boolean };
+type ResolvedType = {
+  type: string;
+  attributes?: Record<string, ResolvedType & { required?: boolean }>;
+  name?: string;
+  required?: boolean;
+};
 
 function pathOf(expr: Expr): string | undefined {
   const node = expr as Record<string, unknown>;
@@ -89,10 +113,19 @@ function walk(expr: unknown, visit: (node: Record<string, unknown>) => void): vo
 }
 
 /** Action ids a policy's action scope covers, with groups expanded. */
-function scopedActions(policy: cedar.PolicyJson, actions: Record<string, cedar.ActionType<string>>): string[] {
+function scopedActions(
+  policy: cedar.PolicyJson,
+  actions: Record<string, cedar.ActionType<string>>,
+): string[] {
   // Action groups have no principals or context; only actions that requests can name count.
-  const withContext = Object.keys(actions).filter((id) => (actions[id]?.appliesTo?.principalTypes?.length ?? 0) > 0);
-  const constraint = policy.action as { op: string; entity?: { id?: string; __entity?: { id: string } }; entities?: { id?: string; __entity?: { id: string } }[] };
+  const withContext = Object.keys(actions).filter(
+    (id) => (actions[id]?.appliesTo?.principalTypes?.length ?? 0) > 0,
+  );
+  const constraint = policy.action as {
+    op: string;
+    entity?: { id?: string; __entity?: { id: string } };
+    entities?: { id?: string; __entity?: { id: string } }[];
+  };
   const idOf = (uid: { id?: string; __entity?: { id: string } }) => uid.id ?? uid.__entity?.id ?? '';
   if (constraint.op === 'All') return withContext;
   if (constraint.op === '==' && constraint.entity) return [idOf(constraint.entity)];
@@ -107,7 +140,12 @@ function scopedActions(policy: cedar.PolicyJson, actions: Record<string, cedar.A
 }
 
 /** Whether every segment of `path` (after its root) is a required attribute, in every scoped action. */
-function requiredEverywhere(path: string, actions: string[], schema: cedar.SchemaJson<string>, namespace: string): boolean {
+function requiredEverywhere(
+  path: string,
+  actions: string[],
+  schema: cedar.SchemaJson<string>,
+  namespace: string,
+): boolean {
   const [root, ...segments] = path.split('.');
   const definition = schema[namespace];
   if (definition === undefined) return false;
@@ -116,15 +154,26 @@ function requiredEverywhere(path: string, actions: string[], schema: cedar.Schem
       ? actions.map((id) => definition.actions[id]?.appliesTo?.context as ResolvedType | undefined)
       : root === 'principal' || root === 'resource'
         ? actions.map((id) => {
-            const types = root === 'principal' ? definition.actions[id]?.appliesTo?.principalTypes : definition.actions[id]?.appliesTo?.resourceTypes;
+            const types =
+              root === 'principal'
+                ? definition.actions[id]?.appliesTo?.principalTypes
+                : definition.actions[id]?.appliesTo?.resourceTypes;
             const entity = types?.[0]?.split('::').pop();
-            return (entity ? (definition.entityTypes[entity] as { shape?: ResolvedType } | undefined)?.shape : undefined) ?? { type: 'Record', attributes: {} };
+            return (
+              (entity
+                ? (definition.entityTypes[entity] as { shape?: ResolvedType } | undefined)?.shape
+                : undefined) ?? { type: 'Record', attributes: {} }
+            );
           })
         : [];
   if (roots.length === 0) return false;
   // Common-type references (`{ type: "Ns::orders___update_orderInput" }`) are followed to their records.
   const deref = (type: ResolvedType | undefined): ResolvedType | undefined => {
-    if (type === undefined || ['Record', 'Set', 'String', 'Long', 'Boolean', 'Entity', 'Extension'].includes(type.type)) return type;
+    if (
+      type === undefined ||
+      ['Record', 'Set', 'String', 'Long', 'Boolean', 'Entity', 'Extension'].includes(type.type)
+    )
+      return type;
     const name = type.type.split('::').pop() ?? '';
     return deref(definition.commonTypes?.[name] as ResolvedType | undefined);
   };
@@ -141,7 +190,11 @@ function requiredEverywhere(path: string, actions: string[], schema: cedar.Schem
  * Forbid policies that read an attribute without a `has` guard: if the attribute is absent at run time the
  * forbid errors, Cedar skips an erroring policy, and the call it was meant to stop may be allowed.
  */
-function unguardedReads(policy: LocatedPolicy, schema: cedar.SchemaJson<string>, namespace: string): Finding[] {
+function unguardedReads(
+  policy: LocatedPolicy,
+  schema: cedar.SchemaJson<string>,
+  namespace: string,
+): Finding[] {
   const json = cedar.policyToJson(policy.text);
   if (json.type === 'failure' || json.json.effect !== 'forbid') return [];
   const actions = scopedActions(json.json, schema[namespace]?.actions ?? {});
@@ -205,7 +258,13 @@ function deploymentFindings(dir: string, schemaText: string): Finding[] {
       message: finding.message,
     }));
   } catch (error) {
-    return [{ severity: 'error', file: '(policy set)', message: `cannot plan the deployment: ${(error as Error).message}` }];
+    return [
+      {
+        severity: 'error',
+        file: '(policy set)',
+        message: `cannot plan the deployment: ${(error as Error).message}`,
+      },
+    ];
   }
 }
 
@@ -218,7 +277,11 @@ export interface ValidationReport {
 export function validatePolicyFolder(dir: string): ValidationReport {
   const findings: Finding[] = [];
   const schemaPath = join(dir, SCHEMA_FILE);
-  if (!existsSync(schemaPath)) return { policies: 0, findings: [{ severity: 'error', file: SCHEMA_FILE, message: `no ${SCHEMA_FILE} in ${dir}` }] };
+  if (!existsSync(schemaPath))
+    return {
+      policies: 0,
+      findings: [{ severity: 'error', file: SCHEMA_FILE, message: `no ${SCHEMA_FILE} in ${dir}` }],
+    };
   const schemaText = readFileSync(schemaPath, 'utf8');
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
   if (resolved.type === 'failure') {
@@ -226,7 +289,12 @@ export function validatePolicyFolder(dir: string): ValidationReport {
       policies: 0,
       findings: resolved.errors.map((error) => {
         const at = error.sourceLocations?.[0];
-        return { severity: 'error' as const, file: SCHEMA_FILE, ...(at ? { line: lineOf(schemaText, at.start) } : {}), message: explain(error) };
+        return {
+          severity: 'error' as const,
+          file: SCHEMA_FILE,
+          ...(at ? { line: lineOf(schemaText, at.start) } : {}),
+          message: explain(error),
+        };
       }),
     };
   }
@@ -239,9 +307,13 @@ export function validatePolicyFolder(dir: string): ValidationReport {
     });
     const byId = new Map(policies.map((policy) => [policy.id, policy]));
     if (result.type === 'failure') {
-      for (const error of result.errors) findings.push({ severity: 'error', file: '(policy set)', message: explain(error) });
+      for (const error of result.errors)
+        findings.push({ severity: 'error', file: '(policy set)', message: explain(error) });
     } else {
-      for (const issue of [...result.validationErrors.map((e) => ['error', e] as const), ...result.validationWarnings.map((e) => ['warning', e] as const)]) {
+      for (const issue of [
+        ...result.validationErrors.map((e) => ['error', e] as const),
+        ...result.validationWarnings.map((e) => ['warning', e] as const),
+      ]) {
         const [severity, { policyId, error }] = issue;
         const policy = byId.get(policyId);
         const at = error.sourceLocations?.[0];
@@ -257,7 +329,8 @@ export function validatePolicyFolder(dir: string): ValidationReport {
     const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
     for (const policy of policies) findings.push(...unguardedReads(policy, resolved.json, namespace));
   }
-  if (!findings.some((finding) => finding.severity === 'error')) findings.push(...deploymentFindings(dir, schemaText));
+  if (!findings.some((finding) => finding.severity === 'error'))
+    findings.push(...deploymentFindings(dir, schemaText));
   return { policies: policies.length, findings };
 }
 
@@ -267,7 +340,10 @@ export function formatFinding(finding: Finding): string {
 }
 
 /** `policies format [--check]`: the Cedar formatter on every file; returns the files that changed (or would). */
-export function formatPolicyFolder(dir: string, check: boolean): { readonly changed: string[]; readonly errors: Finding[] } {
+export function formatPolicyFolder(
+  dir: string,
+  check: boolean,
+): { readonly changed: string[]; readonly errors: Finding[] } {
   const changed: string[] = [];
   const errors: Finding[] = [];
   for (const path of cedarFiles(dir)) {
@@ -278,7 +354,9 @@ export function formatPolicyFolder(dir: string, check: boolean): { readonly chan
       errors.push({ severity: 'error', file, message: formatted.errors.map(explain).join('; ') });
       continue;
     }
-    const next = formatted.formatted_policy.endsWith('\n') ? formatted.formatted_policy : `${formatted.formatted_policy}\n`;
+    const next = formatted.formatted_policy.endsWith('\n')
+      ? formatted.formatted_policy
+      : `${formatted.formatted_policy}\n`;
     if (next !== text) {
       changed.push(file);
       if (!check) writeFileSync(path, next);
@@ -293,7 +371,11 @@ export interface FixtureOutcome {
   readonly file: string;
   readonly description: string;
   readonly expected: { readonly decision: 'allow' | 'deny'; readonly policies?: readonly string[] };
-  readonly actual: { readonly decision: 'allow' | 'deny'; readonly policies: readonly string[]; readonly errors: readonly string[] };
+  readonly actual: {
+    readonly decision: 'allow' | 'deny';
+    readonly policies: readonly string[];
+    readonly errors: readonly string[];
+  };
   readonly passed: boolean;
   readonly request: unknown;
 }
@@ -309,12 +391,17 @@ export async function testPolicyFolder(dir: string): Promise<FixtureOutcome[]> {
     outcomes.push({
       file: fixture.file,
       description: fixture.description,
-      expected: { decision: fixture.expected, ...(fixture.determiningPolicies ? { policies: fixture.determiningPolicies } : {}) },
+      expected: {
+        decision: fixture.expected,
+        ...(fixture.determiningPolicies ? { policies: fixture.determiningPolicies } : {}),
+      },
       actual: {
         decision: result.answer.decision,
         policies: result.answer.determiningPolicies,
         errors: [
-          ...(result.refusedArguments === undefined ? [] : [`arguments refused before policy: ${result.refusedArguments}`]),
+          ...(result.refusedArguments === undefined
+            ? []
+            : [`arguments refused before policy: ${result.refusedArguments}`]),
           ...result.answer.errors.map((error) => `${error.policyId ?? '?'}: ${error.detail}`),
         ],
       },

@@ -11,7 +11,12 @@ import {
   type VerifiedPermissionsClient,
 } from '@aws-sdk/client-verifiedpermissions';
 import { cedar } from '../lambda/adapters/cedar-engine';
-import { avpPolicyDefinition, avpSchemaJson, loadPolicyBundle, MANAGED_BY_TAG } from '../lambda/adapters/policy-files';
+import {
+  avpPolicyDefinition,
+  avpSchemaJson,
+  loadPolicyBundle,
+  MANAGED_BY_TAG,
+} from '../lambda/adapters/policy-files';
 
 /**
  * `mcp-identity policies diff|push --store <id>`: compare the policy folder with a Verified Permissions policy
@@ -47,12 +52,20 @@ export interface StoreState {
 export interface StoreDiff {
   readonly schema: 'unchanged' | 'changed' | 'added';
   readonly added: readonly LocalPolicy[];
-  readonly changed: readonly { readonly local: LocalPolicy; readonly remote: RemotePolicy; readonly replace: boolean; readonly what: readonly string[] }[];
+  readonly changed: readonly {
+    readonly local: LocalPolicy;
+    readonly remote: RemotePolicy;
+    readonly replace: boolean;
+    readonly what: readonly string[];
+  }[];
   readonly removed: readonly RemotePolicy[];
   readonly unchanged: number;
 }
 
-export function localPolicies(dir: string): { readonly schemaJson: string; readonly policies: LocalPolicy[] } {
+export function localPolicies(dir: string): {
+  readonly schemaJson: string;
+  readonly policies: LocalPolicy[];
+} {
   const bundle = loadPolicyBundle(dir);
   return {
     schemaJson: avpSchemaJson(bundle.schemaText),
@@ -61,20 +74,34 @@ export function localPolicies(dir: string): { readonly schemaJson: string; reado
 }
 
 function notFound(error: unknown): boolean {
-  return error instanceof ResourceNotFoundException || (error as { name?: string })?.name === 'ResourceNotFoundException';
+  return (
+    error instanceof ResourceNotFoundException ||
+    (error as { name?: string })?.name === 'ResourceNotFoundException'
+  );
 }
 
-export async function readStore(client: VerifiedPermissionsClient, policyStoreId: string): Promise<StoreState> {
+export async function readStore(
+  client: VerifiedPermissionsClient,
+  policyStoreId: string,
+): Promise<StoreState> {
   let tags: Record<string, string> = {};
   try {
     const store = await client.send(new GetPolicyStoreCommand({ policyStoreId, tags: true }));
     tags = store.tags ?? {};
   } catch (error) {
-    if (notFound(error)) throw new PolicyStoreError(`policy store ${policyStoreId} does not exist (check the id and the Region)`);
+    if (notFound(error))
+      throw new PolicyStoreError(
+        `policy store ${policyStoreId} does not exist (check the id and the Region)`,
+      );
     throw error;
   }
   const stack = tags['aws:cloudformation:stack-name'];
-  const managedBy = stack !== undefined ? `CloudFormation stack ${stack}` : tags[MANAGED_BY_TAG] !== undefined ? `a deployment tagged ${MANAGED_BY_TAG}=${tags[MANAGED_BY_TAG]}` : undefined;
+  const managedBy =
+    stack !== undefined
+      ? `CloudFormation stack ${stack}`
+      : tags[MANAGED_BY_TAG] !== undefined
+        ? `a deployment tagged ${MANAGED_BY_TAG}=${tags[MANAGED_BY_TAG]}`
+        : undefined;
 
   let schema: string | undefined;
   try {
@@ -86,15 +113,22 @@ export async function readStore(client: VerifiedPermissionsClient, policyStoreId
   const policies: RemotePolicy[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await client.send(new ListPoliciesCommand({ policyStoreId, maxResults: 50, ...(nextToken ? { nextToken } : {}) }));
+    const page = await client.send(
+      new ListPoliciesCommand({ policyStoreId, maxResults: 50, ...(nextToken ? { nextToken } : {}) }),
+    );
     for (const item of page.policies ?? []) {
       if (item.policyId === undefined) continue;
-      if (item.policyType !== 'STATIC') throw new PolicyStoreError(`policy ${item.policyId} is template-linked; this command manages static policies only`);
+      if (item.policyType !== 'STATIC')
+        throw new PolicyStoreError(
+          `policy ${item.policyId} is template-linked; this command manages static policies only`,
+        );
       const detail = await client.send(new GetPolicyCommand({ policyStoreId, policyId: item.policyId }));
-      const definition = detail.definition as { static?: { statement?: string; description?: string } } | undefined;
+      const definition = detail.definition as
+        | { static?: { statement?: string; description?: string } }
+        | undefined;
       policies.push({
         policyId: item.policyId,
-        ...(detail.name ?? item.name ? { name: detail.name ?? item.name } : {}),
+        ...((detail.name ?? item.name) ? { name: detail.name ?? item.name } : {}),
         ...(definition?.static?.description ? { description: definition.static.description } : {}),
         ...(definition?.static?.statement ? { statement: definition.static.statement } : {}),
       });
@@ -127,8 +161,16 @@ function policyJson(statement: string | undefined): cedar.PolicyJson | undefined
   return json.type === 'success' ? json.json : undefined;
 }
 
-export function diffStore(local: { schemaJson: string; policies: readonly LocalPolicy[] }, remote: StoreState): StoreDiff {
-  const schema = remote.schema === undefined ? 'added' : canonicalSchema(remote.schema) === canonicalSchema(local.schemaJson) ? 'unchanged' : 'changed';
+export function diffStore(
+  local: { schemaJson: string; policies: readonly LocalPolicy[] },
+  remote: StoreState,
+): StoreDiff {
+  const schema =
+    remote.schema === undefined
+      ? 'added'
+      : canonicalSchema(remote.schema) === canonicalSchema(local.schemaJson)
+        ? 'unchanged'
+        : 'changed';
   const unmatched = new Set(remote.policies);
   const added: LocalPolicy[] = [];
   const changed: StoreDiff['changed'][number][] = [];
@@ -136,7 +178,11 @@ export function diffStore(local: { schemaJson: string; policies: readonly LocalP
   for (const policy of local.policies) {
     const match =
       remote.policies.find((candidate) => unmatched.has(candidate) && candidate.name === policy.name) ??
-      remote.policies.find((candidate) => unmatched.has(candidate) && (candidate.description === policy.id || candidate.description?.startsWith(`${policy.id}:`)));
+      remote.policies.find(
+        (candidate) =>
+          unmatched.has(candidate) &&
+          (candidate.description === policy.id || candidate.description?.startsWith(`${policy.id}:`)),
+      );
     if (match === undefined) {
       added.push(policy);
       continue;
@@ -169,8 +215,12 @@ export function describeDiff(diff: StoreDiff): string[] {
   const lines: string[] = [];
   if (diff.schema !== 'unchanged') lines.push(`~ schema (${diff.schema})`);
   for (const policy of diff.added) lines.push(`+ ${policy.id}`);
-  for (const change of diff.changed) lines.push(`~ ${change.local.id}: ${change.what.join(', ')} changed${change.replace ? ' (replaced: effect, scope or name changed)' : ''}`);
-  for (const policy of diff.removed) lines.push(`- ${policy.description ?? policy.name ?? policy.policyId} (${policy.policyId})`);
+  for (const change of diff.changed)
+    lines.push(
+      `~ ${change.local.id}: ${change.what.join(', ')} changed${change.replace ? ' (replaced: effect, scope or name changed)' : ''}`,
+    );
+  for (const policy of diff.removed)
+    lines.push(`- ${policy.description ?? policy.name ?? policy.policyId} (${policy.policyId})`);
   if (lines.length === 0) lines.push('no differences');
   return lines;
 }
@@ -202,12 +252,23 @@ export async function pushStore(
   };
   const policyStoreId = state.policyStoreId;
   const create = (policy: LocalPolicy) =>
-    client.send(new CreatePolicyCommand({ policyStoreId, name: policy.name, definition: { static: { statement: policy.statement, description: policy.description } } }));
-  if (diff.schema !== 'unchanged') await run('PutSchema', () => client.send(new PutSchemaCommand({ policyStoreId, definition: { cedarJson: local.schemaJson } })));
+    client.send(
+      new CreatePolicyCommand({
+        policyStoreId,
+        name: policy.name,
+        definition: { static: { statement: policy.statement, description: policy.description } },
+      }),
+    );
+  if (diff.schema !== 'unchanged')
+    await run('PutSchema', () =>
+      client.send(new PutSchemaCommand({ policyStoreId, definition: { cedarJson: local.schemaJson } })),
+    );
   for (const policy of diff.added) await run(`CreatePolicy ${policy.id}`, () => create(policy));
   for (const change of diff.changed) {
     if (change.replace) {
-      await run(`DeletePolicy ${change.remote.policyId} (${change.local.id}, replaced)`, () => client.send(new DeletePolicyCommand({ policyStoreId, policyId: change.remote.policyId })));
+      await run(`DeletePolicy ${change.remote.policyId} (${change.local.id}, replaced)`, () =>
+        client.send(new DeletePolicyCommand({ policyStoreId, policyId: change.remote.policyId })),
+      );
       await run(`CreatePolicy ${change.local.id}`, () => create(change.local));
     } else {
       await run(`UpdatePolicy ${change.remote.policyId} (${change.local.id})`, () =>
@@ -215,12 +276,17 @@ export async function pushStore(
           new UpdatePolicyCommand({
             policyStoreId,
             policyId: change.remote.policyId,
-            definition: { static: { statement: change.local.statement, description: change.local.description } },
+            definition: {
+              static: { statement: change.local.statement, description: change.local.description },
+            },
           }),
         ),
       );
     }
   }
-  for (const policy of diff.removed) await run(`DeletePolicy ${policy.policyId}`, () => client.send(new DeletePolicyCommand({ policyStoreId, policyId: policy.policyId })));
+  for (const policy of diff.removed)
+    await run(`DeletePolicy ${policy.policyId}`, () =>
+      client.send(new DeletePolicyCommand({ policyStoreId, policyId: policy.policyId })),
+    );
   return { diff, operations };
 }

@@ -1,5 +1,5 @@
-import { cedar } from '../lambda/adapters/cedar-engine';
 import { generateSchema } from '@cedar-policy/mcp-schema-generator-wasm';
+import { cedar } from '../lambda/adapters/cedar-engine';
 import { parseToolName } from '../lambda/core/mcp-operation';
 
 /**
@@ -17,7 +17,11 @@ import { parseToolName } from '../lambda/core/mcp-operation';
 export interface McpTool {
   readonly name: string;
   readonly description?: string;
-  readonly inputSchema: { readonly type?: string; readonly properties?: Record<string, unknown>; readonly required?: readonly string[] } & Record<string, unknown>;
+  readonly inputSchema: {
+    readonly type?: string;
+    readonly properties?: Record<string, unknown>;
+    readonly required?: readonly string[];
+  } & Record<string, unknown>;
 }
 
 export class SchemaGenerationError extends Error {}
@@ -32,19 +36,25 @@ export function toolsFromJson(text: string, source = 'tools file'): McpTool[] {
   }
   const candidate = parsed as { result?: { tools?: unknown }; tools?: unknown };
   const tools = Array.isArray(parsed) ? parsed : (candidate.result?.tools ?? candidate.tools);
-  if (!Array.isArray(tools)) throw new SchemaGenerationError(`${source} has no tools: expected a tools/list result ({ "tools": [...] })`);
+  if (!Array.isArray(tools))
+    throw new SchemaGenerationError(
+      `${source} has no tools: expected a tools/list result ({ "tools": [...] })`,
+    );
   return tools.map((tool, index) => {
     const entry = tool as Partial<McpTool>;
     if (typeof entry.name !== 'string' || parseToolName(entry.name) === undefined) {
       throw new SchemaGenerationError(`${source}: tool #${index + 1} has no valid name`);
     }
-    if (entry.inputSchema === null || typeof entry.inputSchema !== 'object') throw new SchemaGenerationError(`${source}: tool ${entry.name} has no inputSchema`);
+    if (entry.inputSchema === null || typeof entry.inputSchema !== 'object')
+      throw new SchemaGenerationError(`${source}: tool ${entry.name} has no inputSchema`);
     return entry as McpTool;
   });
 }
 
 function withoutParameters(tool: McpTool, injected: readonly string[]): McpTool {
-  const properties = Object.fromEntries(Object.entries(tool.inputSchema.properties ?? {}).filter(([name]) => !injected.includes(name)));
+  const properties = Object.fromEntries(
+    Object.entries(tool.inputSchema.properties ?? {}).filter(([name]) => !injected.includes(name)),
+  );
   const required = (tool.inputSchema.required ?? []).filter((name) => !injected.includes(name));
   return { ...tool, inputSchema: { ...tool.inputSchema, properties, required } };
 }
@@ -53,7 +63,9 @@ type SchemaJson = cedar.SchemaJson<string>;
 type Json = Record<string, unknown>;
 
 function namespaceOf(json: SchemaJson): string {
-  const names = Object.keys(json).filter((name) => Object.keys(json[name]?.actions ?? {}).length > 0 || name.split('::').length === 1);
+  const names = Object.keys(json).filter(
+    (name) => Object.keys(json[name]?.actions ?? {}).length > 0 || name.split('::').length === 1,
+  );
   const root = names.find((name) => !name.includes('::'));
   if (root === undefined) throw new SchemaGenerationError('the stub must declare one namespace');
   return root;
@@ -64,10 +76,18 @@ function flattenEnums(type: unknown, enums: ReadonlySet<string>): unknown {
   if (Array.isArray(type)) return type.map((item) => flattenEnums(item, enums));
   if (type === null || typeof type !== 'object') return type;
   const node = type as Json;
-  if ((node.type === 'Entity' || node.type === 'EntityOrCommon') && typeof node.name === 'string' && enums.has(node.name)) {
+  if (
+    (node.type === 'Entity' || node.type === 'EntityOrCommon') &&
+    typeof node.name === 'string' &&
+    enums.has(node.name)
+  ) {
     return { ...node, type: 'EntityOrCommon', name: 'String' };
   }
-  return Object.fromEntries(Object.entries(node).filter(([, value]) => value !== undefined).map(([key, value]) => [key, flattenEnums(value, enums)]));
+  return Object.fromEntries(
+    Object.entries(node)
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, flattenEnums(value, enums)]),
+  );
 }
 
 export interface GeneratedSchema {
@@ -76,16 +96,30 @@ export interface GeneratedSchema {
   readonly tools: readonly string[];
 }
 
-export function generateCedarSchema(stub: string, tools: readonly McpTool[], injected: readonly string[]): GeneratedSchema {
+export function generateCedarSchema(
+  stub: string,
+  tools: readonly McpTool[],
+  injected: readonly string[],
+): GeneratedSchema {
   const prepared = tools.map((tool) => withoutParameters(tool, injected));
-  const result = JSON.parse(generateSchema(stub, JSON.stringify(prepared), JSON.stringify({ objectsAsRecords: true, numbersAsDecimal: true }))) as {
+  const result = JSON.parse(
+    generateSchema(
+      stub,
+      JSON.stringify(prepared),
+      JSON.stringify({ objectsAsRecords: true, numbersAsDecimal: true }),
+    ),
+  ) as {
     isOk: boolean;
     error: string | null;
     schemaJson: string | null;
   };
-  if (!result.isOk || result.schemaJson === null) throw new SchemaGenerationError(`the MCP schema generator refused the input: ${result.error}`);
+  if (!result.isOk || result.schemaJson === null)
+    throw new SchemaGenerationError(`the MCP schema generator refused the input: ${result.error}`);
   const generated = cedar.schemaToJson(JSON.parse(result.schemaJson) as SchemaJson);
-  if (generated.type === 'failure') throw new SchemaGenerationError(`generated schema is invalid: ${generated.errors.map((error) => error.message).join('; ')}`);
+  if (generated.type === 'failure')
+    throw new SchemaGenerationError(
+      `generated schema is invalid: ${generated.errors.map((error) => error.message).join('; ')}`,
+    );
   const json = structuredClone(generated.json) as SchemaJson;
   const namespace = namespaceOf(json);
   const root = json[namespace] as cedar.NamespaceDefinition<string>;
@@ -93,18 +127,28 @@ export function generateCedarSchema(stub: string, tools: readonly McpTool[], inj
   // Enum entity types live in per-tool namespaces (`Ns::tool::Input`): turn them into String.
   const enums = new Set<string>();
   for (const [name, definition] of Object.entries(json)) {
-    for (const [entity, type] of Object.entries(definition.entityTypes ?? {})) if ('enum' in type) enums.add(`${name}::${entity}`);
+    for (const [entity, type] of Object.entries(definition.entityTypes ?? {}))
+      if ('enum' in type) enums.add(`${name}::${entity}`);
   }
   if (enums.size > 0 && root.entityTypes) {
-    root.entityTypes = Object.fromEntries(Object.entries(root.entityTypes).filter(([entity]) => !enums.has(`${namespace}::${entity}`)));
+    root.entityTypes = Object.fromEntries(
+      Object.entries(root.entityTypes).filter(([entity]) => !enums.has(`${namespace}::${entity}`)),
+    );
   }
-  for (const name of Object.keys(json)) if (name !== namespace) json[name] = flattenEnums(json[name], enums) as cedar.NamespaceDefinition<string>;
+  for (const name of Object.keys(json))
+    if (name !== namespace) json[name] = flattenEnums(json[name], enums) as cedar.NamespaceDefinition<string>;
   root.commonTypes = flattenEnums(root.commonTypes, enums) as typeof root.commonTypes;
   for (const name of Object.keys(json)) {
     const definition = json[name];
     if (name === namespace || definition === undefined) continue;
-    definition.entityTypes = Object.fromEntries(Object.entries(definition.entityTypes ?? {}).filter(([entity]) => !enums.has(`${name}::${entity}`)));
-    if (Object.keys(definition.entityTypes).length === 0 && Object.keys(definition.actions ?? {}).length === 0 && Object.keys(definition.commonTypes ?? {}).length === 0) {
+    definition.entityTypes = Object.fromEntries(
+      Object.entries(definition.entityTypes ?? {}).filter(([entity]) => !enums.has(`${name}::${entity}`)),
+    );
+    if (
+      Object.keys(definition.entityTypes).length === 0 &&
+      Object.keys(definition.actions ?? {}).length === 0 &&
+      Object.keys(definition.commonTypes ?? {}).length === 0
+    ) {
       delete json[name];
     }
   }
@@ -121,18 +165,28 @@ export function generateCedarSchema(stub: string, tools: readonly McpTool[], inj
     const action = root.actions[tool.name];
     if (name === undefined || action === undefined) continue;
     const group = name.target === undefined ? 'tools/call' : `target:${name.target}`;
-    if (name.target !== undefined && root.actions[group] === undefined) root.actions[group] = { memberOf: [{ id: 'tools/call' }] };
+    if (name.target !== undefined && root.actions[group] === undefined)
+      root.actions[group] = { memberOf: [{ id: 'tools/call' }] };
     action.memberOf = [{ id: group }];
-    const context = (action.appliesTo?.context ?? { type: 'Record', attributes: {} }) as { type: 'Record'; attributes: Record<string, Json> };
+    const context = (action.appliesTo?.context ?? { type: 'Record', attributes: {} }) as {
+      type: 'Record';
+      attributes: Record<string, Json>;
+    };
     const input = context.attributes.input;
     context.attributes = { ...(input ? { input: { ...input, required: false } } : {}), ...sharedContext };
     if (action.appliesTo) action.appliesTo.context = context as never;
   }
 
   const text = cedar.schemaToText(json);
-  if (text.type === 'failure') throw new SchemaGenerationError(`cannot render the schema: ${text.errors.map((error) => error.message).join('; ')}`);
+  if (text.type === 'failure')
+    throw new SchemaGenerationError(
+      `cannot render the schema: ${text.errors.map((error) => error.message).join('; ')}`,
+    );
   const check = cedar.checkParseSchema(text.text);
-  if (check.type === 'failure') throw new SchemaGenerationError(`generated schema does not parse: ${check.errors.map((error) => error.message).join('; ')}`);
+  if (check.type === 'failure')
+    throw new SchemaGenerationError(
+      `generated schema does not parse: ${check.errors.map((error) => error.message).join('; ')}`,
+    );
   return { text: `${GENERATED_HEADER}${text.text}`, json, tools: tools.map((tool) => tool.name) };
 }
 
@@ -158,15 +212,26 @@ export function schemaChanges(before: string | undefined, after: string): string
     const node = type as Json;
     if (typeof node.type === 'string' && !['Record', 'Set', 'Entity', 'Extension'].includes(node.type)) {
       const name = node.type.split('::').pop() ?? '';
-      const common = Object.values(json).find((definition) => definition.commonTypes?.[name] !== undefined)?.commonTypes?.[name];
-      if (common !== undefined) return inline(json, { ...(common as Json), ...(node.required === false ? { required: false } : {}) }, depth + 1);
+      const common = Object.values(json).find((definition) => definition.commonTypes?.[name] !== undefined)
+        ?.commonTypes?.[name];
+      if (common !== undefined)
+        return inline(
+          json,
+          { ...(common as Json), ...(node.required === false ? { required: false } : {}) },
+          depth + 1,
+        );
     }
-    return Object.fromEntries(Object.entries(node).map(([key, value]) => [key, inline(json, value, depth + 1)]));
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => [key, inline(json, value, depth + 1)]),
+    );
   };
   const actions = (json: SchemaJson) =>
     new Map(
       Object.values(json).flatMap((definition) =>
-        Object.entries(definition.actions ?? {}).map(([name, action]) => [name, JSON.stringify(inline(json, action.appliesTo?.context ?? null))] as const),
+        Object.entries(definition.actions ?? {}).map(
+          ([name, action]) =>
+            [name, JSON.stringify(inline(json, action.appliesTo?.context ?? null))] as const,
+        ),
       ),
     );
   const was = actions(previous);

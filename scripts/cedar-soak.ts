@@ -31,7 +31,12 @@ interface Call {
 function callAt(index: number, callers: { bob: Caller; alice: Caller; carol: Caller }): Call {
   switch (index % 6) {
     case 0:
-      return { caller: callers.bob, tool: TOOLS[0] as string, args: { order_id: String(index % 97) }, expect: true };
+      return {
+        caller: callers.bob,
+        tool: TOOLS[0] as string,
+        args: { order_id: String(index % 97) },
+        expect: true,
+      };
     case 1:
       return {
         caller: callers.bob,
@@ -49,9 +54,19 @@ function callAt(index: number, callers: { bob: Caller; alice: Caller; carol: Cal
         expect: false,
       };
     case 4:
-      return { caller: callers.carol, tool: TOOLS[1] as string, args: { order_id: '1', status: 'shipped' }, expect: false };
+      return {
+        caller: callers.carol,
+        tool: TOOLS[1] as string,
+        args: { order_id: '1', status: 'shipped' },
+        expect: false,
+      };
     default:
-      return { caller: callers.alice, tool: TOOLS[0] as string, args: { order_id: String(index % 79) }, expect: true };
+      return {
+        caller: callers.alice,
+        tool: TOOLS[0] as string,
+        args: { order_id: String(index % 79) },
+        expect: true,
+      };
   }
 }
 
@@ -85,7 +100,9 @@ export async function soak(total: number): Promise<{ decisions: number; lists: n
     if (!parsed.ok) throw new Error(`request ${index} did not parse`);
     const verdict = await authorizeOperation(call.caller, parsed.operation, pdp, settings);
     if (verdict.forward !== call.expect)
-      throw new Error(`decision ${index}: ${call.tool} expected ${call.expect ? 'allow' : 'deny'}, got ${verdict.decision.kind}`);
+      throw new Error(
+        `decision ${index}: ${call.tool} expected ${call.expect ? 'allow' : 'deny'}, got ${verdict.decision.kind}`,
+      );
     if (index % 100 === 0) {
       const listed = await callableTools(call.caller, TOOLS, pdp, settings);
       if (listed.error !== undefined) throw listed.error;

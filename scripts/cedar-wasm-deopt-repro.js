@@ -33,7 +33,11 @@ async function decide(index) {
     resource: { type: 'Gateway', id: 'gw' },
     context: index % 2 === 0 ? { owner: `user-${index % 5}` } : { owner: 'x', amount: index % 900 },
     entities: [
-      { uid: { type: 'User', id: `user-${index % 7}` }, attrs: { name: `user-${index % 5}` }, parents: [{ type: 'Role', id: index % 4 === 0 ? 'admin' : 'dev' }] },
+      {
+        uid: { type: 'User', id: `user-${index % 7}` },
+        attrs: { name: `user-${index % 5}` },
+        parents: [{ type: 'Role', id: index % 4 === 0 ? 'admin' : 'dev' }],
+      },
     ],
     preparsedPolicySetId: 'repro',
   });
@@ -47,5 +51,8 @@ async function decide(index) {
     counts[await decide(index)] += 1;
     if (index % 1000 === 0 && typeof globalThis.gc === 'function') globalThis.gc();
   }
-  console.log(`node ${process.version}${fix ? ' --no-turbo-inline-js-wasm-calls' : ''}: ${total} decisions, no abort`, counts);
+  console.log(
+    `node ${process.version}${fix ? ' --no-turbo-inline-js-wasm-calls' : ''}: ${total} decisions, no abort`,
+    counts,
+  );
 })();

@@ -5,7 +5,7 @@
 // (npm/cli#9846, fix pending in npm/cli#9850). Listing them as optional entries makes `npm ci` accept the
 // lockfile; at install time npm skips them (wrong platform, or not fetchable and optional).
 // Run after `npm install` changes dependencies: `node scripts/lock-optional-platform-deps.js`.
-'use strict';
+
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
@@ -25,6 +25,8 @@ for (const [path, entry] of Object.entries(packages)) {
     added += 1;
   }
 }
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))),
+);
 writeFileSync(lockPath, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`package-lock.json: recorded ${added} optional platform package(s) the registry does not serve`);
