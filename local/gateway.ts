@@ -84,6 +84,7 @@ function readBody(request: IncomingMessage): Promise<string> {
 }
 
 const TARGET_TIMEOUT_MS = 30_000;
+const IDLE_CONNECTION_MS = 4_000;
 
 /**
  * POSTs a JSON-RPC message to a target over a kept-alive connection. `fetch` (undici) cost the local gateway
@@ -94,6 +95,7 @@ function postJson(
   url: URL,
   headers: Record<string, string>,
   body: string,
+  retried = false,
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const outgoing = httpRequest(
@@ -114,7 +116,13 @@ function postJson(
       },
     );
     outgoing.once('timeout', () => outgoing.destroy(new Error('the target did not answer in time')));
-    outgoing.once('error', reject);
+    outgoing.once('error', (error: NodeJS.ErrnoException) => {
+      // A kept-alive connection the target closed just as it was reused: the request never reached it, so
+      // send it once more on a fresh connection (the retry Node's documentation prescribes for reusedSocket).
+      if (!retried && outgoing.reusedSocket && error.code === 'ECONNRESET')
+        postJson(agent, url, headers, body, true).then(resolve, reject);
+      else reject(error);
+    });
     outgoing.end(body);
   });
 }
@@ -162,7 +170,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     ]),
   );
   // One pool of kept-alive connections to the targets, as the managed gateway keeps its own.
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle connections are dropped before a Node target's 5 s keep-alive timeout closes them under us (the
+  // agent shortens this further to a target's own Keep-Alive hint).
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_CONNECTION_MS });
 
   async function callTarget(
     target: GatewayTarget,
