@@ -12,23 +12,33 @@ import {
 } from '@aws-sdk/client-verifiedpermissions';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import {
-  avpPolicyDefinition,
+  avpPolicyName,
   avpSchemaJson,
   loadPolicyBundle,
   MANAGED_BY_TAG,
 } from '../lambda/adapters/policy-files';
+import { planPolicies } from '../lib/policy-deployment';
 
 /**
  * `mcp-identity policies diff|push --store <id>`: compare the policy folder with a Verified Permissions policy
- * store and apply the difference (schema first, then create, update, delete) — for stores managed outside
- * CloudFormation. Policies are matched by their AVP name (`name/<id>`), else by the `id:` prefix of the
- * description, the same way the CDK stack stores them.
+ * store and apply the difference — for stores managed outside CloudFormation.
+ *
+ * Names are the stack's (lib/policy-deployment.ts): `name/<id>__<hash of effect + principal + resource scope>`,
+ * so a diff against a stack-deployed store shows no spurious renames. A remote policy is matched to a local one
+ * by that exact name, else by a name of the same id (`name/<id>` as older pushes wrote it, or another scope
+ * hash), else by the `<id>` / `<id>: …` description the stack and this command both write.
+ *
+ * What Verified Permissions can change in place (UpdatePolicy): the name, the action scope, the conditions and
+ * the description. It cannot change the effect, the principal scope or the resource scope: such a policy is
+ * replaced, and the new one is always created before the old one is deleted, so a forbid never vanishes — a
+ * failure in between leaves both in the store (both apply; a forbid stays in force), never neither.
  */
 
 export class PolicyStoreError extends Error {}
 
 export interface LocalPolicy {
   readonly id: string;
+  /** Verified Permissions name, as the stack deploys it: `name/<id>__<scope hash>`. */
   readonly name: string;
   readonly statement: string;
   readonly description: string;
@@ -69,7 +79,13 @@ export function localPolicies(dir: string): {
   const bundle = loadPolicyBundle(dir);
   return {
     schemaJson: avpSchemaJson(bundle.schemaText),
-    policies: bundle.policies.map((policy) => ({ id: policy.id, ...avpPolicyDefinition(policy) })),
+    // The stack's own plan: the same name, statement and description as a deployed CfnPolicy.
+    policies: planPolicies(bundle.policies).map(({ id, name, statement, description }) => ({
+      id,
+      name,
+      statement,
+      description,
+    })),
   };
 }
 
@@ -161,6 +177,20 @@ function policyJson(statement: string | undefined): cedar.PolicyJson | undefined
   return json.type === 'success' ? json.json : undefined;
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** `name/<id>` (older pushes) or `name/<id>__<8 hex>` (the stack, this command): a name this policy had. */
+function isNameOf(name: string | undefined, id: string): boolean {
+  if (name === undefined) return false;
+  return new RegExp(`^${escapeRegExp(avpPolicyName(id))}(__[0-9a-f]{8})?$`).test(name);
+}
+
+function isDescriptionOf(description: string | undefined, id: string): boolean {
+  return description === id || description?.startsWith(`${id}:`) === true;
+}
+
 export function diffStore(
   local: { schemaJson: string; policies: readonly LocalPolicy[] },
   remote: StoreState,
@@ -171,23 +201,34 @@ export function diffStore(
       : canonicalSchema(remote.schema) === canonicalSchema(local.schemaJson)
         ? 'unchanged'
         : 'changed';
+  // Matching in rounds, strongest first over all policies, so a remote policy that holds a local policy's
+  // exact name is always matched to that policy: a rename or a replacement can then never collide with a
+  // name another policy still holds (names are unique within a store).
+  const matches = new Map<LocalPolicy, RemotePolicy>();
   const unmatched = new Set(remote.policies);
+  const rounds: ((policy: LocalPolicy, candidate: RemotePolicy) => boolean)[] = [
+    (policy, candidate) => candidate.name === policy.name,
+    (policy, candidate) => isNameOf(candidate.name, policy.id),
+    (policy, candidate) => isDescriptionOf(candidate.description, policy.id),
+  ];
+  for (const round of rounds)
+    for (const policy of local.policies) {
+      if (matches.has(policy)) continue;
+      const match = remote.policies.find((candidate) => unmatched.has(candidate) && round(policy, candidate));
+      if (match === undefined) continue;
+      matches.set(policy, match);
+      unmatched.delete(match);
+    }
+
   const added: LocalPolicy[] = [];
   const changed: StoreDiff['changed'][number][] = [];
   let unchanged = 0;
   for (const policy of local.policies) {
-    const match =
-      remote.policies.find((candidate) => unmatched.has(candidate) && candidate.name === policy.name) ??
-      remote.policies.find(
-        (candidate) =>
-          unmatched.has(candidate) &&
-          (candidate.description === policy.id || candidate.description?.startsWith(`${policy.id}:`)),
-      );
+    const match = matches.get(policy);
     if (match === undefined) {
       added.push(policy);
       continue;
     }
-    unmatched.delete(match);
     const mine = policyJson(policy.statement);
     const theirs = policyJson(match.statement);
     const what: string[] = [];
@@ -198,14 +239,14 @@ export function diffStore(
       unchanged += 1;
       continue;
     }
-    // AVP cannot change a static policy's effect, principal or resource in place.
+    // UpdatePolicy can change the name, the action, the conditions and the description; not the effect, the
+    // principal scope or the resource scope (nor a statement we cannot read).
     const replace =
       theirs === undefined ||
       mine === undefined ||
       mine.effect !== theirs.effect ||
       stableStringify(mine.principal) !== stableStringify(theirs.principal) ||
-      stableStringify(mine.resource) !== stableStringify(theirs.resource) ||
-      what.includes('name');
+      stableStringify(mine.resource) !== stableStringify(theirs.resource);
     changed.push({ local: policy, remote: match, replace, what });
   }
   return { schema, added, changed, removed: [...unmatched], unchanged };
@@ -215,10 +256,15 @@ export function describeDiff(diff: StoreDiff): string[] {
   const lines: string[] = [];
   if (diff.schema !== 'unchanged') lines.push(`~ schema (${diff.schema})`);
   for (const policy of diff.added) lines.push(`+ ${policy.id}`);
-  for (const change of diff.changed)
-    lines.push(
-      `~ ${change.local.id}: ${change.what.join(', ')} changed${change.replace ? ' (replaced: effect, scope or name changed)' : ''}`,
-    );
+  for (const change of diff.changed) {
+    const rename = change.what.includes('name')
+      ? ` (${change.remote.name ?? '(no name)'} → ${change.local.name})`
+      : '';
+    const how = change.replace
+      ? ' — replaced: effect or principal/resource scope changed (new policy created first, then the old one deleted)'
+      : '';
+    lines.push(`~ ${change.local.id}: ${change.what.join(', ')} changed${rename}${how}`);
+  }
   for (const policy of diff.removed)
     lines.push(`- ${policy.description ?? policy.name ?? policy.policyId} (${policy.policyId})`);
   if (lines.length === 0) lines.push('no differences');
@@ -231,7 +277,20 @@ export interface PushOptions {
   readonly onProgress?: (line: string) => void;
 }
 
-/** Applies a diff: schema first (policies are validated against it), then create, update, delete. */
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const name = error.name && error.name !== 'Error' ? `${error.name}: ` : '';
+    return `${name}${error.message}`;
+  }
+  return String(error);
+}
+
+/**
+ * Applies a diff in an order that never leaves a gap: the schema first (policies are validated against it),
+ * then new policies, then in-place updates (renames included), then replacements (create the new policy, then
+ * delete the old), then deletions of policies gone from the folder. Stops at the first failure with a
+ * {@link PolicyStoreError} saying what is in the store now.
+ */
 export async function pushStore(
   client: VerifiedPermissionsClient,
   state: StoreState,
@@ -245,10 +304,23 @@ export async function pushStore(
     );
   }
   const operations: string[] = [];
-  const run = async (label: string, send: () => Promise<unknown>) => {
+  const run = async <T>(
+    label: string,
+    send: () => Promise<T>,
+    afterFailure = 'no other change was made by this step',
+  ): Promise<T | undefined> => {
     operations.push(label);
     options.onProgress?.(`${options.dryRun ? '(dry run) ' : ''}${label}`);
-    if (!options.dryRun) await send();
+    if (options.dryRun) return undefined;
+    try {
+      return await send();
+    } catch (error) {
+      const done = operations.length - 1;
+      throw new PolicyStoreError(
+        `${label} failed (${errorText(error)}); ${afterFailure}. ${done} earlier operation(s) were applied and nothing after this one was attempted: run \`policies diff\` to see what is left, then push again.`,
+        { cause: error },
+      );
+    }
   };
   const policyStoreId = state.policyStoreId;
   const create = (policy: LocalPolicy) =>
@@ -259,34 +331,64 @@ export async function pushStore(
         definition: { static: { statement: policy.statement, description: policy.description } },
       }),
     );
+  const remove = (policyId: string) => client.send(new DeletePolicyCommand({ policyStoreId, policyId }));
+
   if (diff.schema !== 'unchanged')
     await run('PutSchema', () =>
       client.send(new PutSchemaCommand({ policyStoreId, definition: { cedarJson: local.schemaJson } })),
     );
   for (const policy of diff.added) await run(`CreatePolicy ${policy.id}`, () => create(policy));
-  for (const change of diff.changed) {
-    if (change.replace) {
-      await run(`DeletePolicy ${change.remote.policyId} (${change.local.id}, replaced)`, () =>
-        client.send(new DeletePolicyCommand({ policyStoreId, policyId: change.remote.policyId })),
-      );
-      await run(`CreatePolicy ${change.local.id}`, () => create(change.local));
-    } else {
-      await run(`UpdatePolicy ${change.remote.policyId} (${change.local.id})`, () =>
+
+  for (const change of diff.changed.filter((candidate) => !candidate.replace)) {
+    const { local: policy, remote } = change;
+    const definitionChanged = change.what.includes('statement') || change.what.includes('description');
+    const renamed = change.what.includes('name');
+    await run(
+      `UpdatePolicy ${remote.policyId} (${policy.id}${renamed ? `, renamed to ${policy.name}` : ''})`,
+      () =>
         client.send(
           new UpdatePolicyCommand({
             policyStoreId,
-            policyId: change.remote.policyId,
-            definition: {
-              static: { statement: change.local.statement, description: change.local.description },
-            },
+            policyId: remote.policyId,
+            ...(definitionChanged
+              ? { definition: { static: { statement: policy.statement, description: policy.description } } }
+              : {}),
+            ...(renamed ? { name: policy.name } : {}),
           }),
         ),
-      );
-    }
+      `policy ${remote.policyId} is unchanged`,
+    );
   }
+
+  for (const change of diff.changed.filter((candidate) => candidate.replace)) {
+    const { local: policy, remote } = change;
+    // The stack's names carry the scope hash, so the new policy's name normally differs from the old one's.
+    // When it does not (a hand-made policy under that name), the old policy gives its name up first — it keeps
+    // applying while it has no name — so the new one can be created under it.
+    const freed = remote.name === policy.name;
+    if (freed)
+      await run(
+        `UpdatePolicy ${remote.policyId} (${policy.id}, name cleared before its replacement is created)`,
+        () => client.send(new UpdatePolicyCommand({ policyStoreId, policyId: remote.policyId, name: '' })),
+        `policy ${remote.policyId} is unchanged and still applies`,
+      );
+    const created = await run(
+      `CreatePolicy ${policy.id} (replaces ${remote.policyId})`,
+      () => create(policy),
+      `the old policy ${remote.policyId} is still in the store and still applies${freed ? ' (without a name now; the next push deletes it once its replacement exists)' : ''}; nothing was deleted`,
+    );
+    await run(
+      `DeletePolicy ${remote.policyId} (${policy.id}, replaced)`,
+      () => remove(remote.policyId),
+      `both the new policy ${created?.policyId ?? policy.name} and the old ${remote.policyId} are in the store and both apply (a forbid stays in force): delete ${remote.policyId}, or push again to do it`,
+    );
+  }
+
   for (const policy of diff.removed)
-    await run(`DeletePolicy ${policy.policyId}`, () =>
-      client.send(new DeletePolicyCommand({ policyStoreId, policyId: policy.policyId })),
+    await run(
+      `DeletePolicy ${policy.policyId}`,
+      () => remove(policy.policyId),
+      `policy ${policy.policyId} is still in the store`,
     );
   return { diff, operations };
 }
