@@ -58,7 +58,7 @@ function writeFolder(
 ): PolicyFolder {
   const dir = mkdtempSync(join(tmpdir(), `mcp-identity-bench-${prefix}-`));
   const stub = readFileSync(join(POLICY_DIR, 'schema-stub.cedarschema'), 'utf8');
-  writeFileSync(join(dir, 'schema.cedarschema'), generateCedarSchema(stub, tools as never, INJECTED).text);
+  writeFileSync(join(dir, 'schema.cedarschema'), generateCedarSchema(stub, tools, INJECTED).text);
   mkdirSync(join(dir, 'generated'));
   for (const [id, text] of Object.entries(policies))
     writeFileSync(

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { McpTool } from '../cli/schema';
 import type { InterceptorOutput } from '../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
@@ -9,6 +10,7 @@ import type { AuditEventData } from '../lambda/core/audit-event';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
+import type { DiagnosticLog } from '../lambda/shared/logger';
 import { DevIssuer } from '../local/dev-issuer';
 import type { Check } from './outcome';
 
@@ -51,11 +53,8 @@ export function toolCallEvent(
   return withToken(event, token);
 }
 
-export interface ListedTool {
-  readonly name: string;
-  readonly description?: string;
-  readonly inputSchema: Record<string, unknown>;
-}
+/** A tool as a target lists it (the shape `schema generate` reads). */
+export type ListedTool = McpTool;
 
 /** A tools/list RESPONSE event carrying `tools` from the targets. */
 export function toolListEvent(token: string, tools: readonly ListedTool[]): RequestEvent {
@@ -92,11 +91,11 @@ export class BenchIdentity {
   }
 }
 
-const quietLog = {
+/** Diagnostics off: the bench measures the decision path, not log formatting. */
+const quietLog: DiagnosticLog = {
   info: () => undefined,
   warn: () => undefined,
   error: () => undefined,
-  debug: () => undefined,
 };
 
 export interface BenchHandler {
@@ -126,7 +125,7 @@ export function benchHandler(
         audited += 1;
       },
     },
-    log: quietLog as never,
+    log: quietLog,
     settings: {
       model: { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes },
       injection: DEFAULT_INJECTION,

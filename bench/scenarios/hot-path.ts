@@ -1,4 +1,5 @@
 import { JwtRsaVerifier } from 'aws-jwt-verify';
+import type { Jwks } from 'aws-jwt-verify/jwk';
 import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
 import type { BenchProfile } from '../budget';
@@ -38,7 +39,8 @@ export async function floorProbe(identity: BenchIdentity): Promise<{ probe: Prob
     audience: AUDIENCE,
     jwksUri: identity.issuer.jwksUri,
   });
-  verifier.cacheJwks(identity.issuer.jwks as never);
+  // The JWKS document as the issuer serves it, cached up front (aws-jwt-verify fetches over https only).
+  verifier.cacheJwks(JSON.parse(JSON.stringify(identity.issuer.jwks)) as Jwks);
   const event = toolCallEvent(token, 'orders___update_order', allowedRefund(0));
   return {
     eventBytes: Buffer.byteLength(JSON.stringify(event)),
