@@ -1,13 +1,18 @@
 import { gunzipSync } from 'node:zlib';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudWatchLogsEvent, Context } from 'aws-lambda';
 import { CloudTrailDataClient } from '../adapters/cloudtrail-data-client';
+import { DynamoDbDeliveryLedger } from '../adapters/dynamodb-delivery-ledger';
 import { AUDIT_LOG_KEY } from '../adapters/log-audit-sink';
+import { S3ParkedEvents } from '../adapters/s3-parked-events';
 import { SqsDeadLetters } from '../adapters/sqs-dead-letters';
 import {
   type AuditEventsClient,
   auditEventsFromLogLines,
   type DeadLetterSink,
+  type DeliveryLedger,
   type DeliveryOptions,
   type DeliveryReport,
   deliverAuditEvents,
@@ -45,13 +50,28 @@ export interface ForwarderDeps {
   readonly deadLetters: DeadLetterSink;
   readonly log: DiagnosticLog;
   readonly delivery: DeliveryOptions;
+  /** The delivered-UID table. @default - none (every event is sent at least once) */
+  readonly ledger?: DeliveryLedger;
 }
+
+const EMPTY_REPORT: DeliveryReport = {
+  ingested: 0,
+  parked: 0,
+  duplicates: 0,
+  retries: 0,
+  alreadyDelivered: 0,
+  unknownOutcomeResends: 0,
+  ledgerUnavailable: 0,
+  unmarked: 0,
+};
 
 /**
  * The audit forwarder: fed by a subscription filter on the audit log group, it sends each audit event to the
- * CloudTrail Lake channel. A payload it cannot read, or a DLQ it cannot write, makes the invocation fail:
- * Lambda retries the asynchronous invocation and then parks the raw payload in the same DLQ, so nothing is
- * lost either way.
+ * CloudTrail Lake channel. Each event id is claimed in the delivered-UID table before it is sent and marked
+ * once the service accepted it, so Lambda's retries, its duplicate deliveries, the same event in two
+ * subscription deliveries and the redrive skip what is already delivered. A payload it cannot read, or a DLQ
+ * it cannot write, makes the invocation fail: Lambda retries the asynchronous invocation (the table skips what
+ * the failed attempt delivered) and then parks the raw payload in the same DLQ, so nothing is lost either way.
  */
 export function createForwarderHandler(deps: ForwarderDeps) {
   return async (
@@ -59,27 +79,28 @@ export function createForwarderHandler(deps: ForwarderDeps) {
     context?: Pick<Context, 'getRemainingTimeInMillis'>,
   ): Promise<DeliveryReport & { readonly skipped: number }> => {
     const payload = decodeSubscription(event);
-    if (payload.messageType === 'CONTROL_MESSAGE')
-      return { ingested: 0, parked: 0, duplicates: 0, retries: 0, skipped: 0 };
+    if (payload.messageType === 'CONTROL_MESSAGE') return { ...EMPTY_REPORT, skipped: 0 };
     const { events, skipped } = auditEventsFromLogLines(
       payload.logEvents.map((logEvent) => logEvent.message),
       AUDIT_LOG_KEY,
     );
-    const report = await deliverAuditEvents(
-      events.map(toPutAuditEvent),
-      deps.client,
-      deps.deadLetters,
-      context === undefined
-        ? deps.delivery
-        : // Keep time to park what is left: a timed-out invocation would be retried and re-send what was ingested.
-          {
-            ...deps.delivery,
-            deadlineMs: Date.now() + context.getRemainingTimeInMillis() - PARKING_MARGIN_MS,
-          },
-    );
+    const end = context === undefined ? undefined : Date.now() + context.getRemainingTimeInMillis();
+    const report = await deliverAuditEvents(events.map(toPutAuditEvent), deps.client, deps.deadLetters, {
+      ...deps.delivery,
+      ...(deps.ledger === undefined ? {} : { ledger: deps.ledger }),
+      // Keep time to park what is left: a timed-out invocation would be retried and re-send what was ingested.
+      // Claims hold until the invocation's end: past it, this sender is gone and a retry may take them.
+      ...(end === undefined ? {} : { deadlineMs: end - PARKING_MARGIN_MS, leaseUntilMs: end }),
+    });
+    // One line per invocation; `unknownOutcomeResends` feeds a metric filter (events that may now be copies).
     deps.log.info('audit events forwarded', { ...report, skipped, logGroup: payload.logGroup });
     if (report.parked > 0)
       deps.log.warn('audit events parked in the dead-letter queue', { parked: report.parked });
+    if (report.ledgerUnavailable > 0 || report.unmarked > 0)
+      deps.log.warn('the delivered-UID table did not answer; events were sent at least once', {
+        ledgerUnavailable: report.ledgerUnavailable,
+        unmarked: report.unmarked,
+      });
     return { ...report, skipped };
   };
 }
@@ -91,7 +112,20 @@ export const handler = async (event: CloudWatchLogsEvent, context: Context) => {
     const config = loadForwarderConfig();
     production = createForwarderHandler({
       client: new CloudTrailDataClient(config),
-      deadLetters: new SqsDeadLetters(new SQSClient({}), config.dlqUrl),
+      deadLetters: new SqsDeadLetters(
+        new SQSClient({}),
+        config.dlqUrl,
+        undefined,
+        config.parkingBucket === undefined
+          ? undefined
+          : new S3ParkedEvents(new S3Client({}), config.parkingBucket),
+      ),
+      ...(config.deliveredTable === undefined
+        ? {}
+        : {
+            // Endpoint from the SDK's standard settings (AWS_ENDPOINT_URL_DYNAMODB), like every client here.
+            ledger: new DynamoDbDeliveryLedger(new DynamoDBClient({}), { tableName: config.deliveredTable }),
+          }),
       log: logger,
       delivery: { maxAttempts: config.maxAttempts, baseDelayMs: 200 },
     });

@@ -405,6 +405,10 @@ export interface ForwarderConfig {
   readonly externalId?: string;
   readonly maxAttempts: number;
   readonly timeoutMs: number;
+  /** The delivered-UID DynamoDB table (`DELIVERED_TABLE`). @default - none: no de-duplication across invocations */
+  readonly deliveredTable?: string;
+  /** The S3 bucket for events too large to park in the queue (`PARKING_BUCKET`). @default - none */
+  readonly parkingBucket?: string;
 }
 
 /** The audit forwarder's `MCP_IDENTITY_AUDIT_*` settings (plus the Lambda-provided `AWS_REGION`). */
@@ -426,6 +430,20 @@ export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): Forwa
     read.problem('EXTERNAL_ID', 'must be 2 to 1224 characters');
   const maxAttempts = read.integer('MAX_ATTEMPTS', 4, 1, 10);
   const timeoutMs = read.integer('TIMEOUT_MS', 5000, 100);
+  const deliveredTable = read.raw('DELIVERED_TABLE');
+  read.matching(
+    'DELIVERED_TABLE',
+    deliveredTable,
+    /^[a-zA-Z0-9_.-]{3,255}$/,
+    'must be a DynamoDB table name',
+  );
+  const parkingBucket = read.raw('PARKING_BUCKET');
+  read.matching(
+    'PARKING_BUCKET',
+    parkingBucket,
+    /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'must be an S3 bucket name',
+  );
   const problems = read.all();
   const region = env.AWS_REGION;
   if (region === undefined || region === '') problems.push('AWS_REGION is required');
@@ -439,6 +457,8 @@ export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): Forwa
     ...(externalId === undefined ? {} : { externalId }),
     maxAttempts,
     timeoutMs,
+    ...(deliveredTable === undefined ? {} : { deliveredTable }),
+    ...(parkingBucket === undefined ? {} : { parkingBucket }),
   });
 }
 

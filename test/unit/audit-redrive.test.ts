@@ -1,5 +1,10 @@
 import { gzipSync } from 'node:zlib';
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { eventsInMessage, redriveDeadLetters } from '../../lambda/adapters/audit-redrive';
 import { AUDIT_LOG_KEY } from '../../lambda/adapters/log-audit-sink';
@@ -20,6 +25,8 @@ const event = (index: number) =>
       requestDigest: requestDigest('x', index),
     },
     { eventSource: 's', recipientAccountId: '123456789012', mode: 'enforce' },
+    // One UID per event index: the same index stands for the same event (UIDs are random per execution).
+    { newUid: () => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}` },
   );
 const parkedBody = (put: PutAuditEvent, errorCode = 'Throttling') =>
   JSON.stringify({
@@ -94,7 +101,11 @@ describe('redriveDeadLetters', () => {
     expect(report).toEqual({
       messages: 4,
       events: 4,
+      uniqueEvents: 4,
+      stored: 0,
       redriven: 3,
+      alreadyDelivered: 0,
+      unknownOutcomeResends: 0,
       stillFailing: 1,
       unreadable: 1,
       undeleted: 0,
@@ -105,7 +116,9 @@ describe('redriveDeadLetters', () => {
       .flatMap((call) => call.args[0].input.Entries ?? [])
       .map((entry) => entry.ReceiptHandle);
     expect(deleted.sort()).toEqual(['r1', 'r2']);
-    expect(lines.at(-1)).toBe('4 message(s): 3 event(s) redriven, 1 still failing, 1 unreadable');
+    expect(lines.at(-1)).toBe(
+      '4 message(s): 3 event(s) redriven, 0 already delivered, 1 still failing, 1 unreadable',
+    );
   });
 
   it('in a dry run sends and deletes nothing, and ends when messages come back again', async () => {
@@ -119,7 +132,21 @@ describe('redriveDeadLetters', () => {
     expect(report).toMatchObject({ messages: 4, events: 4, redriven: 0, unreadable: 1 });
     expect(put).not.toHaveBeenCalled();
     expect(sqs.commandCalls(DeleteMessageBatchCommand)).toHaveLength(0);
-    expect(sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input.VisibilityTimeout).toBe(0);
+    // Read messages stay hidden while the scan goes on (so each receive brings others), and are made visible
+    // again at the end: nothing is consumed.
+    expect(sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input.VisibilityTimeout).toBeGreaterThan(0);
+    expect(
+      sqs
+        .commandCalls(ChangeMessageVisibilityBatchCommand)
+        .flatMap((call) => call.args[0].input.Entries ?? [])
+        .map((entry) => [entry.ReceiptHandle, entry.VisibilityTimeout])
+        .sort(),
+    ).toEqual([
+      ['r1', 0],
+      ['r2', 0],
+      ['r3', 0],
+      ['r4', 0],
+    ]);
   });
 
   it('stops at --max', async () => {
