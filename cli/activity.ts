@@ -12,12 +12,16 @@ import {
   StartQueryCommand as StartInsightsQueryCommand,
   StopQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import type { AuditEventData } from '../lambda/core/audit-event';
+import { type AuditEventData, auditFlag, auditList } from '../lambda/core/audit-event';
 
 /**
  * `mcp-identity activity`: who did what through agents, from CloudTrail Lake, CloudWatch Logs Insights or the
  * local JSONL store. One filter model generates the Lake SQL and the Insights query; every user-supplied value
  * is escaped for the language it lands in, so no input can change a query's meaning.
+ *
+ * Every backend counts each audit event once: delivery is at least once, so a store may hold copies of one
+ * event (same UID). The Lake SQL groups by UID, the Insights query ends in `dedup`, and the local store and
+ * the reports keep the first row of each UID.
  */
 
 export type Decision = 'allow' | 'deny';
@@ -92,11 +96,26 @@ function lakeTime(date: Date): string {
 }
 
 const EDS_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
+/** An event data store ARN in any partition (aws, aws-cn, aws-us-gov, …): the id is its suffix. */
+const EDS_ARN =
+  /^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:eventdatastore\/([A-Za-z0-9][A-Za-z0-9-]{0,127})$/;
 
-/** The CloudTrail Lake SQL for a filter (fields of the integration event live under `eventData`). */
-export function buildLakeSql(filter: ActivityFilter, eventDataStoreId: string): string {
-  if (!EDS_ID.test(eventDataStoreId))
-    throw new ActivityError(`'${eventDataStoreId}' is not an event data store id (the ARN suffix)`);
+/** The event data store id from an id or an ARN of any partition; SQL's `FROM` takes the id. */
+export function eventDataStoreId(value: string): string {
+  const fromArn = EDS_ARN.exec(value);
+  if (fromArn) return fromArn[1] as string;
+  if (!EDS_ID.test(value))
+    throw new ActivityError(`'${value}' is not an event data store id (the ARN suffix) or ARN`);
+  return value;
+}
+
+/**
+ * The CloudTrail Lake SQL for a filter (fields of the integration event live under `eventData`). Rows are
+ * grouped by UID, so copies of one event (at-least-once delivery) count once; the copies are identical, so
+ * `arbitrary` picks the same value from any of them.
+ */
+export function buildLakeSql(filter: ActivityFilter, eventDataStore: string): string {
+  const storeId = eventDataStoreId(eventDataStore);
   const where = [
     `eventTime >= ${sqlString(lakeTime(filter.since))}`,
     `eventTime < ${sqlString(lakeTime(filter.until))}`,
@@ -111,15 +130,16 @@ export function buildLakeSql(filter: ActivityFilter, eventDataStoreId: string): 
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') where.push(`element_at(eventData.additionalEventData, 'phase') = ${sqlString(phase)}`);
   return [
-    'SELECT eventData.eventTime AS time, eventData.uid AS uid, eventData.userIdentity.principalId AS user,',
-    "  eventData.eventName AS tool, element_at(eventData.userIdentity.details, 'agent') AS agent,",
-    "  element_at(eventData.responseElements, 'decision') AS decision, element_at(eventData.responseElements, 'enforced') AS enforced,",
-    '  eventData.errorCode AS errorCode, eventData.errorMessage AS reason,',
-    "  element_at(eventData.responseElements, 'determiningPolicies') AS policies, element_at(eventData.additionalEventData, 'phase') AS phase,",
-    "  element_at(eventData.additionalEventData, 'requestKey') AS requestKey",
-    `FROM ${eventDataStoreId}`,
+    'SELECT eventData.uid AS uid, min(eventData.eventTime) AS time, arbitrary(eventData.userIdentity.principalId) AS user,',
+    "  arbitrary(eventData.eventName) AS tool, arbitrary(element_at(eventData.userIdentity.details, 'agent')) AS agent,",
+    "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
+    '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
+    "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
+    "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey",
+    `FROM ${storeId}`,
     `WHERE ${where.join('\n  AND ')}`,
-    'ORDER BY eventTime DESC',
+    'GROUP BY eventData.uid',
+    'ORDER BY max(eventTime) DESC',
     `LIMIT ${Math.trunc(filter.limit)}`,
   ].join('\n');
 }
@@ -130,7 +150,7 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
     'fields auditEvent.eventTime as time, auditEvent.UID as uid, auditEvent.userIdentity.principalId as user,',
     '  auditEvent.eventName as tool, auditEvent.userIdentity.details.agent as agent, auditEvent.responseElements.decision as decision,',
     '  auditEvent.responseElements.enforced as enforced, auditEvent.errorCode as errorCode, auditEvent.errorMessage as reason,',
-    '  auditEvent.responseElements.determiningPolicies.0 as policies, auditEvent.additionalEventData.phase as phase,',
+    '  auditEvent.responseElements.determiningPolicies as policies, auditEvent.additionalEventData.phase as phase,',
     '  auditEvent.additionalEventData.requestKey as requestKey',
     '| filter ispresent(auditEvent.UID)',
   ];
@@ -144,28 +164,45 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
   if (filter.uid !== undefined) lines.push(`| filter auditEvent.UID = ${insightsString(filter.uid)}`);
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') lines.push(`| filter auditEvent.additionalEventData.phase = ${insightsString(phase)}`);
-  lines.push('| sort @timestamp desc', `| limit ${Math.trunc(filter.limit)}`);
+  // `dedup` keeps the first row per UID in sort order: copies of one event count once.
+  lines.push('| sort @timestamp desc', '| dedup auditEvent.UID', `| limit ${Math.trunc(filter.limit)}`);
   return lines.join('\n');
 }
 
+/**
+ * One row from a stored event. Map values are strings (Lake's `map<string,string>`); events written before
+ * that encoding hold real lists and booleans, and both read the same.
+ */
 function rowFromEvent(event: AuditEventData): ActivityRow {
-  const response = (event.responseElements ?? {}) as Record<string, unknown>;
-  const details = (event.userIdentity.details ?? {}) as Record<string, unknown>;
-  const policies = response.determiningPolicies;
+  const response: Readonly<Record<string, unknown>> = event.responseElements ?? {};
+  const details: Readonly<Record<string, unknown>> = event.userIdentity.details ?? {};
+  const additional: Readonly<Record<string, unknown>> = event.additionalEventData ?? {};
+  const enforced = auditFlag(response.enforced);
   return {
     time: event.eventTime,
     uid: event.UID,
     user: event.userIdentity.principalId,
     tool: event.eventName,
     agent: typeof details.agent === 'string' ? details.agent : '',
-    decision: String(response.decision ?? ''),
-    enforced: response.enforced === undefined ? '' : String(response.enforced),
+    decision: text(response.decision),
+    enforced: enforced === undefined ? '' : String(enforced),
     errorCode: event.errorCode ?? '',
     reason: event.errorMessage ?? '',
-    policies: Array.isArray(policies) ? policies.join(',') : '',
-    phase: String((event.additionalEventData as Record<string, unknown> | undefined)?.phase ?? ''),
-    requestKey: text((event.additionalEventData as Record<string, unknown> | undefined)?.requestKey),
+    policies: auditList(response.determiningPolicies).join(','),
+    phase: text(additional.phase),
+    requestKey: text(additional.requestKey),
   };
+}
+
+/** Keeps the first row of each UID (copies of one event); rows without a UID are kept as they are. */
+export function distinctByUid<T extends { readonly uid: string }>(rows: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return rows.filter((row) => {
+    if (row.uid === '') return true;
+    if (seen.has(row.uid)) return false;
+    seen.add(row.uid);
+    return true;
+  });
 }
 
 /** Matches one local event against the filter, with the same semantics as the queries. */
@@ -202,13 +239,22 @@ export function queryLocal(
     );
   }
   const events: AuditEventData[] = [];
+  const seen = new Set<string>();
   let unreadable = 0;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     try {
       const event = JSON.parse(line) as AuditEventData;
-      if (typeof event.UID === 'string' && event.userIdentity !== undefined && matchesFilter(event, filter))
+      // Copies of one event (same UID) count once, like on the other backends.
+      if (
+        typeof event.UID === 'string' &&
+        event.userIdentity !== undefined &&
+        !seen.has(event.UID) &&
+        matchesFilter(event, filter)
+      ) {
+        seen.add(event.UID);
         events.push(event);
+      }
     } catch {
       unreadable += 1;
     }
@@ -242,7 +288,6 @@ function text(value: unknown): string {
 }
 
 function rowFromColumns(columns: Record<string, unknown>): ActivityRow {
-  const policies = text(columns.policies);
   return {
     time: text(columns.time),
     uid: text(columns.uid),
@@ -253,7 +298,7 @@ function rowFromColumns(columns: Record<string, unknown>): ActivityRow {
     enforced: text(columns.enforced),
     errorCode: text(columns.errorCode),
     reason: text(columns.reason),
-    policies: policies.startsWith('[') ? (JSON.parse(policies) as string[]).join(',') : policies,
+    policies: auditList(text(columns.policies)).join(','),
     phase: text(columns.phase),
     requestKey: text(columns.requestKey),
   };
@@ -289,20 +334,19 @@ async function waitFor<T>(
 
 export async function queryLake(
   client: CloudTrailClient,
-  eventDataStoreId: string,
+  eventDataStore: string,
   filter: ActivityFilter,
   options: RemoteQueryOptions,
 ): Promise<ActivityRow[]> {
   const started = (options.now ?? Date.now)();
+  // Describe/GetQueryResults/CancelQuery take the query id alone: their `EventDataStore` member is deprecated.
   const { QueryId } = await client.send(
-    new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStoreId) }),
+    new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStore) }),
   );
   if (QueryId === undefined) throw new ActivityError('CloudTrail Lake did not return a query id');
   await waitFor(
     async () => {
-      const described = await client.send(
-        new DescribeQueryCommand({ QueryId, EventDataStore: eventDataStoreId }),
-      );
+      const described = await client.send(new DescribeQueryCommand({ QueryId }));
       const status = described.QueryStatus ?? 'UNKNOWN';
       const progress = {
         status,
@@ -323,23 +367,19 @@ export async function queryLake(
       }
       return { done: status === 'FINISHED', progress };
     },
-    () => client.send(new CancelQueryCommand({ QueryId, EventDataStore: eventDataStoreId })),
+    () => client.send(new CancelQueryCommand({ QueryId })),
     options,
   );
   const rows: ActivityRow[] = [];
   let NextToken: string | undefined;
   do {
     const page = await client.send(
-      new GetQueryResultsCommand({
-        QueryId,
-        EventDataStore: eventDataStoreId,
-        ...(NextToken ? { NextToken } : {}),
-      }),
+      new GetQueryResultsCommand({ QueryId, ...(NextToken ? { NextToken } : {}) }),
     );
     for (const row of page.QueryResultRows ?? []) rows.push(rowFromColumns(Object.assign({}, ...row)));
     NextToken = page.NextToken;
   } while (NextToken);
-  return rows;
+  return distinctByUid(rows);
 }
 
 export async function queryInsights(
@@ -380,8 +420,10 @@ export async function queryInsights(
     () => client.send(new StopQueryCommand({ queryId })),
     options,
   );
-  return (results ?? []).map((fields) =>
-    rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))),
+  return distinctByUid(
+    (results ?? []).map((fields) =>
+      rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))),
+    ),
   );
 }
 
@@ -409,7 +451,7 @@ export async function requestStory(
     phase: 'all',
     limit: 200,
   });
-  const same = related.filter(
+  const same = distinctByUid(related).filter(
     (row) => row.uid !== found.uid && row.requestKey !== '' && row.requestKey === found.requestKey,
   );
   const counterpart =
@@ -432,9 +474,10 @@ export interface UserSummary {
   readonly tools: string;
 }
 
+/** Per user: calls (each UID once), denials and tools. */
 export function summarizeByUser(rows: readonly ActivityRow[]): UserSummary[] {
   const users = new Map<string, { calls: number; denials: number; tools: Set<string> }>();
-  for (const row of rows) {
+  for (const row of distinctByUid(rows)) {
     const entry = users.get(row.user) ?? { calls: 0, denials: 0, tools: new Set<string>() };
     entry.calls += 1;
     if (row.decision === 'deny') entry.denials += 1;
@@ -461,7 +504,7 @@ export interface DenialSummary {
 /** Denials grouped by determining policy (or the error code when no policy decided: default deny, spoofing…). */
 export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
   const groups = new Map<string, { denials: number; users: Set<string>; tools: Set<string> }>();
-  for (const row of rows) {
+  for (const row of distinctByUid(rows)) {
     if (row.decision !== 'deny') continue;
     const key =
       row.policies !== ''

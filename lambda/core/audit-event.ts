@@ -1,6 +1,15 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Caller } from './caller';
 import type { JsonRpcId } from './mcp-operation';
+import { DEFAULT_VALUE_PATTERNS, redactString } from './redaction';
+
+/**
+ * CloudTrail Lake stores `userIdentity.details`, `requestParameters`, `responseElements` and
+ * `additionalEventData` as `map<string,string>`: every value in them is a string. Lists, booleans, numbers and
+ * objects are stored as their JSON text (`"true"`, `"[\"orders-readers\"]"`); read them back with
+ * {@link auditList} / {@link auditFlag}.
+ */
+export type AuditMap = Readonly<Record<string, string>>;
 
 /**
  * One audit event per decision, shaped as a CloudTrail Lake integration event (`eventData`). Field limits are
@@ -11,35 +20,42 @@ export interface AuditEventData {
   readonly userIdentity: {
     readonly type: string;
     readonly principalId: string;
-    readonly details?: Readonly<Record<string, unknown>>;
+    readonly details?: AuditMap;
   };
   readonly userAgent?: string;
   readonly eventSource: string;
   readonly eventName: string;
   readonly eventTime: string;
   readonly UID: string;
-  readonly requestParameters?: Readonly<Record<string, unknown>>;
-  readonly responseElements?: Readonly<Record<string, unknown>>;
+  readonly requestParameters?: AuditMap;
+  readonly responseElements?: AuditMap;
   readonly errorCode?: string;
   readonly errorMessage?: string;
   readonly sourceIPAddress?: string;
   readonly recipientAccountId: string;
-  readonly additionalEventData?: Readonly<Record<string, unknown>>;
+  readonly additionalEventData?: AuditMap;
 }
 
 export const AUDIT_EVENT_VERSION = '1.0';
 
-/** CONTRACTS §5. Sizes are UTF-8 bytes of the JSON text; string fields count characters. */
+/**
+ * CONTRACTS §5. The documented sizes are decimal: 100 kB is 100,000 bytes, 28 kB is 28,000 bytes. Map sizes
+ * are UTF-8 bytes of the map's JSON text; string fields count characters. `userIdentity.details` has no
+ * documented size: it is held to the smaller map limit.
+ */
 export const LIMITS = Object.freeze({
   principalId: 1024,
   errorCode: 256,
   errorMessage: 256,
-  requestParameters: 100 * 1024,
-  responseElements: 100 * 1024,
-  additionalEventData: 28 * 1024,
+  requestParameters: 100_000,
+  responseElements: 100_000,
+  additionalEventData: 28_000,
+  details: 28_000,
   userAgent: 1024,
   sourceIPAddress: 128,
   eventName: 1024,
+  /** Client-chosen text that is not a tool name: the JSON-RPC id, the method, the session id, the target. */
+  clientText: 256,
 });
 
 export const TRUNCATION_MARKER = '…[truncated]';
@@ -64,6 +80,7 @@ export interface AuditRecord {
   readonly toolName?: string;
   readonly target?: string;
   readonly arguments?: unknown;
+  /** As the client sent it: bounded and scrubbed when the event is built. */
   readonly jsonRpcId?: JsonRpcId | null;
   readonly decision: 'allow' | 'deny';
   /** False in log-only mode for a policy deny that was let through. */
@@ -76,7 +93,7 @@ export interface AuditRecord {
   readonly sessionId?: string;
   readonly userAgent?: string;
   readonly sourceIp?: string;
-  /** Digest of what was asked (method, params), so gateway retries give the same UID. */
+  /** Digest of what was asked (method, params): part of the {@link requestKey} joining decision and outcome. */
   readonly requestDigest: string;
 }
 
@@ -84,6 +101,17 @@ export interface AuditSettings {
   readonly eventSource: string;
   readonly recipientAccountId: string;
   readonly mode: 'enforce' | 'log-only';
+  /**
+   * Patterns scrubbed from every piece of client text in the event, in addition to
+   * {@link DEFAULT_VALUE_PATTERNS} (which always apply). @default []
+   */
+  readonly valuePatterns?: readonly RegExp[];
+}
+
+/** What {@link buildAuditEvent} needs from the outside world; injectable for tests. */
+export interface AuditEventDeps {
+  /** A fresh event UID. @default crypto.randomUUID */
+  readonly newUid?: () => string;
 }
 
 /** `yyyy-MM-ddTHH:mm:ssZ`, UTC, whole seconds (the format CloudTrail Lake requires). */
@@ -96,56 +124,96 @@ export function truncateString(value: string, max: number): string {
   return value.slice(0, Math.max(0, max - TRUNCATION_MARKER.length)) + TRUNCATION_MARKER;
 }
 
-function byteLength(value: unknown): number {
+function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
 }
 
-/**
- * Keeps an object within `maxBytes`: whole when it fits, else a marker object with a preview of its JSON text,
- * so an investigator still sees what was asked.
- */
-export function fitObject(
-  value: Readonly<Record<string, unknown>>,
-  maxBytes: number,
-): Readonly<Record<string, unknown>> {
-  const size = byteLength(value);
-  if (size <= maxBytes) return value;
-  const text = JSON.stringify(value);
-  // Leave room for the wrapper and for multi-byte characters in the preview.
-  let preview = text.slice(0, Math.floor((maxBytes - 200) / 4));
-  while (Buffer.byteLength(preview, 'utf8') > maxBytes - 200)
-    preview = preview.slice(0, Math.floor(preview.length * 0.9));
-  return { truncated: true, originalBytes: size, preview: preview + TRUNCATION_MARKER };
+/** A value as Lake's `map<string,string>` holds it: strings as they are, anything else as its JSON text. */
+export function auditMapValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch {
+    return '[unserializable]';
+  }
+}
+
+/** A `map<string,string>` from entries, leaving out undefined ones and keeping their order. */
+export function toAuditMap(entries: Readonly<Record<string, unknown>>): AuditMap {
+  const map: Record<string, string> = {};
+  for (const [key, value] of Object.entries(entries))
+    if (value !== undefined) map[key] = auditMapValue(value);
+  return map;
 }
 
 /**
- * Deterministic event id: the gateway may retry an interceptor, and a retried decision must not become two
- * events. Built from who (token id or subject+iat), what (digest), phase, session, JSON-RPC id and the minute.
+ * Reads a list back from an audit map value: the JSON text this builder writes, a real array (events written
+ * before values were encoded, or a reader that already decoded them) or a comma-separated string.
  */
-export function auditEventUid(record: AuditRecord): string {
-  const who =
-    record.caller === undefined
-      ? 'anonymous'
-      : (record.caller.tokenId ?? `${record.caller.subject}@${record.caller.issuedAt ?? ''}`);
-  const minute = Math.floor(record.time.getTime() / 60_000);
-  const hash = createHash('sha256')
-    .update(
-      [
-        record.phase,
-        who,
-        record.sessionId ?? '',
-        JSON.stringify(record.jsonRpcId ?? null),
-        record.requestDigest,
-        minute,
-      ].join('\u0000'),
-    )
-    .digest('hex');
-  return `${hash.slice(0, 8)}-${hash.slice(8, 12)}-${hash.slice(12, 16)}-${hash.slice(16, 20)}-${hash.slice(20, 32)}`;
+export function auditList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value !== 'string' || value === '') return [];
+  if (value.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (Array.isArray(parsed)) return parsed.map(String);
+    } catch {
+      // not JSON: a plain string
+    }
+  }
+  return value.split(',');
+}
+
+/** Reads a flag back from an audit map value (`"true"`/`"false"`, or a boolean in older events). */
+export function auditFlag(value: unknown): boolean | undefined {
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  return undefined;
+}
+
+/** The longest prefix of `value` (plus the marker) whose JSON text fits `maxBytes`; never splits a pair. */
+function cutToJsonBytes(value: string, maxBytes: number): string {
+  const fits = (length: number) => jsonBytes(value.slice(0, length) + TRUNCATION_MARKER) <= maxBytes;
+  if (!fits(0)) return '';
+  let low = 0;
+  let high = value.length;
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (fits(middle)) low = middle;
+    else high = middle - 1;
+  }
+  const code = value.charCodeAt(low - 1);
+  const end = code >= 0xd800 && code <= 0xdbff ? low - 1 : low;
+  return value.slice(0, end) + TRUNCATION_MARKER;
+}
+
+/**
+ * Keeps a map within `maxBytes` of JSON text: whole when it fits; else its largest values are cut (with a
+ * marker) until it does, and `truncated`/`originalBytes` say so. The small fields people filter on (method,
+ * decision, phase…) survive, because the large values (arguments, lists) are cut first.
+ */
+export function fitMap(map: AuditMap, maxBytes: number): AuditMap {
+  const size = jsonBytes(map);
+  if (size <= maxBytes) return map;
+  const out: Record<string, string> = { ...map, truncated: 'true', originalBytes: String(size) };
+  const byLength = Object.keys(map).sort(
+    (a, b) => (out[b] as string).length - (out[a] as string).length || a.localeCompare(b),
+  );
+  for (const key of byLength) {
+    const over = jsonBytes(out) - maxBytes;
+    if (over <= 0) break;
+    const current = out[key] as string;
+    out[key] = cutToJsonBytes(current, Math.max(0, jsonBytes(current) - over));
+  }
+  // Only a map of very many keys can still be too big: drop keys from its end (filter fields come first).
+  const keys = Object.keys(map);
+  while (jsonBytes(out) > maxBytes && keys.length > 0) delete out[keys.pop() as string];
+  return out;
 }
 
 /**
  * The same for the REQUEST decision and the RESPONSE outcome of one call (who, session, JSON-RPC id, what),
- * so an investigator can join them; the UID additionally carries the phase.
+ * so an investigator can join them. Each event has its own UID.
  */
 export function requestKey(
   record: Pick<AuditRecord, 'caller' | 'sessionId' | 'jsonRpcId' | 'requestDigest'>,
@@ -164,7 +232,7 @@ export function requestKey(
     .slice(0, 22);
 }
 
-/** Digest of a JSON-RPC message's method and params (not its id, which the UID carries separately). */
+/** Digest of a JSON-RPC message's method and params (not its id, which the request key carries separately). */
 export function requestDigest(method: string, params: unknown): string {
   return createHash('sha256')
     .update(`${method}\u0000${JSON.stringify(params ?? null)}`)
@@ -175,65 +243,96 @@ function compact<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
 }
 
-export function buildAuditEvent(record: AuditRecord, settings: AuditSettings): AuditEventData {
+/** Keys of `additionalEventData` the builder owns: `extra` cannot replace them. */
+const OWN_ADDITIONAL_KEYS = new Set(['phase', 'requestKey', 'mode']);
+
+/**
+ * Builds the event for one decision or outcome. Every piece of client text (JSON-RPC id, method, tool, target,
+ * session id, user agent, reason, source address) is scrubbed of credentials and bounded here, so no caller can
+ * forget to. Each event gets a fresh UID: two executions of the same call are two events, and the forwarder's
+ * de-duplication by UID only removes copies of one event.
+ *
+ * Field order is deliberate: CloudWatch Logs Insights reads only the first 200 JSON fields of a log event, so
+ * the fields `activity` filters and shows come first and the arguments are one string at the end.
+ */
+export function buildAuditEvent(
+  record: AuditRecord,
+  settings: AuditSettings,
+  deps: AuditEventDeps = {},
+): AuditEventData {
+  const patterns = [...new Set([...DEFAULT_VALUE_PATTERNS, ...(settings.valuePatterns ?? [])])];
+  // Scrub first, then cut: a credential is removed whole, never left half inside the bound.
+  const client = (text: string, max: number) => truncateString(redactString(text, patterns), max);
+  const optional = (text: string | undefined, max: number) =>
+    text === undefined ? undefined : client(text, max);
   const caller = record.caller;
-  const eventName = record.toolName ?? record.method;
-  const requestParameters = compact({
-    method: record.method,
-    tool: record.toolName,
-    target: record.target,
-    arguments: record.arguments,
-    jsonRpcId: record.jsonRpcId ?? undefined,
-    mcpSessionId: record.sessionId,
-  });
-  const responseElements = compact({
-    decision: record.decision,
-    enforced: record.enforced,
-    reason: record.reason,
-    determiningPolicies: record.policies === undefined ? undefined : [...record.policies],
-    injectedParameters: record.injected === undefined ? undefined : [...record.injected],
-  });
-  const additionalEventData = compact({
-    phase: record.phase,
-    mode: settings.mode,
-    requestKey: requestKey(record),
-    ...record.extra,
-  });
+  const toolName = optional(record.toolName, LIMITS.eventName);
+  const method = client(record.method, LIMITS.clientText);
+  const jsonRpcId =
+    record.jsonRpcId === undefined || record.jsonRpcId === null
+      ? undefined
+      : client(String(record.jsonRpcId), LIMITS.clientText);
+  const extra = Object.fromEntries(
+    Object.entries(record.extra ?? {}).filter(([key]) => !OWN_ADDITIONAL_KEYS.has(key)),
+  );
   return compact({
     version: AUDIT_EVENT_VERSION,
+    UID: (deps.newUid ?? randomUUID)(),
+    eventTime: eventTime(record.time),
+    eventSource: settings.eventSource,
+    eventName: toolName ?? truncateString(method, LIMITS.eventName),
+    recipientAccountId: settings.recipientAccountId,
     userIdentity: compact({
       type: caller === undefined ? 'Anonymous' : 'McpUser',
       principalId: truncateString(caller?.subject ?? 'anonymous', LIMITS.principalId),
       details:
         caller === undefined
           ? undefined
-          : compact({
-              issuer: caller.issuer,
-              email: caller.email,
-              username: caller.username,
-              roles: [...caller.roles],
-              agent: caller.agent,
-              actors: caller.actors.length > 0 ? [...caller.actors] : undefined,
-              tokenId: caller.tokenId,
-            }),
+          : fitMap(
+              toAuditMap({
+                agent: caller.agent,
+                roles: [...caller.roles],
+                email: caller.email,
+                username: caller.username,
+                issuer: caller.issuer,
+                tokenId: caller.tokenId,
+                actors: caller.actors.length > 0 ? [...caller.actors] : undefined,
+              }),
+              LIMITS.details,
+            ),
     }),
-    userAgent:
-      record.userAgent === undefined ? undefined : truncateString(record.userAgent, LIMITS.userAgent),
-    eventSource: settings.eventSource,
-    eventName: truncateString(eventName, LIMITS.eventName),
-    eventTime: eventTime(record.time),
-    UID: auditEventUid(record),
-    requestParameters: fitObject(requestParameters, LIMITS.requestParameters),
-    responseElements: fitObject(responseElements, LIMITS.responseElements),
     errorCode: record.errorCode,
     errorMessage:
       record.reason === undefined || record.decision === 'allow'
         ? undefined
-        : truncateString(record.reason, LIMITS.errorMessage),
-    sourceIPAddress:
-      record.sourceIp === undefined ? undefined : truncateString(record.sourceIp, LIMITS.sourceIPAddress),
-    recipientAccountId: settings.recipientAccountId,
-    additionalEventData: fitObject(additionalEventData, LIMITS.additionalEventData),
+        : client(record.reason, LIMITS.errorMessage),
+    responseElements: fitMap(
+      toAuditMap({
+        decision: record.decision,
+        enforced: record.enforced,
+        determiningPolicies: record.policies === undefined ? undefined : [...record.policies],
+        reason: record.reason === undefined ? undefined : redactString(record.reason, patterns),
+        injectedParameters: record.injected === undefined ? undefined : [...record.injected],
+      }),
+      LIMITS.responseElements,
+    ),
+    additionalEventData: fitMap(
+      toAuditMap({ phase: record.phase, requestKey: requestKey(record), mode: settings.mode, ...extra }),
+      LIMITS.additionalEventData,
+    ),
+    requestParameters: fitMap(
+      toAuditMap({
+        method,
+        tool: toolName,
+        target: optional(record.target, LIMITS.clientText),
+        jsonRpcId,
+        mcpSessionId: optional(record.sessionId, LIMITS.clientText),
+        arguments: record.arguments,
+      }),
+      LIMITS.requestParameters,
+    ),
+    userAgent: optional(record.userAgent, LIMITS.userAgent),
+    sourceIPAddress: optional(record.sourceIp, LIMITS.sourceIPAddress),
   });
 }
 

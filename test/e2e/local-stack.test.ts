@@ -240,16 +240,16 @@ describe('the audit store and the target', () => {
     expect(decisions[0]).toMatchObject({
       userIdentity: {
         principalId: 'bob',
-        details: { roles: ['order-admin'], agent: 'mcp-identity-local-agent' },
+        details: { roles: '["order-admin"]', agent: 'mcp-identity-local-agent' },
       },
       eventName: 'orders___get_order',
-      responseElements: { decision: 'allow', determiningPolicies: ['orders-readers'] },
+      responseElements: { decision: 'allow', determiningPolicies: '["orders-readers"]' },
     });
     expect(decisions[1]).toMatchObject({
       userIdentity: { principalId: 'alice' },
       eventName: 'orders___update_order',
       errorCode: 'AccessDenied',
-      responseElements: { decision: 'deny', determiningPolicies: [] },
+      responseElements: { decision: 'deny', determiningPolicies: '[]' },
     });
     const everything = readFileSync(stack.auditFile, 'utf8');
     for (const token of Object.values(tokens)) {

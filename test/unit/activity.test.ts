@@ -19,6 +19,7 @@ import {
   buildInsightsQuery,
   buildLakeSql,
   denialsByPolicy,
+  eventDataStoreId,
   hasControlCharacters,
   insightsString,
   parseWhen,
@@ -67,12 +68,12 @@ describe('CloudTrail Lake SQL', () => {
       ),
     ).toBe(
       [
-        'SELECT eventData.eventTime AS time, eventData.uid AS uid, eventData.userIdentity.principalId AS user,',
-        "  eventData.eventName AS tool, element_at(eventData.userIdentity.details, 'agent') AS agent,",
-        "  element_at(eventData.responseElements, 'decision') AS decision, element_at(eventData.responseElements, 'enforced') AS enforced,",
-        '  eventData.errorCode AS errorCode, eventData.errorMessage AS reason,',
-        "  element_at(eventData.responseElements, 'determiningPolicies') AS policies, element_at(eventData.additionalEventData, 'phase') AS phase,",
-        "  element_at(eventData.additionalEventData, 'requestKey') AS requestKey",
+        'SELECT eventData.uid AS uid, min(eventData.eventTime) AS time, arbitrary(eventData.userIdentity.principalId) AS user,',
+        "  arbitrary(eventData.eventName) AS tool, arbitrary(element_at(eventData.userIdentity.details, 'agent')) AS agent,",
+        "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
+        '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
+        "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
+        "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey",
         'FROM eds-0123abcd',
         "WHERE eventTime >= '2026-11-14 00:00:00'",
         "  AND eventTime < '2026-11-21 00:00:00'",
@@ -81,7 +82,8 @@ describe('CloudTrail Lake SQL', () => {
         "  AND element_at(eventData.userIdentity.details, 'agent') = 'agent-1'",
         "  AND element_at(eventData.responseElements, 'decision') = 'deny'",
         "  AND element_at(eventData.additionalEventData, 'phase') = 'request'",
-        'ORDER BY eventTime DESC',
+        'GROUP BY eventData.uid',
+        'ORDER BY max(eventTime) DESC',
         'LIMIT 50',
       ].join('\n'),
     );
@@ -106,6 +108,34 @@ describe('CloudTrail Lake SQL', () => {
     const sql = buildLakeSql({ ...base, user: "alice' OR '1'='1", tool: "x'); DROP TABLE t; --" }, 'eds');
     expect(sql).toContain("eventData.userIdentity.principalId = 'alice'' OR ''1''=''1'");
     expect(sql).toContain("eventData.eventName = 'x''); DROP TABLE t; --'");
+  });
+
+  it('issue 11 #4: groups by UID, so copies of one event count once (every filter, every phase)', () => {
+    for (const filter of [
+      {},
+      { user: 'a' },
+      { uid: 'u', phase: 'all' as const },
+      { decision: 'deny' as const },
+    ]) {
+      const sql = buildLakeSql({ ...base, ...filter }, 'eds');
+      expect(sql).toMatch(/^SELECT eventData\.uid AS uid, /);
+      expect(sql).toContain('\nGROUP BY eventData.uid\n');
+      // Every other column is an aggregate, so the query is valid with the grouping.
+      const columns = sql.slice('SELECT '.length, sql.indexOf('\nFROM')).split(/,\s*(?![^()]*\))/);
+      for (const column of columns.slice(1)) expect(column.trim()).toMatch(/^(min|arbitrary)\(.*\) AS \w+$/s);
+    }
+  });
+
+  it('issue 10 #21: takes an event data store ARN of any partition and queries its id', () => {
+    for (const partition of ['aws', 'aws-cn', 'aws-us-gov']) {
+      const arn = `arn:${partition}:cloudtrail:cn-north-1:123456789012:eventdatastore/EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE`;
+      expect(eventDataStoreId(arn)).toBe('EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE');
+      expect(buildLakeSql(base, arn)).toContain('\nFROM EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE\n');
+    }
+    expect(eventDataStoreId('eds-1')).toBe('eds-1');
+    expect(() => eventDataStoreId('arn:aws:cloudtrail:us-east-1:123456789012:eventdatastore/x y')).toThrow(
+      ActivityError,
+    );
   });
 
   it('refuses an event data store that is not an id, and control characters', () => {
@@ -143,7 +173,7 @@ describe('Logs Insights query', () => {
         'fields auditEvent.eventTime as time, auditEvent.UID as uid, auditEvent.userIdentity.principalId as user,',
         '  auditEvent.eventName as tool, auditEvent.userIdentity.details.agent as agent, auditEvent.responseElements.decision as decision,',
         '  auditEvent.responseElements.enforced as enforced, auditEvent.errorCode as errorCode, auditEvent.errorMessage as reason,',
-        '  auditEvent.responseElements.determiningPolicies.0 as policies, auditEvent.additionalEventData.phase as phase,',
+        '  auditEvent.responseElements.determiningPolicies as policies, auditEvent.additionalEventData.phase as phase,',
         '  auditEvent.additionalEventData.requestKey as requestKey',
         '| filter ispresent(auditEvent.UID)',
         '| filter auditEvent.userIdentity.principalId = "alice"',
@@ -152,9 +182,21 @@ describe('Logs Insights query', () => {
         '| filter auditEvent.responseElements.decision = "deny"',
         '| filter auditEvent.additionalEventData.phase = "request"',
         '| sort @timestamp desc',
+        '| dedup auditEvent.UID',
         '| limit 100',
       ].join('\n'),
     );
+  });
+
+  it('issue 11 #4: ends in dedup by UID (after the sort, before the limit), so copies count once', () => {
+    for (const filter of [{}, { user: 'a' }, { uid: 'u', phase: 'all' as const }]) {
+      const lines = buildInsightsQuery({ ...base, ...filter }).split('\n');
+      expect(lines.slice(-3)).toStrictEqual([
+        '| sort @timestamp desc',
+        '| dedup auditEvent.UID',
+        '| limit 100',
+      ]);
+    }
   });
 
   it('keeps values built to break out of quoting inside one literal', () => {
@@ -196,6 +238,11 @@ describe('queryLake', () => {
     trail.reset();
     clock = 0;
   });
+  afterEach(() => {
+    // Issue 10 #21: no CloudTrail call of any test here carries the deprecated EventDataStore member.
+    for (const call of trail.calls())
+      expect(Object.keys(call.args[0].input as object)).not.toContain('EventDataStore');
+  });
   const row = (user: string, decision: string): Record<string, string>[] => [
     { time: '2026-11-20T10:00:00Z' },
     { uid: `u-${user}` },
@@ -233,9 +280,15 @@ describe('queryLake', () => {
       { status: 'RUNNING', elapsedMs: 1000, bytesScanned: 1024, eventsScanned: 10 },
       { status: 'FINISHED', elapsedMs: 2000, bytesScanned: 4096, eventsScanned: 40 },
     ]);
-    expect(trail.commandCalls(GetQueryResultsCommand).map((call) => call.args[0].input)).toEqual([
-      { QueryId: 'q-1', EventDataStore: 'eds-1' },
-      { QueryId: 'q-1', EventDataStore: 'eds-1', NextToken: 'n-2' },
+    // Issue 10 #21: the deprecated EventDataStore member is never sent.
+    expect(trail.commandCalls(GetQueryResultsCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { QueryId: 'q-1' },
+      { QueryId: 'q-1', NextToken: 'n-2' },
+    ]);
+    expect(trail.commandCalls(DescribeQueryCommand).map((call) => call.args[0].input)).toStrictEqual([
+      { QueryId: 'q-1' },
+      { QueryId: 'q-1' },
+      { QueryId: 'q-1' },
     ]);
     expect(rows.map((item) => [item.user, item.decision, item.policies])).toEqual([
       ['alice', 'deny', 'p1,p2'],
@@ -260,10 +313,7 @@ describe('queryLake', () => {
     await expect(queryLake(client, 'eds-1', base, options({ timeoutMs: 3000 }))).rejects.toThrow(
       /did not finish within 3 s and was cancelled/,
     );
-    expect(trail.commandCalls(CancelQueryCommand)[0]?.args[0].input).toEqual({
-      QueryId: 'q-1',
-      EventDataStore: 'eds-1',
-    });
+    expect(trail.commandCalls(CancelQueryCommand)[0]?.args[0].input).toStrictEqual({ QueryId: 'q-1' });
   });
 
   it('cancels the remote query when the user presses Ctrl-C', async () => {

@@ -51,6 +51,8 @@ function auditEvent(index: number, padding = 0) {
       requestDigest: requestDigest('tools/call', { index }),
     },
     settings,
+    // One UID per event index: the same index stands for the same event (UIDs are random per execution).
+    { newUid: () => `00000000-0000-4000-8000-${String(index).padStart(12, '0')}` },
   );
 }
 const events = (count: number, padding = 0): PutAuditEvent[] =>

@@ -55,8 +55,8 @@ describe('REQUEST: tools/call', () => {
     expect(event.eventName).toBe('orders___get_order');
     expect(event.responseElements).toMatchObject({
       decision: 'allow',
-      enforced: true,
-      determiningPolicies: ['orders-readers'],
+      enforced: 'true',
+      determiningPolicies: '["orders-readers"]',
     });
     expect(event.errorCode).toBeUndefined();
   });
@@ -77,7 +77,7 @@ describe('REQUEST: tools/call', () => {
     );
     expect(lastEvent()).toMatchObject({
       errorCode: 'AccessDenied',
-      responseElements: { decision: 'deny', enforced: true },
+      responseElements: { decision: 'deny', enforced: 'true' },
     });
   });
 
@@ -94,7 +94,7 @@ describe('REQUEST: tools/call', () => {
       "Denied by policy 'large-refunds-need-finance' (refunds above 500 need the finance-approver role).",
     );
     expect(lastEvent().responseElements).toMatchObject({
-      determiningPolicies: ['large-refunds-need-finance'],
+      determiningPolicies: '["large-refunds-need-finance"]',
     });
   });
 
@@ -398,8 +398,8 @@ describe('RESPONSE: tools/list filtering', () => {
       eventName: 'tools/list',
       additionalEventData: {
         phase: 'response',
-        listedTools: ['orders___get_order', 'orders___get_recent_activity'],
-        hiddenTools: ['orders___update_order', 'x_amz_bedrock_agentcore_search'],
+        listedTools: '["orders___get_order","orders___get_recent_activity"]',
+        hiddenTools: '["orders___update_order","x_amz_bedrock_agentcore_search"]',
       },
     });
   });
@@ -525,7 +525,7 @@ describe('log-only mode', () => {
     expect(out.mcp.transformedGatewayRequest?.body.params.arguments._caller_user).toBe('carol');
     expect(shadow.audit.events.at(-1)).toMatchObject({
       errorCode: 'AccessDenied',
-      responseElements: { decision: 'deny', enforced: false },
+      responseElements: { decision: 'deny', enforced: 'false' },
       additionalEventData: { mode: 'log-only' },
     });
   });
@@ -598,12 +598,16 @@ describe('failure paths', () => {
     expect(gone.audit.events.at(-1)?.errorCode).toBe('InvalidToken');
   });
 
-  it('is idempotent: a retried request gives the same output and the same audit event id', async () => {
+  it('is idempotent: a retried request gives the same output; each execution is its own audit event, joined by the request key', async () => {
     const event = toolCallEvent(await h.token('alice'), 'orders___get_order', { order_id: '42' });
     const first = await call(structuredClone(event));
     const second = await call(structuredClone(event));
     expect(second).toEqual(first);
-    expect(h.audit.events[0]?.UID).toBe(h.audit.events[1]?.UID);
+    // Issue 10 #3: a UID is unique per execution, so the forwarder's de-duplication never drops a call that ran.
+    expect(h.audit.events[0]?.UID).not.toBe(h.audit.events[1]?.UID);
+    expect(h.audit.events[0]?.additionalEventData?.requestKey).toBe(
+      h.audit.events[1]?.additionalEventData?.requestKey,
+    );
   });
 });
 
