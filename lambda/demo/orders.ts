@@ -2,6 +2,11 @@
  * The demo orders domain (DESIGN §6), shared by the local MCP server and the AgentCore Lambda target. It
  * trusts only the identity the gateway injects (`_caller_user`, `_caller_roles`); the interceptor denies any
  * client that sends those arguments itself. State is in memory: a demo, not a database.
+ *
+ * The injected parameters are declared (so a gateway that passes only declared arguments passes them) but never
+ * `required`: whether AgentCore Gateway validates arguments against the schema before the REQUEST interceptor
+ * injects them is undocumented, and a required injected parameter could make it refuse every call. So each tool
+ * checks for the identity itself and refuses clearly without it.
  */
 
 export const ORDER_STATUSES = ['pending', 'shipped', 'cancelled', 'refunded'] as const;
@@ -22,9 +27,51 @@ export interface Activity {
   readonly at: string;
 }
 
+/** The injected identity as the tools receive it: present and well-formed only behind the gateway. */
 export interface InjectedCaller {
-  readonly _caller_user: string;
-  readonly _caller_roles: readonly string[];
+  readonly _caller_user?: unknown;
+  readonly _caller_roles?: unknown;
+}
+
+/** The parameter names the identity arrives under (the stack's `injection.userParameter` / `rolesParameter`). */
+export interface CallerParameters {
+  readonly user: string;
+  readonly roles: string;
+}
+
+export const DEFAULT_CALLER_PARAMETERS: CallerParameters = Object.freeze({
+  user: '_caller_user',
+  roles: '_caller_roles',
+});
+
+/** The verified caller the gateway injected, or why there is none. */
+export type CallerCheck =
+  | { readonly ok: true; readonly user: string; readonly roles: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Reads the injected identity. Missing or malformed means the call did not come through the mcp-identity
+ * gateway (or the gateway is misconfigured): the tool must refuse rather than act for nobody.
+ */
+export function injectedCaller(
+  args: object,
+  names: CallerParameters = DEFAULT_CALLER_PARAMETERS,
+): CallerCheck {
+  const user = (args as Readonly<Record<string, unknown>>)[names.user];
+  const roles = (args as Readonly<Record<string, unknown>>)[names.roles];
+  const problems: string[] = [];
+  if (user === undefined) problems.push(`${names.user} is missing`);
+  else if (typeof user !== 'string' || user.length === 0)
+    problems.push(`${names.user} is not a non-empty string`);
+  if (roles === undefined) problems.push(`${names.roles} is missing`);
+  else if (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))
+    problems.push(`${names.roles} is not a list of strings`);
+  if (problems.length > 0 || typeof user !== 'string' || !Array.isArray(roles))
+    return {
+      ok: false,
+      reason: `Refused: no verified caller identity (${problems.join('; ')}). This tool acts only for the caller the mcp-identity gateway injects; call it through the gateway.`,
+    };
+  return { ok: true, user, roles: roles as string[] };
 }
 
 export interface ToolAnswer {
@@ -44,7 +91,10 @@ const CALLER_PROPERTIES = {
   },
 } as const;
 
-/** The tools' MCP definitions (JSON Schema), as the Lambda target declares them inline to the gateway. */
+/**
+ * The tools' MCP definitions (JSON Schema), as the Lambda target declares them inline to the gateway: the
+ * injected parameters are declared, never required (see the top of this file).
+ */
 export const ORDER_TOOLS = [
   {
     name: 'get_order',
@@ -55,7 +105,7 @@ export const ORDER_TOOLS = [
         order_id: { type: 'string', description: 'The order id, e.g. 1001' },
         ...CALLER_PROPERTIES,
       },
-      required: ['order_id', '_caller_user', '_caller_roles'],
+      required: ['order_id'],
     },
   },
   {
@@ -70,7 +120,7 @@ export const ORDER_TOOLS = [
         amount: { type: 'integer', description: 'Refund amount, for status "refunded"' },
         ...CALLER_PROPERTIES,
       },
-      required: ['order_id', 'status', '_caller_user', '_caller_roles'],
+      required: ['order_id', 'status'],
     },
   },
   {
@@ -79,7 +129,6 @@ export const ORDER_TOOLS = [
     inputSchema: {
       type: 'object',
       properties: { ...CALLER_PROPERTIES },
-      required: ['_caller_user', '_caller_roles'],
     },
   },
 ] as const;
@@ -112,10 +161,11 @@ export class OrdersDemo {
   }
 
   getOrder(input: { order_id: string } & InjectedCaller): ToolAnswer {
+    const caller = injectedCaller(input);
+    if (!caller.ok) return answer(caller.reason, true);
     const order = this.orders.get(input.order_id);
-    const visible =
-      order !== undefined && (order.owner === input._caller_user || input._caller_roles.includes(ADMIN_ROLE));
-    this.record(input._caller_user, 'get_order', `order ${input.order_id}${visible ? '' : ' (not visible)'}`);
+    const visible = order !== undefined && (order.owner === caller.user || caller.roles.includes(ADMIN_ROLE));
+    this.record(caller.user, 'get_order', `order ${input.order_id}${visible ? '' : ' (not visible)'}`);
     // The same answer for "absent" and "not yours", so ids of other people's orders do not leak.
     return visible ? answer(order) : answer(`Order ${input.order_id} was not found.`, true);
   }
@@ -123,19 +173,23 @@ export class OrdersDemo {
   updateOrder(
     input: { order_id: string; status: OrderStatus; amount?: number } & InjectedCaller,
   ): ToolAnswer {
+    const caller = injectedCaller(input);
+    if (!caller.ok) return answer(caller.reason, true);
     const order = this.orders.get(input.order_id);
     if (order === undefined) return answer(`Order ${input.order_id} was not found.`, true);
     order.status = input.status;
     this.record(
-      input._caller_user,
+      caller.user,
       'update_order',
       `order ${input.order_id} → ${input.status}${input.amount === undefined ? '' : ` (${input.amount})`}`,
     );
-    return answer({ ...order, updatedBy: input._caller_user });
+    return answer({ ...order, updatedBy: caller.user });
   }
 
   recentActivity(input: InjectedCaller): ToolAnswer {
-    const mine = this.activity.filter((item) => item.user === input._caller_user).slice(-20);
-    return answer({ user: input._caller_user, activity: mine });
+    const caller = injectedCaller(input);
+    if (!caller.ok) return answer(caller.reason, true);
+    const mine = this.activity.filter((item) => item.user === caller.user).slice(-20);
+    return answer({ user: caller.user, activity: mine });
   }
 }

@@ -1,39 +1,45 @@
 import type { Context } from 'aws-lambda';
-import { ORDER_STATUSES, OrdersDemo } from '../demo/orders';
+import {
+  type CallerParameters,
+  DEFAULT_CALLER_PARAMETERS,
+  injectedCaller,
+  ORDER_STATUSES,
+  OrdersDemo,
+} from '../demo/orders';
 
 /**
  * The demo orders tools as an AgentCore Gateway Lambda target (CONTRACTS §2): the event is the tool's
  * arguments (identity already injected by the interceptor), the tool name is in the client context as
  * `target___tool`. A refusal is thrown, so the gateway reports it as a tool error.
+ *
+ * The identity arrives under the names the stack configures (`injection.userParameter` / `rolesParameter`,
+ * passed here as MCP_IDENTITY_INJECT_USER_PARAM / MCP_IDENTITY_INJECT_ROLES_PARAM, as to the interceptor).
+ * Only those names are read: were the user parameter renamed, a client-sent `_caller_user` would not be
+ * reserved by the interceptor, so it must not be trusted here either. The injected parameters are not
+ * `required` in the schema the gateway sees, so this checks for them first and refuses without them.
  */
-const demo = new OrdersDemo();
 
 type Arguments = Record<string, unknown>;
-type Field = 'string' | 'caller' | 'roles' | 'status' | 'amount';
+type Field = 'string' | 'status' | 'amount';
 
 /**
- * Tool arguments checked by hand rather than with zod: the demo target is a Lambda bundle too, and zod
- * would be most of it. Same rules as before (identity injected, status from the list, amount a whole number ≥ 0).
+ * The client's tool arguments checked by hand rather than with zod: the demo target is a Lambda bundle too,
+ * and zod would be most of it (status from the list, amount a whole number ≥ 0).
  */
-const INJECTED: Record<string, Field> = { _caller_user: 'caller', _caller_roles: 'roles' };
 const TOOL_ARGUMENTS: Record<string, { required: Record<string, Field>; optional?: Record<string, Field> }> =
   {
-    get_order: { required: { order_id: 'string', ...INJECTED } },
+    get_order: { required: { order_id: 'string' } },
     update_order: {
-      required: { order_id: 'string', status: 'status', ...INJECTED },
+      required: { order_id: 'string', status: 'status' },
       optional: { amount: 'amount' },
     },
-    get_recent_activity: { required: { ...INJECTED } },
+    get_recent_activity: { required: {} },
   };
 
 function fits(field: Field, value: unknown): boolean {
   switch (field) {
     case 'string':
       return typeof value === 'string';
-    case 'caller':
-      return typeof value === 'string' && value.length > 0;
-    case 'roles':
-      return Array.isArray(value) && value.every((role) => typeof role === 'string');
     case 'status':
       return (ORDER_STATUSES as readonly unknown[]).includes(value);
     case 'amount':
@@ -41,13 +47,12 @@ function fits(field: Field, value: unknown): boolean {
   }
 }
 
-/** The tool's arguments, or a {@link ToolError} naming each bad or missing one. */
-function argumentsFor<T>(tool: string, event: unknown): T {
+export class ToolError extends Error {}
+
+/** The client's arguments for a tool, or a {@link ToolError} naming each bad or missing one. */
+function argumentsFor(tool: string, args: Arguments): Arguments {
   const spec = TOOL_ARGUMENTS[tool];
   if (spec === undefined) throw new ToolError(`unknown tool ${tool}`);
-  if (event === null || typeof event !== 'object' || Array.isArray(event))
-    throw new ToolError(`${tool}: arguments must be an object`);
-  const args = event as Arguments;
   const problems: string[] = [];
   const out: Arguments = {};
   for (const [key, field] of Object.entries(spec.required)) {
@@ -61,11 +66,8 @@ function argumentsFor<T>(tool: string, event: unknown): T {
     else out[key] = args[key];
   }
   if (problems.length > 0) throw new ToolError(`${tool}: ${problems.join('; ')}`);
-  return out as T;
+  return out;
 }
-
-type Demo = OrdersDemo;
-export class ToolError extends Error {}
 
 /** The tool name from the gateway's client context (`bedrockAgentCoreToolName`, prefixed by the target). */
 export function toolNameOf(context: Pick<Context, 'clientContext'>): string {
@@ -79,22 +81,53 @@ export function toolNameOf(context: Pick<Context, 'clientContext'>): string {
   return at >= 0 ? name.slice(at + 3) : name;
 }
 
-export const handler = async (event: unknown, context: Pick<Context, 'clientContext'>): Promise<string> => {
-  const tool = toolNameOf(context);
-  let result: { text: string; isError: boolean };
-  switch (tool) {
-    case 'get_order':
-      result = demo.getOrder(argumentsFor<Parameters<Demo['getOrder']>[0]>(tool, event));
-      break;
-    case 'update_order':
-      result = demo.updateOrder(argumentsFor<Parameters<Demo['updateOrder']>[0]>(tool, event));
-      break;
-    case 'get_recent_activity':
-      result = demo.recentActivity(argumentsFor<Parameters<Demo['recentActivity']>[0]>(tool, event));
-      break;
-    default:
-      throw new ToolError(`unknown tool ${tool}`);
-  }
-  if (result.isError) throw new ToolError(result.text);
-  return result.text;
-};
+/** The injected-parameter names from the environment the stack sets (defaults as the stack's). */
+export function callerParametersFromEnv(env: NodeJS.ProcessEnv): CallerParameters {
+  const user = env.MCP_IDENTITY_INJECT_USER_PARAM?.trim() || DEFAULT_CALLER_PARAMETERS.user;
+  const roles = env.MCP_IDENTITY_INJECT_ROLES_PARAM?.trim() || DEFAULT_CALLER_PARAMETERS.roles;
+  return Object.freeze({ user, roles });
+}
+
+export interface OrdersTargetDeps {
+  readonly demo: OrdersDemo;
+  readonly callerParameters: CallerParameters;
+}
+
+/** The Lambda handler over its dependencies (tests build their own; the module builds one from the env). */
+export function createHandler(deps: OrdersTargetDeps) {
+  return async (event: unknown, context: Pick<Context, 'clientContext'>): Promise<string> => {
+    const tool = toolNameOf(context);
+    if (TOOL_ARGUMENTS[tool] === undefined) throw new ToolError(`unknown tool ${tool}`);
+    if (event === null || typeof event !== 'object' || Array.isArray(event))
+      throw new ToolError(`${tool}: arguments must be an object`);
+    // Identity first: without it the call did not come through the gateway, whatever its arguments.
+    const caller = injectedCaller(event as Arguments, deps.callerParameters);
+    if (!caller.ok) throw new ToolError(`${tool}: ${caller.reason}`);
+    const args = argumentsFor(tool, event as Arguments);
+    const identity = { _caller_user: caller.user, _caller_roles: caller.roles };
+    let result: { text: string; isError: boolean };
+    switch (tool) {
+      case 'get_order':
+        result = deps.demo.getOrder({ ...(args as { order_id: string }), ...identity });
+        break;
+      case 'update_order':
+        result = deps.demo.updateOrder({
+          ...(args as { order_id: string; status: (typeof ORDER_STATUSES)[number]; amount?: number }),
+          ...identity,
+        });
+        break;
+      case 'get_recent_activity':
+        result = deps.demo.recentActivity(identity);
+        break;
+      default:
+        throw new ToolError(`unknown tool ${tool}`);
+    }
+    if (result.isError) throw new ToolError(result.text);
+    return result.text;
+  };
+}
+
+export const handler = createHandler({
+  demo: new OrdersDemo(),
+  callerParameters: callerParametersFromEnv(process.env),
+});

@@ -16,7 +16,8 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ORDER_TOOLS } from '../../lambda/demo/orders';
+import { DEFAULT_INJECTION, type InjectionConfig, spoofedArguments } from '../../lambda/core/injection';
+import { DEFAULT_CALLER_PARAMETERS, ORDER_TOOLS } from '../../lambda/demo/orders';
 import { acknowledgeKmsGrant } from './audit-trail';
 import { McpFunction, PROJECT_ROOT } from './mcp-function';
 
@@ -43,6 +44,12 @@ export interface AgentCoreFrontDoorProps {
   readonly generatedDir: string;
   /** @default true */
   readonly demoTarget?: boolean;
+  /**
+   * The parameters the interceptor injects (the stack's `injection` configuration). None of them is declared
+   * `required` in the tool schemas the gateway sees, and the demo target reads the identity under these names.
+   * @default - `_caller_user`, `_caller_roles`, no bindings
+   */
+  readonly injection?: GatewayInjection;
   /** Retention of the demo target's log group (the interceptor logs to the audit log group). */
   readonly logRetention: RetentionDays;
   readonly encryptionKey?: IKey;
@@ -57,7 +64,7 @@ const TYPES: Record<string, SchemaDefinitionType> = {
   object: SchemaDefinitionType.OBJECT,
 };
 
-type JsonSchema = {
+export type JsonSchema = {
   type: string;
   description?: string;
   items?: JsonSchema;
@@ -79,7 +86,57 @@ function schemaDefinition(schema: JsonSchema): SchemaDefinition {
           ),
         }
       : {}),
-    ...(schema.required ? { required: [...schema.required] } : {}),
+    ...(schema.required && schema.required.length > 0 ? { required: [...schema.required] } : {}),
+  };
+}
+
+/** The stack's `injection` configuration (binding values are caller fields; only the parameter names matter here). */
+export interface GatewayInjection {
+  readonly userParameter: string;
+  readonly rolesParameter: string;
+  readonly bindings: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+/** Name of the demo target on the gateway: its tools are `orders___<tool>`. */
+const DEMO_TARGET_NAME = 'orders';
+
+/**
+ * A demo tool's input schema as the gateway sees it. The caller parameters are declared under the configured
+ * names, and no injected parameter is `required`: whether AgentCore Gateway validates arguments against this
+ * schema before the REQUEST interceptor injects them is undocumented, and a required injected parameter could
+ * make it refuse every call. The tool checks for the identity itself (lambda/demo/orders.ts).
+ */
+export function gatewayToolSchema(
+  inputSchema: JsonSchema,
+  toolName: string,
+  injection: GatewayInjection,
+): JsonSchema {
+  const rename: Record<string, string> = {
+    [DEFAULT_CALLER_PARAMETERS.user]: injection.userParameter,
+    [DEFAULT_CALLER_PARAMETERS.roles]: injection.rolesParameter,
+  };
+  const renamed = (inputSchema.required ?? []).map((name) => rename[name] ?? name);
+  // The interceptor's own test (it reads only the binding keys): a name it injects, or one it refuses from
+  // clients as a variant of one (case, width, separators) — neither can come from the client, so neither may
+  // be required of it.
+  const reserved = new Set(
+    spoofedArguments(
+      Object.fromEntries(renamed.map((name) => [name, true])),
+      injection as InjectionConfig,
+      toolName,
+    ),
+  );
+  const required = renamed.filter((name) => !reserved.has(name));
+  return {
+    ...inputSchema,
+    ...(inputSchema.properties
+      ? {
+          properties: Object.fromEntries(
+            Object.entries(inputSchema.properties).map(([name, value]) => [rename[name] ?? name, value]),
+          ),
+        }
+      : {}),
+    required,
   };
 }
 
@@ -157,22 +214,34 @@ export class AgentCoreFrontDoor extends Construct {
     });
 
     if (props.demoTarget ?? true) {
+      const injection: GatewayInjection = props.injection ?? DEFAULT_INJECTION;
       this.demoTarget = new McpFunction(this, 'OrdersTarget', {
         entry: join(PROJECT_ROOT, 'lambda', 'handlers', 'orders-target.ts'),
         description: 'mcp-identity: demo orders tools (uses only the injected identity)',
         memorySize: 256,
+        // The names the interceptor injects the identity under; the target trusts no other.
+        environment: {
+          MCP_IDENTITY_INJECT_USER_PARAM: injection.userParameter,
+          MCP_IDENTITY_INJECT_ROLES_PARAM: injection.rolesParameter,
+        },
         logRetention: props.logRetention,
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
       });
       this.gateway.addLambdaTarget('Orders', {
-        gatewayTargetName: 'orders',
+        gatewayTargetName: DEMO_TARGET_NAME,
         description: 'Demo orders tools',
         lambdaFunction: this.demoTarget.function,
         toolSchema: ToolSchema.fromInline(
           ORDER_TOOLS.map((tool) => ({
             name: tool.name,
             description: tool.description,
-            inputSchema: schemaDefinition(tool.inputSchema as JsonSchema),
+            inputSchema: schemaDefinition(
+              gatewayToolSchema(
+                tool.inputSchema as JsonSchema,
+                `${DEMO_TARGET_NAME}___${tool.name}`,
+                injection,
+              ),
+            ),
           })),
         ),
       });

@@ -39,6 +39,29 @@ const ref = (template: Template, type: string, match?: Record<string, unknown>):
   return found[0] as string;
 };
 
+interface InlineTool {
+  Name: string;
+  InputSchema: { Properties: Record<string, unknown>; Required?: string[] };
+}
+
+/** The demo target's inline tool schemas, as the gateway receives them. */
+function inlineTools(template: Template): InlineTool[] {
+  const targets = Object.values(
+    template.findResources('AWS::BedrockAgentCore::GatewayTarget', { Properties: { Name: 'orders' } }),
+  );
+  expect(targets).toHaveLength(1);
+  return targets[0]?.Properties.TargetConfiguration.Mcp.Lambda.ToolSchema.InlinePayload as InlineTool[];
+}
+
+/** Every `Required` list at any depth of the schemas. */
+function requiredAnywhere(value: unknown): string[][] {
+  if (Array.isArray(value)) return value.flatMap(requiredAnywhere);
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, item]) =>
+    key === 'Required' && Array.isArray(item) ? [item as string[]] : requiredAnywhere(item),
+  );
+}
+
 describe('AgentCore front door', () => {
   it('authorizes with CUSTOM_JWT from the configuration', () => {
     main.template.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
@@ -92,6 +115,64 @@ describe('AgentCore front door', () => {
             },
           },
         },
+      },
+    });
+  });
+
+  it('declares no injected parameter as required in the tool schemas the gateway sees (the tool checks for them)', () => {
+    const tools = inlineTools(main.template);
+    expect(tools.map((tool) => [tool.Name, tool.InputSchema.Required ?? []])).toStrictEqual([
+      ['get_order', ['order_id']],
+      ['update_order', ['order_id', 'status']],
+      ['get_recent_activity', []],
+    ]);
+    // Still declared, so a gateway that forwards only declared arguments forwards the identity.
+    for (const tool of tools)
+      expect(Object.keys(tool.InputSchema.Properties)).toEqual(
+        expect.arrayContaining(['_caller_user', '_caller_roles']),
+      );
+    for (const required of requiredAnywhere(tools)) {
+      expect(required).not.toContain('_caller_user');
+      expect(required).not.toContain('_caller_roles');
+    }
+  });
+
+  it('follows the configured injection: renamed parameters and bindings are declared, never required', () => {
+    const { template } = synth({
+      injection: {
+        userParameter: '_who',
+        rolesParameter: '_groups',
+        // A binding onto a parameter the demo tool declares as required (status), and one for every tool.
+        bindings: { '*': { _email: 'email' }, orders___update_order: { status: 'username' } },
+      },
+    });
+    const tools = inlineTools(template);
+    expect(tools.map((tool) => [tool.Name, tool.InputSchema.Required ?? []])).toStrictEqual([
+      ['get_order', ['order_id']],
+      ['update_order', ['order_id']],
+      ['get_recent_activity', []],
+    ]);
+    for (const tool of tools) {
+      expect(Object.keys(tool.InputSchema.Properties)).toEqual(expect.arrayContaining(['_who', '_groups']));
+      expect(Object.keys(tool.InputSchema.Properties)).not.toContain('_caller_user');
+    }
+    // The demo target reads the identity under the same names the interceptor injects it under, and no other.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('demo orders tools'),
+      Environment: {
+        Variables: Match.objectLike({
+          MCP_IDENTITY_INJECT_USER_PARAM: '_who',
+          MCP_IDENTITY_INJECT_ROLES_PARAM: '_groups',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('decides each MCP call'),
+      Environment: {
+        Variables: Match.objectLike({
+          MCP_IDENTITY_INJECT_USER_PARAM: '_who',
+          MCP_IDENTITY_INJECT_ROLES_PARAM: '_groups',
+        }),
       },
     });
   });
@@ -353,6 +434,158 @@ describe('audit trail', () => {
     });
   });
 
+  it('keeps delivered event ids in an encrypted table with TTL and point-in-time recovery, which the forwarder may only claim, mark, release and read per item', () => {
+    const table = ref(main.template, 'AWS::DynamoDB::Table');
+    main.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'uid', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'uid', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('forwards audit events') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    const statements = policy?.Properties.PolicyDocument.Statement as {
+      Action: string | string[];
+      Resource: unknown;
+    }[];
+    expect(statements).toContainEqual({
+      Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+    });
+    // Nothing table-wide: no Scan, Query or batch writes, and no wildcard on DynamoDB actions.
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('forwards audit events'),
+      Environment: {
+        Variables: Match.objectLike({
+          MCP_IDENTITY_AUDIT_DELIVERED_TABLE: { Ref: table },
+          MCP_IDENTITY_AUDIT_PARKING_BUCKET: { Ref: ref(main.template, 'AWS::S3::Bucket') },
+        }),
+      },
+    });
+  });
+
+  it('parks oversized events in a private, encrypted, SSL-only bucket that expires them after the queue does', () => {
+    const bucket = ref(main.template, 'AWS::S3::Bucket');
+    main.template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+        ],
+      },
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ ExpirationInDays: 15, Status: 'Enabled' })],
+      },
+    });
+    main.template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86_400 });
+    main.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('forwards audit events') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    expect(policy?.Properties.PolicyDocument.Statement).toContainEqual({
+      Action: 's3:PutObject',
+      Effect: 'Allow',
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/parked/*']] },
+    });
+  });
+
+  it('counts events sent again after an unknown outcome, from the forwarder\'s log', () => {
+    main.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.unknownOutcomeResends >= 0 }',
+      MetricTransformations: [
+        Match.objectLike({
+          MetricNamespace: 'mcp-identity',
+          MetricName: 'AuditUnknownOutcomeResends',
+          MetricValue: '$.unknownOutcomeResends',
+        }),
+      ],
+    });
+  });
+
+  it('offers the redrive a managed policy scoped to the queue, channel, table and parking prefix', () => {
+    const statements = Object.values(main.template.findResources('AWS::IAM::ManagedPolicy'))[0]
+      ?.Properties.PolicyDocument.Statement;
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::SQS::Queue'), 'Arn'] },
+      }),
+      expect.objectContaining({
+        Action: 'cloudtrail-data:PutAuditEvents',
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::CloudTrail::Channel'), 'ChannelArn'] },
+      }),
+      expect.objectContaining({
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::DynamoDB::Table'), 'Arn'] },
+      }),
+      expect.objectContaining({
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [ref(main.template, 'AWS::S3::Bucket'), 'Arn'] }, '/parked/*']],
+        },
+      }),
+    ]);
+  });
+
+  it('with a customer managed key, encrypts the table and the bucket with it', () => {
+    const { template } = synth({
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+            },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    });
+  });
+
   it('with the cloudwatch store, keeps just the log group', () => {
     const { template } = synth({ audit: { ...EXAMPLE.audit, store: 'cloudwatch' } });
     for (const type of [
@@ -360,6 +593,8 @@ describe('audit trail', () => {
       'AWS::CloudTrail::Channel',
       'AWS::SQS::Queue',
       'AWS::Logs::SubscriptionFilter',
+      'AWS::DynamoDB::Table',
+      'AWS::S3::Bucket',
     ])
       template.resourceCountIs(type, 0);
     template.resourceCountIs('AWS::Lambda::Function', 2);
@@ -374,6 +609,9 @@ describe('audit trail', () => {
       'AuditLogGroup',
       'DeadLetterQueueUrl',
       'AuditChannelArn',
+      'DeliveredUidTableName',
+      'ParkedEventsBucketName',
+      'AuditRedrivePolicyArn',
     ])
       main.template.hasOutput(output, {});
   });
