@@ -22,11 +22,67 @@ export interface CloudTrailDataSettings {
   readonly region: string;
   readonly channelArn: string;
   readonly externalId?: string;
-  /** @default `https://cloudtrail-data.${region}.amazonaws.com` */
+  /** @default {@link cloudTrailDataEndpoint}(region): the DNS suffix of the region's partition */
   readonly endpoint?: string;
   /** Per-request deadline. @default 5000 */
   readonly timeoutMs?: number;
   readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+}
+
+export interface AwsPartition {
+  /** The ARN partition: `aws`, `aws-cn`, `aws-us-gov`, … */
+  readonly name: string;
+  readonly dnsSuffix: string;
+}
+
+/**
+ * AWS partitions other than `aws`, with the regions they hold and their DNS suffix, as the SDK's
+ * partitions.json lists them. A region that matches none is in `aws`.
+ */
+const PARTITIONS: readonly (AwsPartition & { readonly regions: RegExp })[] = [
+  { name: 'aws-cn', regions: /^cn-\w+-\d+$/, dnsSuffix: 'amazonaws.com.cn' },
+  { name: 'aws-us-gov', regions: /^us-gov-\w+-\d+$/, dnsSuffix: 'amazonaws.com' },
+  { name: 'aws-iso', regions: /^us-iso-\w+-\d+$/, dnsSuffix: 'c2s.ic.gov' },
+  { name: 'aws-iso-b', regions: /^us-isob-\w+-\d+$/, dnsSuffix: 'sc2s.sgov.gov' },
+  { name: 'aws-iso-e', regions: /^eu-isoe-\w+-\d+$/, dnsSuffix: 'cloud.adc-e.uk' },
+  { name: 'aws-iso-f', regions: /^us-isof-\w+-\d+$/, dnsSuffix: 'csp.hci.ic.gov' },
+  { name: 'aws-eusc', regions: /^eusc-de-\w+-\d+$/, dnsSuffix: 'amazonaws.eu' },
+];
+
+/** The partition a region belongs to. */
+export function awsPartition(region: string): AwsPartition {
+  const found = PARTITIONS.find((partition) => partition.regions.test(region));
+  return found === undefined
+    ? { name: 'aws', dnsSuffix: 'amazonaws.com' }
+    : { name: found.name, dnsSuffix: found.dnsSuffix };
+}
+
+/** The CloudTrail Data endpoint of a region, in its partition (`cloudtrail-data.cn-north-1.amazonaws.com.cn`). */
+export function cloudTrailDataEndpoint(region: string): string {
+  return `https://cloudtrail-data.${region}.${awsPartition(region).dnsSuffix}`;
+}
+
+/** A CloudTrail channel ARN, any partition: `arn:<partition>:cloudtrail:<region>:<account>:channel/<id>`. */
+const CHANNEL_ARN = /^arn:(aws[a-z-]*):cloudtrail:([a-z0-9-]+):(\d{12}):channel\/[A-Za-z0-9._/-]+$/;
+
+/**
+ * The region and partition of a channel ARN, or why it is not one. `PutAuditEvents` must be sent to the
+ * channel's region, whose partition must be the one the ARN names.
+ */
+export function parseChannelArn(
+  channelArn: string,
+):
+  | { readonly region: string; readonly partition: string; readonly account: string }
+  | { readonly error: string } {
+  const match = CHANNEL_ARN.exec(channelArn);
+  if (match === null) return { error: `not a CloudTrail channel ARN: ${channelArn}` };
+  const [, partition, region, account] = match as unknown as [string, string, string, string];
+  const expected = awsPartition(region).name;
+  if (partition !== expected)
+    return {
+      error: `the channel ARN names partition ${partition}, but its region ${region} is in ${expected}`,
+    };
+  return { region, partition, account };
 }
 
 /** Request-level error codes worth retrying besides 5xx (CONTRACTS §5 lists the non-retriable ones). */
@@ -67,7 +123,7 @@ export class CloudTrailDataClient implements AuditEventsClient {
   private readonly endpoint: URL;
 
   constructor(private readonly settings: CloudTrailDataSettings) {
-    this.endpoint = new URL(settings.endpoint ?? `https://cloudtrail-data.${settings.region}.amazonaws.com`);
+    this.endpoint = new URL(settings.endpoint ?? cloudTrailDataEndpoint(settings.region));
     this.signer = new SignatureV4({
       service: 'cloudtrail-data',
       region: settings.region,
