@@ -108,6 +108,18 @@ export class McpIdentityStack extends Stack {
       new CfnOutput(this, 'AuditChannelArn', { value: this.auditTrail.channel.attrChannelArn });
     if (this.auditTrail.deadLetterQueue !== undefined)
       new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.auditTrail.deadLetterQueue.queueUrl });
+    if (this.auditTrail.deliveredUids !== undefined)
+      new CfnOutput(this, 'DeliveredUidTableName', {
+        value: this.auditTrail.deliveredUids.tableName,
+        description: 'audit redrive --delivered-table: skips events already delivered',
+      });
+    if (this.auditTrail.parkedEvents !== undefined)
+      new CfnOutput(this, 'ParkedEventsBucketName', { value: this.auditTrail.parkedEvents.bucketName });
+    if (this.auditTrail.redrivePolicy !== undefined)
+      new CfnOutput(this, 'AuditRedrivePolicyArn', {
+        value: this.auditTrail.redrivePolicy.managedPolicyArn,
+        description: 'attach to the role that runs mcp-identity audit redrive',
+      });
   }
 }
 

@@ -1,10 +1,18 @@
 import { join } from 'node:path';
-import { Duration, Fn, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { CfnChannel, CfnEventDataStore } from 'aws-cdk-lib/aws-cloudtrail';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { FilterPattern, LogGroup, type RetentionDays, SubscriptionFilter } from 'aws-cdk-lib/aws-logs';
+import {
+  FilterPattern,
+  LogGroup,
+  MetricFilter,
+  type RetentionDays,
+  SubscriptionFilter,
+} from 'aws-cdk-lib/aws-logs';
 import { LambdaDestination } from 'aws-cdk-lib/aws-logs-destinations';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { McpFunction, PROJECT_ROOT } from './mcp-function';
@@ -23,6 +31,18 @@ export interface AuditTrailProps {
   readonly encryptionKey?: IKey;
 }
 
+/** How long the dead-letter queue keeps a parked event. */
+export const DEAD_LETTER_RETENTION_DAYS = 14;
+/**
+ * How long the delivered-UID table and the parking bucket keep an entry: a day past the queue's retention, so
+ * a redrive on the queue's last day still finds an event delivered, and a pointer never outlives its object.
+ */
+export const DELIVERED_UID_RETENTION_DAYS = DEAD_LETTER_RETENTION_DAYS + 1;
+/** The prefix the forwarder writes oversized parked events under. */
+export const PARKED_EVENTS_PREFIX = 'parked/';
+/** The delivered-UID table's actions, per item only (no Scan, Query or batch writes). */
+const LEDGER_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'];
+
 /** The subscription filter pattern that selects audit lines (written by LogAuditSink under `auditEvent`). */
 export const AUDIT_FILTER_PATTERN = '{ $.auditEvent.UID = * }';
 
@@ -38,6 +58,12 @@ export class AuditTrail extends Construct {
   readonly channel?: CfnChannel;
   readonly deadLetterQueue?: Queue;
   readonly forwarder?: McpFunction;
+  /** Delivered-UID table: the forwarder and the redrive claim an event id before sending it, mark it after. */
+  readonly deliveredUids?: Table;
+  /** Where events too large for a queue message are parked (the queue carries a pointer). */
+  readonly parkedEvents?: Bucket;
+  /** What `mcp-identity audit redrive` needs, to attach to the operator's role. */
+  readonly redrivePolicy?: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
@@ -70,7 +96,7 @@ export class AuditTrail extends Construct {
     });
 
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(DEAD_LETTER_RETENTION_DAYS),
       enforceSSL: true,
       ...(props.encryptionKey
         ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
@@ -80,6 +106,40 @@ export class AuditTrail extends Construct {
       id: 'Serverless-SQSRedrivePolicy',
       reason:
         'This queue is itself the dead-letter queue; it is drained by `mcp-identity audit redrive`, not by a consumer that could fail repeatedly.',
+    });
+
+    this.deliveredUids = new Table(this, 'DeliveredUids', {
+      partitionKey: { name: 'uid', type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expiresAt',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(props.encryptionKey
+        ? { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: TableEncryption.AWS_MANAGED }),
+      // Only de-duplication state: losing it risks copies, never events.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    this.parkedEvents = new Bucket(this, 'ParkedEvents', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...(props.encryptionKey
+        ? { encryption: BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: BucketEncryption.S3_MANAGED }),
+      lifecycleRules: [
+        {
+          id: 'expire-parked-events',
+          expiration: Duration.days(DELIVERED_UID_RETENTION_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.parkedEvents).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'Holds only audit events too large for the dead-letter queue, written by the forwarder and read by the redrive; the objects are the audit events themselves, and an access-log bucket would add a bucket to watch for no extra trail.',
     });
 
     this.forwarder = new McpFunction(this, 'Forwarder', {
@@ -95,12 +155,68 @@ export class AuditTrail extends Construct {
         POWERTOOLS_SERVICE_NAME: 'mcp-identity-audit-forwarder',
         MCP_IDENTITY_AUDIT_CHANNEL_ARN: this.channel.attrChannelArn,
         MCP_IDENTITY_AUDIT_DLQ_URL: this.deadLetterQueue.queueUrl,
+        MCP_IDENTITY_AUDIT_DELIVERED_TABLE: this.deliveredUids.tableName,
+        MCP_IDENTITY_AUDIT_PARKING_BUCKET: this.parkedEvents.bucketName,
       },
     });
     this.grantPutAuditEvents(this.forwarder.function);
     this.deadLetterQueue.grantSendMessages(this.forwarder.function);
-    if (props.encryptionKey)
+    this.grantDeliveryLedger(this.forwarder.function);
+    this.forwarder.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.parkedEvents.arnForObjects(`${PARKED_EVENTS_PREFIX}*`)],
+      }),
+    );
+    if (props.encryptionKey) {
+      // The table and the bucket are encrypted with the same key: the forwarder writes both.
+      props.encryptionKey.grantEncryptDecrypt(this.forwarder.function);
       acknowledgeKmsGrant(this.forwarder.role, 'send to the KMS-encrypted dead-letter queue');
+    }
+    acknowledgeParkedObjects(this.forwarder.role, this, 'write one object per oversized parked event');
+
+    // Events sent again after a request whose outcome was unknown: each may be a copy in the event data store.
+    new MetricFilter(this, 'UnknownOutcomeResends', {
+      logGroup: this.forwarder.logGroup,
+      filterPattern: FilterPattern.numberValue('$.unknownOutcomeResends', '>=', 0),
+      metricNamespace: 'mcp-identity',
+      metricName: 'AuditUnknownOutcomeResends',
+      metricValue: '$.unknownOutcomeResends',
+      defaultValue: 0,
+    });
+
+    this.redrivePolicy = new ManagedPolicy(this, 'RedrivePolicy', {
+      description: 'mcp-identity audit redrive: read and delete parked events, deliver them once',
+      statements: [
+        new PolicyStatement({
+          actions: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:ChangeMessageVisibility',
+            'sqs:GetQueueAttributes',
+          ],
+          resources: [this.deadLetterQueue.queueArn],
+        }),
+        new PolicyStatement({
+          actions: ['cloudtrail-data:PutAuditEvents'],
+          resources: [this.channel.attrChannelArn],
+        }),
+        new PolicyStatement({ actions: LEDGER_ACTIONS, resources: [this.deliveredUids.tableArn] }),
+        new PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [this.parkedEvents.arnForObjects(`${PARKED_EVENTS_PREFIX}*`)],
+        }),
+        ...(props.encryptionKey
+          ? [
+              new PolicyStatement({
+                actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+                resources: [props.encryptionKey.keyArn],
+              }),
+            ]
+          : []),
+      ],
+    });
+    acknowledgeParkedObjects(this.redrivePolicy, this, 'read the oversized parked events back');
 
     new SubscriptionFilter(this, 'ToForwarder', {
       logGroup: this.logGroup,
@@ -114,6 +230,15 @@ export class AuditTrail extends Construct {
     return this.eventDataStore === undefined
       ? undefined
       : Fn.select(1, Fn.split('/', this.eventDataStore.attrEventDataStoreArn));
+  }
+
+  /** Per-item reads and conditional writes on the delivered-UID table, nothing else. */
+  grantDeliveryLedger(grantee: { addToRolePolicy(statement: PolicyStatement): void }): void {
+    if (this.deliveredUids === undefined)
+      throw new Error('the cloudwatch audit store has no delivered-UID table');
+    grantee.addToRolePolicy(
+      new PolicyStatement({ actions: LEDGER_ACTIONS, resources: [this.deliveredUids.tableArn] }),
+    );
   }
 
   /** `cloudtrail-data:PutAuditEvents` on this trail's channel only. */
@@ -140,4 +265,15 @@ export function acknowledgeKmsGrant(scope: IConstruct, purpose: string): void {
       reason: `To ${purpose}: the grant is scoped to the configured customer managed key; the wildcard is AWS's action family.`,
     });
   }
+}
+
+/** Parked objects have names made at run time (date, event id): the grant is scoped to the bucket's prefix. */
+function acknowledgeParkedObjects(scope: IConstruct, trail: AuditTrail, purpose: string): void {
+  const bucket = trail.parkedEvents;
+  if (bucket === undefined) return;
+  const logicalId = Stack.of(trail).getLogicalId(bucket.node.defaultChild as never);
+  Validations.of(scope).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${PARKED_EVENTS_PREFIX}*]`,
+    reason: `To ${purpose}: object names are made at run time; the grant covers the parking prefix of this one bucket.`,
+  });
 }

@@ -434,6 +434,161 @@ describe('audit trail', () => {
     });
   });
 
+  it('keeps delivered event ids in an encrypted table with TTL and point-in-time recovery, which the forwarder may only claim, mark, release and read per item', () => {
+    const table = ref(main.template, 'AWS::DynamoDB::Table');
+    main.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'uid', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'uid', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('forwards audit events') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    const statements = policy?.Properties.PolicyDocument.Statement as {
+      Action: string | string[];
+      Resource: unknown;
+    }[];
+    expect(statements).toContainEqual({
+      Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+      Effect: 'Allow',
+      Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+    });
+    // Nothing table-wide: no Scan, Query or batch writes, and no wildcard on DynamoDB actions.
+    const actions = statements.flatMap((statement) => [statement.Action].flat());
+    expect(actions.filter((action) => action.startsWith('dynamodb:')).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('forwards audit events'),
+      Environment: {
+        Variables: Match.objectLike({
+          MCP_IDENTITY_AUDIT_DELIVERED_TABLE: { Ref: table },
+          MCP_IDENTITY_AUDIT_PARKING_BUCKET: { Ref: ref(main.template, 'AWS::S3::Bucket') },
+        }),
+      },
+    });
+  });
+
+  it('parks oversized events in a private, encrypted, SSL-only bucket that expires them after the queue does', () => {
+    const bucket = ref(main.template, 'AWS::S3::Bucket');
+    main.template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ ExpirationInDays: 15, Status: 'Enabled' })],
+      },
+    });
+    main.template.hasResourceProperties('AWS::SQS::Queue', { MessageRetentionPeriod: 14 * 86_400 });
+    main.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+    const role = ref(main.template, 'AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('forwards audit events') },
+    });
+    const [policy] = Object.values(
+      main.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }),
+    );
+    expect(policy?.Properties.PolicyDocument.Statement).toContainEqual({
+      Action: 's3:PutObject',
+      Effect: 'Allow',
+      Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/parked/*']] },
+    });
+  });
+
+  it("counts events sent again after an unknown outcome, from the forwarder's log", () => {
+    main.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      FilterPattern: '{ $.unknownOutcomeResends >= 0 }',
+      MetricTransformations: [
+        Match.objectLike({
+          MetricNamespace: 'mcp-identity',
+          MetricName: 'AuditUnknownOutcomeResends',
+          MetricValue: '$.unknownOutcomeResends',
+        }),
+      ],
+    });
+  });
+
+  it('offers the redrive a managed policy scoped to the queue, channel, table and parking prefix', () => {
+    const statements = Object.values(main.template.findResources('AWS::IAM::ManagedPolicy'))[0]?.Properties
+      .PolicyDocument.Statement;
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Action: [
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'sqs:GetQueueAttributes',
+        ],
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::SQS::Queue'), 'Arn'] },
+      }),
+      expect.objectContaining({
+        Action: 'cloudtrail-data:PutAuditEvents',
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::CloudTrail::Channel'), 'ChannelArn'] },
+      }),
+      expect.objectContaining({
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'],
+        Resource: { 'Fn::GetAtt': [ref(main.template, 'AWS::DynamoDB::Table'), 'Arn'] },
+      }),
+      expect.objectContaining({
+        Action: 's3:GetObject',
+        Resource: {
+          'Fn::Join': ['', [{ 'Fn::GetAtt': [ref(main.template, 'AWS::S3::Bucket'), 'Arn'] }, '/parked/*']],
+        },
+      }),
+    ]);
+  });
+
+  it('with a customer managed key, encrypts the table and the bucket with it', () => {
+    const { template } = synth({
+      kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      },
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          {
+            ServerSideEncryptionByDefault: {
+              SSEAlgorithm: 'aws:kms',
+              KMSMasterKeyID: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+            },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    });
+  });
+
   it('with the cloudwatch store, keeps just the log group', () => {
     const { template } = synth({ audit: { ...EXAMPLE.audit, store: 'cloudwatch' } });
     for (const type of [
@@ -441,6 +596,8 @@ describe('audit trail', () => {
       'AWS::CloudTrail::Channel',
       'AWS::SQS::Queue',
       'AWS::Logs::SubscriptionFilter',
+      'AWS::DynamoDB::Table',
+      'AWS::S3::Bucket',
     ])
       template.resourceCountIs(type, 0);
     template.resourceCountIs('AWS::Lambda::Function', 2);
@@ -455,6 +612,9 @@ describe('audit trail', () => {
       'AuditLogGroup',
       'DeadLetterQueueUrl',
       'AuditChannelArn',
+      'DeliveredUidTableName',
+      'ParkedEventsBucketName',
+      'AuditRedrivePolicyArn',
     ])
       main.template.hasOutput(output, {});
   });
