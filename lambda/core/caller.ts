@@ -113,8 +113,9 @@ function parseActors(value: unknown): string[] {
   return actors;
 }
 
+/** A NumericDate (RFC 7519 §2) after the epoch, in whole seconds. Zero, negative or non-finite is no date. */
 function numericDate(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.floor(value) : undefined;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined;
 }
 
 /**

@@ -1,0 +1,51 @@
+// Mutation testing of lambda/core (`npm run mutation`, see scripts/mutation.sh; not part of `npm test`).
+// Stryker 10 needs Node >= 22; the script runs it under Node 22 whatever the project's Node is.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  mutate: ['lambda/core/**/*.ts'],
+  testRunner: 'jest',
+  jest: {
+    projectType: 'custom',
+    configFile: 'jest.config.js',
+    // Only the fast tests written against lambda/core itself: its unit tests and the *.mutation.test.ts files.
+    // The handler, adapter, policy, cdk and e2e suites also pass through the core, but running them for every
+    // mutant (static mutants run every selected test) would take hours on a two-core machine; what they catch
+    // the core's own tests must catch too.
+    config: {
+      roots: ['<rootDir>/test/unit'],
+      testMatch: [
+        '**/test/unit/*.mutation.test.ts',
+        '**/test/unit/audit-event.test.ts',
+        '**/test/unit/caller.test.ts',
+        '**/test/unit/cedar-request.test.ts',
+        '**/test/unit/decision-and-list.test.ts',
+        '**/test/unit/injection-redaction.test.ts',
+        '**/test/unit/json-depth.test.ts',
+        '**/test/unit/mcp-operation.test.ts',
+      ],
+      collectCoverage: false,
+      coverageThreshold: undefined,
+    },
+    enableFindRelatedTests: true,
+  },
+  // Per test: each mutant runs only the tests that reach it (static mutants, e.g. the default redaction keys,
+  // run every related test file).
+  coverageAnalysis: 'perTest',
+  // Mutants that do not compile are discarded before any test runs.
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  // Unchanged files and tests reuse the previous run's results; the file is kept out of git (reports/).
+  incremental: true,
+  incrementalFile: 'reports/mutation/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  tempDirName: '.stryker-tmp',
+  // Stryker gives half the slots to checkers: two test runners (the checkers idle once built).
+  concurrency: 4,
+  timeoutMS: 10000,
+  thresholds: { high: 90, low: 80, break: null },
+};
