@@ -39,7 +39,9 @@ export type Behavior =
   | { kind: 'partial'; failures: Record<string, string> }
   | { kind: 'status'; status: number; code: string }
   | { kind: 'slow'; ms: number }
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** The service commits the request, then the connection drops: the answer is lost. */
+  | { kind: 'commit-drop' };
 
 export const TEST_CREDENTIALS = {
   accessKeyId: 'AKIDEXAMPLE',
@@ -51,6 +53,8 @@ export class FakeCloudTrailData {
   readonly violations: string[] = [];
   /** How many times each id was ingested. */
   readonly ingested = new Map<string, number>();
+  /** Ids committed by a request whose answer was then lost (`commit-drop`). */
+  readonly answerLost = new Set<string>();
   requests = 0;
   private server: Server | undefined;
   url = '';
@@ -181,6 +185,10 @@ export class FakeCloudTrailData {
     const behavior = this.behavior(this.requests, ids);
     switch (behavior.kind) {
       case 'drop':
+        return 'drop';
+      case 'commit-drop':
+        this.commit(ids, {});
+        for (const id of ids) this.answerLost.add(id);
         return 'drop';
       case 'status':
         return { status: behavior.status, code: behavior.code, body: { message: behavior.code } };
