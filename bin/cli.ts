@@ -24,6 +24,7 @@ import {
   toCsv,
   toTable,
 } from '../cli/activity';
+import { redriveStores } from '../cli/audit-redrive-stores';
 import {
   type Finding,
   formatFinding,
@@ -251,6 +252,10 @@ audit
     if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('must be a positive integer');
     return parsed;
   })
+  .option(
+    '--delivered-table <name>',
+    'the DeliveredUidTableName output: skip events already delivered (without it, only duplicates within this run are skipped)',
+  )
   .option('--dry-run', 'show what is parked, send and delete nothing', false)
   .option('--json', 'print the report as JSON', false)
   .action(
@@ -261,6 +266,7 @@ audit
       externalId?: string;
       max?: number;
       dryRun: boolean;
+      deliveredTable?: string;
       json: boolean;
     }) => {
       const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
@@ -277,6 +283,7 @@ audit
         {
           queueUrl: options.queueUrl,
           dryRun: options.dryRun,
+          ...redriveStores(options.queueUrl, options.deliveredTable),
           ...(options.max === undefined ? {} : { maxMessages: options.max }),
           onProgress: (line) => process.stderr.write(`${line}\n`),
         },
