@@ -25,6 +25,7 @@ import {
   toTable,
 } from '../cli/activity';
 import { redriveStores } from '../cli/audit-redrive-stores';
+import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
 import {
   type Finding,
   formatFinding,
@@ -48,11 +49,15 @@ import {
   toolsFromJson,
 } from '../cli/schema';
 import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
-import { CloudTrailDataClient } from '../lambda/adapters/cloudtrail-data-client';
+import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
 import { UsersFileError } from '../local/users';
+
+// The SDK warns on Node < 22 about its releases after January 2027 (eight lines on stderr before every AWS
+// command's output; our SDK versions are pinned). Set the variable to 'false' to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Exit codes: 0 done, 1 failed (clear message on stderr), 2 bad usage. */
 const EXIT_FAILED = 1;
@@ -245,7 +250,10 @@ audit
   .description('replay audit events parked in the dead-letter queue into the CloudTrail Lake channel')
   .requiredOption('--queue-url <url>', 'the DeadLetterQueueUrl stack output')
   .requiredOption('--channel-arn <arn>', 'the AuditChannelArn stack output')
-  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option(
+    '--region <region>',
+    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
+  )
   .option('--external-id <id>', 'the channel’s external id, if its resource policy requires one')
   .option('--max <count>', 'stop after this many messages', (value) => {
     const parsed = Number(value);
@@ -269,14 +277,15 @@ audit
       deliveredTable?: string;
       json: boolean;
     }) => {
-      const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
-      if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
-      if (!/^arn:[\w-]+:cloudtrail:[\w-]+:\d{12}:channel\/.+$/.test(options.channelArn))
-        throw new CliError(`--channel-arn is not a CloudTrail channel ARN: ${options.channelArn}`);
+      const channel = parseChannelArn(options.channelArn);
+      if ('error' in channel) throw new CliError(`--channel-arn: ${channel.error}`);
+      const aws = await awsContext(options.region === undefined ? {} : { region: options.region });
       const report = await redriveDeadLetters(
-        new SQSClient({ region }),
+        new SQSClient(aws),
+        // PutAuditEvents goes to the channel's own region, at its partition's endpoint.
         new CloudTrailDataClient({
-          region,
+          region: channel.region,
+          credentials: aws.credentials,
           channelArn: options.channelArn,
           ...(options.externalId ? { externalId: options.externalId } : {}),
         }),
@@ -387,10 +396,8 @@ policies
       process.exitCode = EXIT_FAILED;
   });
 
-function avpClient(region: string | undefined): VerifiedPermissionsClient {
-  const resolved = region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
-  if (resolved === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
-  return new VerifiedPermissionsClient({ region: resolved });
+async function avpClient(region: string | undefined): Promise<VerifiedPermissionsClient> {
+  return new VerifiedPermissionsClient(await awsContext(region === undefined ? {} : { region }));
 }
 
 function requireValid(dir: string): void {
@@ -406,11 +413,16 @@ policies
   .description('compare the policy folder with a Verified Permissions policy store')
   .requiredOption('--store <policy-store-id>', 'the policy store (the PolicyStoreId stack output)')
   .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option(
+    '--region <region>',
+    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
+  )
   .option('--json', 'the diff as JSON', false)
   .action(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
+    // Region and credentials first: a missing one is reported before the (slower) validation runs.
+    const client = await avpClient(options.region);
     requireValid(policyFolder(options.dir));
-    const state = await readStore(avpClient(options.region), options.store);
+    const state = await readStore(client, options.store);
     const diff = diffStore(localPolicies(options.dir), state);
     if (options.json)
       process.stdout.write(`${JSON.stringify({ managedBy: state.managedBy ?? null, ...diff }, null, 2)}\n`);
@@ -430,13 +442,16 @@ policies
   )
   .requiredOption('--store <policy-store-id>', 'the policy store')
   .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option(
+    '--region <region>',
+    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
+  )
   .option('--dry-run', 'show what would be done, change nothing', false)
   .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
   .action(
     async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
+      const client = await avpClient(options.region);
       requireValid(policyFolder(options.dir));
-      const client = avpClient(options.region);
       const state = await readStore(client, options.store);
       const result = await pushStore(client, state, localPolicies(options.dir), {
         dryRun: options.dryRun,
@@ -591,7 +606,10 @@ program
   .option('--log-group <name>', 'the audit log group (the AuditLogGroup output)')
   .option('--stack <name>', 'read the store from this deployed stack’s outputs')
   .option('--file <path>', 'the local audit store', join(ROOT, '.data', 'audit.jsonl'))
-  .option('--region <region>', 'AWS Region (default: AWS_REGION)')
+  .option(
+    '--region <region>',
+    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
+  )
   .option(
     '--timeout <seconds>',
     'give up (and cancel the query) after this long',
@@ -679,15 +697,19 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
   let store = options.store;
   let eventDataStore = options.eventDataStore;
   let logGroup = options.logGroup;
-  const region = options.region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined;
+  // Resolved (region and credentials, from the SDK's default chains) only when AWS is actually asked.
+  let aws: Awaited<ReturnType<typeof awsContext>> | undefined;
+  const awsOnce = async () => {
+    aws ??= await awsContext(options.region === undefined ? {} : { region: options.region });
+    return aws;
+  };
   if (
     options.stack !== undefined &&
     (store === undefined ||
       (store === 'cloudtrail-lake' && !eventDataStore) ||
       (store === 'cloudwatch' && !logGroup))
   ) {
-    if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
-    const outputs = await stackOutputs(new CloudFormationClient({ region }), options.stack);
+    const outputs = await stackOutputs(new CloudFormationClient(await awsOnce()), options.stack);
     store ??= outputs.AuditStore as ActivityOptions['store'];
     eventDataStore ??= outputs.EventDataStoreId;
     logGroup ??= outputs.AuditLogGroup;
@@ -701,7 +723,7 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
       );
     return result.rows;
   }
-  if (region === undefined) throw new CliError('no AWS Region: pass --region or set AWS_REGION');
+  const context = await awsOnce();
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -716,10 +738,10 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
     if (store === 'cloudtrail-lake') {
       if (!eventDataStore)
         throw new CliError('CloudTrail Lake needs --event-data-store <id> (or --stack <name>)');
-      return await queryLake(new CloudTrailClient({ region }), eventDataStore, filter, remote);
+      return await queryLake(new CloudTrailClient(context), eventDataStore, filter, remote);
     }
     if (!logGroup) throw new CliError('CloudWatch Logs needs --log-group <name> (or --stack <name>)');
-    return await queryInsights(new CloudWatchLogsClient({ region }), logGroup, filter, remote);
+    return await queryInsights(new CloudWatchLogsClient(context), logGroup, filter, remote);
   } catch (error) {
     if (controller.signal.aborted) process.exitCode = 130;
     throw error;
@@ -767,9 +789,16 @@ async function main(argv: string[]): Promise<number> {
       error instanceof McpIdentityError ||
       error instanceof PolicyStoreError ||
       error instanceof SchemaGenerationError ||
-      error instanceof ActivityError
+      error instanceof ActivityError ||
+      error instanceof AwsSetupError
     ) {
       process.stderr.write(`mcp-identity: ${error.message}\n`);
+      return EXIT_FAILED;
+    }
+    // What AWS answered (access denied, not found, expired credentials…) is expected: one line, no stack.
+    const aws = describeAwsError(error);
+    if (aws !== undefined) {
+      process.stderr.write(`mcp-identity: ${aws}\n`);
       return EXIT_FAILED;
     }
     process.stderr.write(

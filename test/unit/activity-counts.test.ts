@@ -242,5 +242,5 @@ describe('issue 11 #4: queries count each call once', () => {
       [alice.UID, 'request'],
       [outcome.UID, 'response'],
     ]);
-  });
+  }, 60_000);
 });
