@@ -163,6 +163,7 @@ export class JwtTokenVerifier implements TokenVerifier {
   async verify(token: string): Promise<Caller> {
     if (token.length === 0 || token.length > MAX_TOKEN_BYTES)
       throw new InvalidTokenError('token is empty or too large');
+    checkCompactSerialization(token);
     try {
       const payload = await (await this.ready()).verify(token);
       return callerFromClaims(payload, this.settings.claimNames);
@@ -191,6 +192,35 @@ export class JwtTokenVerifier implements TokenVerifier {
       );
     }
   }
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * JWS compact serialization checks aws-jwt-verify leaves to us (RFC 7515): every part is canonical base64url —
+ * no padding, no characters outside the alphabet, no non-zero trailing bits, so one token has exactly one
+ * spelling — and a header that lists `crit` extensions is refused, because we understand none (§4.1.11: a
+ * recipient that does not understand a critical extension MUST reject the JWS). Hand-written: a few lines that
+ * no maintained verifier exposes on its own.
+ */
+export function checkCompactSerialization(token: string): void {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new InvalidTokenError('token is not a JWS in compact serialization');
+  for (const [index, part] of parts.entries()) {
+    const name = ['header', 'payload', 'signature'][index] as string;
+    if (!BASE64URL.test(part) || Buffer.from(part, 'base64url').toString('base64url') !== part)
+      throw new InvalidTokenError(`token ${name} is not canonical base64url`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(parts[0] as string, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidTokenError('token header is not JSON');
+  }
+  if (header !== null && typeof header === 'object' && 'crit' in header)
+    throw new InvalidTokenError(
+      'token header lists critical extensions (crit) this verifier does not support',
+    );
 }
 
 /** The bearer token from an `Authorization` header value, or undefined. */

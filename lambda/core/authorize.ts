@@ -8,7 +8,7 @@ import {
 } from './cedar-request';
 import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecisionPoint } from './decision';
 import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
-import { type InjectionConfig, injectIdentity, spoofedArguments } from './injection';
+import { type InjectionConfig, injectIdentity, spoofedArguments, spoofedParams } from './injection';
 import { type McpOperation, parseToolName } from './mcp-operation';
 
 export type EnforcementMode = 'enforce' | 'log-only';
@@ -57,6 +57,14 @@ export async function authorizeOperation(
   pdp: PolicyDecisionPoint,
   settings: AuthorizerSettings,
 ): Promise<Verdict> {
+  // Reserved identity names are refused wherever the client puts them in params, for every method and in
+  // log-only mode too: a target may read `params._meta`, the top level or nested data as well as arguments.
+  const spoofing = spoofingVerdict(
+    operation.params ?? {},
+    settings,
+    operation.kind === 'tool-call' ? operation.tool.full : '',
+  );
+  if (spoofing !== undefined) return spoofing;
   switch (operation.kind) {
     case 'protocol':
     case 'notification':
@@ -76,13 +84,18 @@ export async function authorizeOperation(
         enforced: true,
       };
     case 'tool-call': {
-      const spoofing = spoofingVerdict(operation.arguments, settings, operation.tool.full);
+      const spoofing = spoofingVerdict(operation.arguments, settings, operation.tool.full, spoofedArguments);
       if (spoofing !== undefined) return spoofing;
       return decide(caller, operation, pdp, settings, `call the tool '${operation.tool.full}'`);
     }
     case 'prompt-get': {
       // A prompt server may read the same identity arguments a tool does: the client may not set them either.
-      const spoofing = spoofingVerdict(operation.arguments, settings, `prompt:${operation.name}`);
+      const spoofing = spoofingVerdict(
+        operation.arguments,
+        settings,
+        `prompt:${operation.name}`,
+        spoofedArguments,
+      );
       if (spoofing !== undefined) return spoofing;
       return decide(caller, operation, pdp, settings, `get the prompt '${operation.name}'`);
     }
@@ -95,8 +108,9 @@ function spoofingVerdict(
   args: Readonly<Record<string, unknown>>,
   settings: AuthorizerSettings,
   name: string,
+  find: typeof spoofedArguments = spoofedParams,
 ): Verdict | undefined {
-  const spoofed = spoofedArguments(args, settings.injection, name);
+  const spoofed = find(args, settings.injection, name);
   if (spoofed.length === 0) return undefined;
   const error = new SpoofingAttemptError(spoofed);
   return {

@@ -61,24 +61,38 @@ function readPath(claims: Claims, path: string): unknown {
   return current;
 }
 
-function optionalString(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  const trimmed = value.trim();
-  return trimmed.length > 0 && trimmed.length <= MAX_IDENTIFIER_LENGTH ? trimmed : undefined;
+/** Leading or trailing whitespace (any Unicode space, including no-break and ideographic) or a control or
+ * format character anywhere: an identifier a policy, a tool or a log would read differently from the issuer. */
+const UNCLEAN_IDENTIFIER = /^[\s\p{Z}]|[\s\p{Z}]$|[\p{Cc}\p{Cf}]/u;
+
+/**
+ * An identifier claim exactly as issued. Never trimmed or normalised: `"bob "` is not `bob`. One that is not
+ * clean is refused with the token rather than repaired, because any repair is a guess about who it names.
+ */
+function identifier(value: unknown, claim: string): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return undefined;
+  if (value.length > MAX_IDENTIFIER_LENGTH)
+    throw new InvalidClaimsError(`token claim '${claim}' is longer than ${MAX_IDENTIFIER_LENGTH} characters`);
+  if (UNCLEAN_IDENTIFIER.test(value))
+    throw new InvalidClaimsError(
+      `token claim '${claim}' has leading or trailing whitespace or control characters`,
+    );
+  return value;
 }
 
 function firstString(claims: Claims, names: readonly string[]): string | undefined {
   for (const name of names) {
-    const value = optionalString(readPath(claims, name));
+    const value = identifier(readPath(claims, name), name);
     if (value !== undefined) return value;
   }
   return undefined;
 }
 
 /**
- * Roles from a claim that may be a JSON array or a delimited string. Non-string entries and blanks are dropped
- * (a role list is an allow-list input, so anything we cannot read is simply not a role), duplicates removed,
- * and the list is capped so a hostile issuer cannot blow up the entity graph.
+ * Roles from a claim that may be a JSON array or a delimited string. Array entries are used exactly as issued
+ * (`" order-admin "` is not `order-admin`); a string is split on its spaces and commas. Non-string entries and
+ * empty ones are dropped (a role list is an allow-list input, so anything we cannot read is simply not a role),
+ * duplicates removed, and the list is capped so a hostile issuer cannot blow up the entity graph.
  */
 export function parseRoles(value: unknown): string[] {
   let raw: unknown[];
@@ -87,10 +101,8 @@ export function parseRoles(value: unknown): string[] {
   else return [];
   const roles = new Set<string>();
   for (const entry of raw) {
-    if (typeof entry !== 'string') continue;
-    const role = entry.trim();
-    if (role.length === 0 || role.length > MAX_ROLE_LENGTH) continue;
-    roles.add(role);
+    if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_ROLE_LENGTH) continue;
+    roles.add(entry);
     if (roles.size >= MAX_ROLES) break;
   }
   return [...roles];
@@ -105,7 +117,7 @@ function parseActors(value: unknown): string[] {
     !Array.isArray(current) &&
     actors.length < MAX_ACTOR_DEPTH
   ) {
-    const sub = optionalString((current as Record<string, unknown>).sub);
+    const sub = identifier((current as Record<string, unknown>).sub, 'act.sub');
     if (sub === undefined) break;
     actors.push(sub);
     current = (current as Record<string, unknown>).act;
@@ -123,9 +135,9 @@ function numericDate(value: unknown): number | undefined {
  * Throws {@link InvalidClaimsError} when the token cannot name a caller.
  */
 export function callerFromClaims(claims: Claims, names: ClaimNames = DEFAULT_CLAIM_NAMES): Caller {
-  const subject = optionalString(readPath(claims, names.subject));
+  const subject = identifier(readPath(claims, names.subject), names.subject);
   if (subject === undefined) throw new InvalidClaimsError(`token has no usable '${names.subject}' claim`);
-  const issuer = optionalString(claims.iss);
+  const issuer = identifier(claims.iss, 'iss');
   if (issuer === undefined) throw new InvalidClaimsError("token has no 'iss' claim");
   const expiresAt = numericDate(claims.exp);
   if (expiresAt === undefined)
@@ -140,13 +152,13 @@ export function callerFromClaims(claims: Claims, names: ClaimNames = DEFAULT_CLA
     actors: parseActors(claims.act),
     expiresAt,
   };
-  const email = optionalString(readPath(claims, names.email));
+  const email = identifier(readPath(claims, names.email), names.email);
   if (email !== undefined) caller.email = email;
   const username = firstString(claims, names.username);
   if (username !== undefined) caller.username = username;
   const agent = firstString(claims, names.agent);
   if (agent !== undefined) caller.agent = agent;
-  const tokenId = optionalString(claims.jti);
+  const tokenId = identifier(claims.jti, 'jti');
   if (tokenId !== undefined) caller.tokenId = tokenId;
   const issuedAt = numericDate(claims.iat);
   if (issuedAt !== undefined) caller.issuedAt = issuedAt;

@@ -23,14 +23,18 @@ export const DEFAULT_INJECTION: InjectionConfig = Object.freeze({
 });
 
 /**
- * Folds case, width and separators so `_Caller_User`, `caller-user` and `ＣＡＬＬＥＲ_USER` all name the same
- * reserved argument: a target might read any of them, so none may come from the client.
+ * Folds case, Unicode compatibility forms, width, separators, and invisible characters so `_Caller_User`,
+ * `caller-user`, `ＣＡＬＬＥＲ_USER`, `_caller\u200b_user` and `_caller_user\u0000` all name the same reserved
+ * argument: a target (or a library between it and the wire) might read any of them as that name, so none may
+ * come from the client. Removed: whitespace and separators (`\p{Z}`, `_`, `-`, `.`), format characters
+ * (`\p{Cf}`: zero-width, bidi controls, soft hyphen) and control characters (`\p{Cc}`: NUL and friends).
  */
-function fold(name: string): string {
+export function fold(name: string): string {
   return name
     .normalize('NFKC')
     .toLowerCase()
-    .replace(/[\s_\-.]/g, '');
+    .normalize('NFKC')
+    .replace(/[\s\p{Z}\p{Cf}\p{Cc}_\-.]/gu, '');
 }
 
 /** Every parameter name the gateway sets for this tool. */
@@ -41,6 +45,34 @@ export function reservedParameters(config: InjectionConfig, toolName: string): s
     ...Object.keys(config.bindings['*'] ?? {}),
     ...Object.keys(config.bindings[toolName] ?? {}),
   ];
+}
+
+/**
+ * Every key anywhere in a request's `params` (its arguments, `_meta`, the top level, nested objects and lists)
+ * that collides with a reserved name after folding, as a dotted path. Empty when clean. The parser has already
+ * bounded the depth; the walk is iterative anyway.
+ */
+export function spoofedParams(
+  params: Readonly<Record<string, unknown>>,
+  config: InjectionConfig,
+  toolName: string,
+): string[] {
+  const reserved = new Set(reservedParameters(config, toolName).map(fold));
+  const found: string[] = [];
+  const pending: { value: unknown; path: string }[] = [{ value: params, path: '' }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop() as { value: unknown; path: string };
+    if (value === null || typeof value !== 'object') continue;
+    const entries = Array.isArray(value)
+      ? value.map((item, index) => [String(index), item] as const)
+      : Object.entries(value as Record<string, unknown>);
+    for (const [key, item] of entries) {
+      const at = path === '' ? key : `${path}.${key}`;
+      if (!Array.isArray(value) && reserved.has(fold(key))) found.push(at);
+      pending.push({ value: item, path: at });
+    }
+  }
+  return found.sort();
 }
 
 /** Client-supplied arguments that collide with reserved names (after folding). Empty when clean. */

@@ -11,8 +11,13 @@ export interface ToolName {
 
 export type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
 
-/** A JSON-RPC message from the client, classified by what the gateway must decide about it. */
-export type McpOperation =
+/**
+ * A JSON-RPC message from the client, classified by what the gateway must decide about it. `params` is the
+ * message's params object as parsed (depth-bounded), for checks that look everywhere in it.
+ */
+export type McpOperation = McpOperationKind & { readonly params?: Readonly<Record<string, unknown>> };
+
+type McpOperationKind =
   | {
       readonly kind: 'tool-call';
       readonly id: JsonRpcId;
@@ -89,6 +94,19 @@ function inspectParams(value: unknown, limit: number): 'too-deep' | 'forbidden-k
   return undefined;
 }
 
+/**
+ * JSON `null` has no Cedar value, so the decision sees a null argument as absent. The tool must receive what
+ * was decided on, so nulls are removed from arguments (in objects and lists alike) before either sees them.
+ * Depth is already bounded by the caller.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.filter((item) => item !== null).map(withoutNulls);
+  if (!isRecord(value)) return value;
+  const kept: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (item !== null) kept[key] = withoutNulls(item);
+  return kept;
+}
+
 function fail(message: string, code: -32700 | -32600 | -32602, id: JsonRpcId | null): ParsedRequest {
   return { ok: false, error: new MalformedRequestError(message, code), id };
 }
@@ -123,11 +141,23 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
   if (problem === 'forbidden-key')
     return fail('params use a reserved JavaScript key (__proto__, constructor, prototype)', -32602, id);
 
+  const withParams = (operation: McpOperationKind): ParsedRequest => ({
+    ok: true,
+    operation: body.params === undefined ? operation : { ...operation, params },
+  });
   if (id === null) {
-    if (method.startsWith('notifications/')) return { ok: true, operation: { kind: 'notification', method } };
+    if (method.startsWith('notifications/')) return withParams({ kind: 'notification', method });
     return fail(`'${method}' needs an id`, -32600, null);
   }
+  const operation = classify(method, params, id);
+  return 'kind' in operation ? withParams(operation) : operation;
+}
 
+function classify(
+  method: string,
+  params: Record<string, unknown>,
+  id: JsonRpcId,
+): McpOperationKind | ParsedRequest {
   switch (method) {
     case 'tools/call': {
       if (typeof params.name !== 'string') return fail('tools/call needs params.name', -32602, id);
@@ -135,28 +165,29 @@ export function parseMcpRequest(body: unknown): ParsedRequest {
       if (tool === undefined) return fail('the tool name is not a valid MCP tool name', -32602, id);
       const args = params.arguments ?? {};
       if (!isRecord(args)) return fail('tools/call params.arguments must be an object', -32602, id);
-      return { ok: true, operation: { kind: 'tool-call', id, tool, arguments: args } };
+      return { kind: 'tool-call', id, tool, arguments: withoutNulls(args) as Record<string, unknown> };
     }
     case 'prompts/get':
       if (typeof params.name !== 'string' || params.name.length === 0)
         return fail('prompts/get needs params.name', -32602, id);
-      if (params.arguments !== undefined && !isRecord(params.arguments))
+      if (params.arguments !== undefined && params.arguments !== null && !isRecord(params.arguments))
         return fail('prompts/get params.arguments must be an object', -32602, id);
       return {
-        ok: true,
-        operation: { kind: 'prompt-get', id, name: params.name, arguments: params.arguments ?? {} },
+        kind: 'prompt-get',
+        id,
+        name: params.name,
+        arguments: withoutNulls(params.arguments ?? {}) as Record<string, unknown>,
       };
     case 'resources/read':
       if (typeof params.uri !== 'string' || params.uri.length === 0)
         return fail('resources/read needs params.uri', -32602, id);
-      return { ok: true, operation: { kind: 'resource-read', id, uri: params.uri } };
+      return { kind: 'resource-read', id, uri: params.uri };
     case 'initialize':
     case 'ping':
-      return { ok: true, operation: { kind: 'protocol', id, method } };
+      return { kind: 'protocol', id, method };
     default:
-      if (LIST_METHODS.includes(method))
-        return { ok: true, operation: { kind: 'list', id, method: method as ListMethod } };
-      return { ok: true, operation: { kind: 'unsupported', id, method } };
+      if (LIST_METHODS.includes(method)) return { kind: 'list', id, method: method as ListMethod };
+      return { kind: 'unsupported', id, method };
   }
 }
 

@@ -34,6 +34,7 @@ import {
   IssuerUnavailableError,
   MalformedRequestError,
 } from '../core/errors';
+import { MAX_BODY_NESTING, nestsDeeperThan } from '../core/json-depth';
 import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
 import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
@@ -114,6 +115,23 @@ function methodIn(body: unknown): string {
   const method =
     body !== null && typeof body === 'object' ? (body as Record<string, unknown>).method : undefined;
   return typeof method === 'string' ? method.slice(0, 128) : 'unknown';
+}
+
+/**
+ * The request body as the rest of the pipeline may walk it: a body nested deeper than any request needs is
+ * replaced by its top-level scalar fields (so the id and method can still be answered and audited) before
+ * anything recursive — digest, size, redaction, Cedar — sees it.
+ */
+function boundedBody(body: unknown): { readonly body: unknown; readonly tooDeep: boolean } {
+  if (!nestsDeeperThan(body, MAX_BODY_NESTING)) return { body, tooDeep: false };
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    return { body: undefined, tooDeep: true };
+  const shallow = Object.fromEntries(
+    Object.entries(body as Record<string, unknown>).filter(
+      ([, value]) => value === null || typeof value !== 'object',
+    ),
+  );
+  return { body: shallow, tooDeep: true };
 }
 
 function idIn(body: unknown): JsonRpcId | null {
@@ -326,9 +344,26 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         : raw === undefined
           ? { ok: true as const, value: undefined }
           : jsonBody(raw);
-    const body = parsedBody.ok ? parsedBody.value : undefined;
+    const bounded = boundedBody(parsedBody.ok ? parsedBody.value : undefined);
+    const body = bounded.body;
 
     const auth = await authenticate(facts, body);
+    if (bounded.tooDeep) {
+      // Refused whoever sends it, and attributed when the token is good.
+      const error = new MalformedRequestError(
+        `the request nests deeper than ${MAX_BODY_NESTING} levels`,
+        -32600,
+      );
+      await writeAudit({
+        ...baseRecord(facts, 'request', 'caller' in auth ? auth.caller : undefined, body),
+        method: methodIn(body),
+        decision: 'deny',
+        enforced: true,
+        errorCode: 'MalformedRequest',
+        reason: error.safeReason,
+      });
+      return badRequest(idIn(body), error);
+    }
     if ('refused' in auth) {
       await writeAudit(refusedTokenRecord(facts, 'request', body, methodIn(body), auth));
       return auth.refused;
@@ -386,11 +421,14 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     if (!verdict.forward) {
       return refusal(operation, verdict.decision.kind === 'allow' ? 'Denied.' : verdict.decision.reason);
     }
-    if (verdict.arguments === undefined) return forwardRequest(body);
+    // What goes on is what was decided: the arguments Cedar saw (nulls removed), plus the injected identity.
+    const decidedArguments =
+      verdict.arguments ?? (operation.kind === 'prompt-get' ? operation.arguments : undefined);
+    if (decidedArguments === undefined) return forwardRequest(body);
     const request = body as Record<string, unknown>;
     return forwardRequest({
       ...request,
-      params: { ...(request.params as Record<string, unknown>), arguments: verdict.arguments },
+      params: { ...(request.params as Record<string, unknown>), arguments: decidedArguments },
     });
   }
 
@@ -429,7 +467,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     response: GatewayResponse,
   ): Promise<InterceptorOutput> {
     const requestJson = jsonBody(input.mcp.gatewayRequest.body ?? input.mcp.rawGatewayRequest?.body ?? null);
-    const requestBody = requestJson.ok ? requestJson.value : undefined;
+    const requestBody = boundedBody(requestJson.ok ? requestJson.value : undefined).body;
     const responseJson = jsonBody(response.body);
     // Filtering is decided by what the response *is*, not by what the request claimed to be: any tools
     // list that passes through here is filtered for a verified caller, or replaced by a 401.

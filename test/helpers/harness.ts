@@ -83,6 +83,8 @@ export async function startHarness(
   const log = silentLog();
   const pdp = options.pdp ?? new CedarDecisionPoint(policyBundle());
   const verifier = new JwtTokenVerifier(issuer.verifierSettings(AUDIENCE));
+  // As the Lambda does at cold start: a busy machine must not turn the first discovery fetch into a 503.
+  await verifier.hydrate();
   const handler = createInterceptorHandler({
     verifier,
     pdp,

@@ -166,15 +166,30 @@ describe('case, whitespace and look-alikes', () => {
     ).toBe('deny');
   });
 
-  it('surrounding whitespace in a role is trimmed (IdPs differ; the token is signed), inner whitespace splits a string claim', async () => {
-    expect(
-      await kind(
-        decide({ sub: 'eve', roles: [' order-admin '] }, 'orders___update_order', {
-          order_id: '1',
-          status: 'shipped',
-        }),
-      ),
-    ).toBe('allow');
+  it.each([' order-admin ', '\u00a0order-admin', 'order-admin\u3000'])(
+    'role %j is used exactly as issued and does not grant order-admin (issue 10 #6)',
+    async (role) => {
+      expect(
+        await kind(
+          decide({ sub: 'eve', roles: [role] }, 'orders___update_order', {
+            order_id: '1',
+            status: 'shipped',
+          }),
+        ),
+      ).toBe('deny');
+    },
+  );
+
+  it('a subject with surrounding whitespace is refused, never trimmed into another user (issue 10 #6)', async () => {
+    await expect(
+      decide({ sub: 'bob ', roles: ['order-admin'] }, 'orders___update_order', {
+        order_id: '1',
+        status: 'shipped',
+      }),
+    ).rejects.toThrow(/leading or trailing whitespace/);
+  });
+
+  it('inner whitespace splits a string claim', async () => {
     expect(
       await kind(
         decide({ sub: 'eve', roles: 'order admin' }, 'orders___update_order', {

@@ -6,6 +6,36 @@ import { fixture } from '../helpers/fixtures';
 const base = { iss: 'https://idp.example.com', exp: 2000000000 };
 
 describe('callerFromClaims', () => {
+  it.each([
+    ['a trailing space', 'bob '],
+    ['a leading space', ' bob'],
+    ['a no-break space', 'bob\u00a0'],
+    ['an ideographic space', '\u3000bob'],
+    ['a tab', 'bob\t'],
+    ['a NUL', 'bo\u0000b'],
+    ['a zero-width space', 'bo\u200bb'],
+    ['a right-to-left override', '\u202ebob'],
+  ])(
+    'refuses a subject with %s instead of trimming it (identity claims are used exactly as issued)',
+    (_, sub) => {
+      expect(() => callerFromClaims({ ...base, sub })).toThrow(InvalidClaimsError);
+      expect(() => callerFromClaims({ ...base, sub })).toThrow(
+        /'sub' has leading or trailing whitespace or control/,
+      );
+    },
+  );
+
+  it.each(['email', 'username', 'client_id', 'jti'])(
+    'refuses an unclean %s claim rather than repairing it',
+    (claim) => {
+      expect(() => callerFromClaims({ ...base, sub: 'bob', [claim]: 'x ' })).toThrow(InvalidClaimsError);
+    },
+  );
+
+  it('keeps inner spaces of a subject: only the edges and invisible characters are refused', () => {
+    expect(callerFromClaims({ ...base, sub: 'Bob Smith' }).subject).toBe('Bob Smith');
+  });
+
   it('names the caller from the Teleport claims example', () => {
     const claims = fixture('tokens/teleport-jwt-claims.example.json');
     const caller = callerFromClaims({ ...claims, iss: 'teleport.example.com' });
@@ -94,7 +124,11 @@ describe('parseRoles', () => {
     ['a b', ['a', 'b']],
     ['a,b , c', ['a', 'b', 'c']],
     ['  ', []],
-    [['a', 'a', ' a '], ['a']],
+    // Exactly as issued: ' a ' is another role than 'a' (issue 10 #6: " order-admin " must not grant order-admin).
+    [
+      ['a', 'a', ' a '],
+      ['a', ' a '],
+    ],
     [['a', 1, null, { x: 1 }, ['b']], ['a']],
     [42, []],
     [null, []],
@@ -109,15 +143,28 @@ describe('parseRoles', () => {
     expect(parseRoles(['x'.repeat(257), 'ok'])).toEqual(['ok']);
   });
 
-  it('never throws and only returns non-empty trimmed strings, for any input', () => {
+  it('never throws and only returns non-empty roles exactly as issued, for any input', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
         const roles = parseRoles(value);
+        const issued: unknown[] = Array.isArray(value)
+          ? value
+          : typeof value === 'string'
+            ? value.split(/[\s,]+/)
+            : [];
         expect(
-          roles.every((role) => typeof role === 'string' && role.length > 0 && role === role.trim()),
+          roles.every((role) => typeof role === 'string' && role.length > 0 && issued.includes(role)),
         ).toBe(true);
         expect(new Set(roles).size).toBe(roles.length);
       }),
     );
+  });
+
+  it('never trims a role: no-break and ideographic spaces stay part of it', () => {
+    expect(parseRoles([' order-admin ', '\u00a0order-admin', 'order-admin\u3000'])).toStrictEqual([
+      ' order-admin ',
+      '\u00a0order-admin',
+      'order-admin\u3000',
+    ]);
   });
 });

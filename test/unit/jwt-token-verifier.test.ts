@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey } from 'node:crypto';
+import { createHmac, createPublicKey, createSign, type KeyObject } from 'node:crypto';
 import { createServer } from 'node:http';
 import {
   assertKeyUrl,
@@ -210,3 +210,56 @@ describe('JwtTokenVerifier and a broken identity provider', () => {
     }
   });
 });
+
+describe('JwtTokenVerifier refuses JWS edge cases (RFC 7515)', () => {
+  const signRaw = (header: Record<string, unknown>, payload: Record<string, unknown>) => {
+    const key = (
+      issuer as unknown as { keys: { alg: string; kid: string; privateKey: KeyObject }[] }
+    ).keys.find((candidate) => candidate.alg === 'RS256');
+    if (key === undefined) throw new Error('no RS256 key');
+    const input = `${b64({ ...header, alg: 'RS256', kid: key.kid })}.${b64(payload)}`;
+    return `${input}.${createSign('RSA-SHA256').update(input).sign(key.privateKey).toString('base64url')}`;
+  };
+  const payload = () => ({ ...claims(), iss: issuer.issuer, iat: now(), exp: now() + 600 });
+
+  it('accepts the same hand-signed token without crit (the test signs correctly)', async () => {
+    await expect(verifier.verify(signRaw({ typ: 'JWT' }, payload()))).resolves.toMatchObject({
+      subject: 'alice',
+    });
+  });
+
+  it('rejects a validly signed token with an unknown crit header parameter', async () => {
+    const token = signRaw(
+      { typ: 'JWT', crit: ['urn:example:must-understand'], 'urn:example:must-understand': 1 },
+      payload(),
+    );
+    await expect(verifier.verify(token)).rejects.toThrow(/critical extensions/);
+  });
+
+  it.each([
+    ['padding', (part: string) => `${part}=`],
+    ['non-zero trailing bits', (part: string) => flipTrailingBits(part)],
+    ['a character outside base64url', (part: string) => `${part.slice(0, -1)}+`],
+  ])('rejects %s in any part of the token', async (_, spoil) => {
+    const token = signRaw({ typ: 'JWT' }, payload());
+    for (let index = 0; index < 3; index += 1) {
+      const parts = token.split('.');
+      parts[index] = spoil(parts[index] as string);
+      await expect(verifier.verify(parts.join('.'))).rejects.toThrow(/not canonical base64url/);
+    }
+  });
+
+  it('rejects a token that is not three parts', async () => {
+    const token = await issuer.sign(claims());
+    await expect(verifier.verify(`${token}.x`)).rejects.toThrow(/compact serialization/);
+  });
+});
+
+/** The same bytes spelled differently: set the unused low bits of the last base64url character. */
+function flipTrailingBits(part: string): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const unused = [0, 0, 4, 2][part.length % 4] as number;
+  const last = alphabet.indexOf(part.at(-1) as string);
+  if (unused === 0) return `${part}A`; // no unused bits here: an extra character makes a length no decoder accepts canonically
+  return `${part.slice(0, -1)}${alphabet[last | 1]}`;
+}

@@ -50,32 +50,36 @@ describe('parseMcpRequest', () => {
       method: 'tools/list',
     });
     expect(ok({ jsonrpc: '2.0', id: 1, method: 'resources/templates/list' })).toMatchObject({ kind: 'list' });
-    expect(ok({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'p' } })).toEqual({
+    expect(ok({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params: { name: 'p' } })).toStrictEqual({
       kind: 'prompt-get',
       id: 1,
       name: 'p',
       arguments: {},
+      params: { name: 'p' },
     });
-    expect(ok({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'u://x' } })).toEqual({
+    expect(ok({ jsonrpc: '2.0', id: 1, method: 'resources/read', params: { uri: 'u://x' } })).toStrictEqual({
       kind: 'resource-read',
       id: 1,
       uri: 'u://x',
+      params: { uri: 'u://x' },
     });
-    expect(ok({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} })).toEqual({
+    expect(ok({ jsonrpc: '2.0', id: 1, method: 'initialize', params: {} })).toStrictEqual({
       kind: 'protocol',
       id: 1,
       method: 'initialize',
+      params: {},
     });
     expect(ok({ jsonrpc: '2.0', id: 1, method: 'ping' })).toMatchObject({ kind: 'protocol', method: 'ping' });
     expect(ok({ jsonrpc: '2.0', method: 'notifications/initialized' })).toEqual({
       kind: 'notification',
       method: 'notifications/initialized',
     });
-    expect(ok({ jsonrpc: '2.0', id: 3, result: {} })).toEqual({ kind: 'client-response', id: 3 });
-    expect(ok({ jsonrpc: '2.0', id: 1, method: 'completion/complete', params: {} })).toEqual({
+    expect(ok({ jsonrpc: '2.0', id: 3, result: {} })).toStrictEqual({ kind: 'client-response', id: 3 });
+    expect(ok({ jsonrpc: '2.0', id: 1, method: 'completion/complete', params: {} })).toStrictEqual({
       kind: 'unsupported',
       id: 1,
       method: 'completion/complete',
+      params: {},
     });
   });
 

@@ -1,0 +1,246 @@
+import type { AuditEventData } from '../../lambda/core/audit-event';
+import { DEFAULT_INJECTION, spoofedParams } from '../../lambda/core/injection';
+import { fixture, requestEvent, toolCallEvent } from '../helpers/fixtures';
+import { type Harness, startHarness } from '../helpers/harness';
+
+/**
+ * Issue 10 findings on the request path, each named after the finding: the class of problem, with variants.
+ */
+type Output = {
+  mcp: {
+    transformedGatewayRequest?: { body: Record<string, any>; headers?: Record<string, string> };
+    transformedGatewayResponse?: {
+      statusCode: number;
+      headers?: Record<string, string>;
+      body: Record<string, any>;
+    };
+  };
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(() => h.issuer.stop());
+beforeEach(() => {
+  h.audit.events.length = 0;
+});
+const call = async (event: unknown) => (await h.handler(event)) as Output;
+const lastEvent = (): AuditEventData => {
+  const event = h.audit.events.at(-1);
+  if (event === undefined) throw new Error('no audit event');
+  return event;
+};
+
+/** A tools/call whose arguments nest `depth` levels, built without recursion (as a hostile client would send). */
+function deeplyNested(token: string | undefined, depth: number) {
+  let nested: Record<string, unknown> = { leaf: 1 };
+  for (let level = 0; level < depth; level += 1) nested = { a: nested };
+  const body = {
+    jsonrpc: '2.0',
+    id: 9,
+    method: 'tools/call',
+    params: { name: 'orders___get_order', arguments: nested },
+  };
+  const raw = `{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"orders___get_order","arguments":${'{"a":'.repeat(depth)}{"leaf":1}${'}'.repeat(depth)}}}`;
+  const event = toolCallEvent(token, 'orders___get_order', {});
+  event.mcp.gatewayRequest.body = body;
+  event.mcp.rawGatewayRequest.body = raw;
+  return event;
+}
+
+describe('issue 10 #1: deep nesting', () => {
+  it.each([
+    ['with a valid token', true],
+    ['without a token', false],
+  ])('answers 400 and writes an audit event for arguments nested 10,000 levels %s', async (_, withToken) => {
+    const token = withToken ? await h.token('bob') : undefined;
+
+    const out = await call(deeplyNested(token, 10_000));
+
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(400);
+    expect(out.mcp.transformedGatewayResponse?.body).toMatchObject({ id: 9, error: { code: -32600 } });
+    expect(h.audit.events).toHaveLength(1);
+    expect(lastEvent()).toMatchObject({ errorCode: 'MalformedRequest', eventName: 'tools/call' });
+    expect(lastEvent().userIdentity.principalId).toBe(withToken ? 'bob' : 'anonymous');
+  });
+
+  it('handles the same body in the RESPONSE phase without overflowing', async () => {
+    const event = deeplyNested(await h.token('bob'), 10_000) as unknown as { mcp: Record<string, unknown> };
+    event.mcp.gatewayResponse = {
+      statusCode: 200,
+      body: { jsonrpc: '2.0', id: 9, result: { content: [{ type: 'text', text: 'x' }] } },
+    };
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayResponse?.statusCode).not.toBe(500);
+  });
+
+  it('still decides a request nested within the bound', async () => {
+    const out = await call(deeplyNested(await h.token('bob'), 20));
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(200);
+    expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toMatch(
+      /input\.a is not a parameter/,
+    );
+  });
+});
+
+describe('issue 10 #4: reserved identity parameters anywhere in params', () => {
+  const reserved = [
+    '_caller_user',
+    '_CALLER_USER',
+    '_Caller_Roles',
+    'caller-user',
+    '＿ｃａｌｌｅｒ＿ｕｓｅｒ',
+    '_caller\u200b_user',
+    '_caller_user\u0000',
+    '\u200d_caller_roles',
+    '_caller\u00ad_user',
+    '_caller_\u2060user',
+    '_caller_user\ufeff',
+  ];
+
+  it.each(reserved)('refuses %j in tool arguments', async (key) => {
+    const out = await call(
+      toolCallEvent(await h.token('bob'), 'orders___get_order', { order_id: '1', [key]: 'bob' }),
+    );
+    expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+    expect(lastEvent().errorCode).toBe('SpoofingAttempt');
+  });
+
+  it.each([
+    [
+      'params top level',
+      (key: string) => ({ name: 'orders___get_order', arguments: { order_id: '1' }, [key]: 'bob' }),
+    ],
+    [
+      'params._meta',
+      (key: string) => ({
+        name: 'orders___get_order',
+        arguments: { order_id: '1' },
+        _meta: { [key]: 'bob' },
+      }),
+    ],
+    [
+      'a nested argument object',
+      (key: string) => ({
+        name: 'orders___get_order',
+        arguments: { order_id: '1', filter: [{ [key]: 'bob' }] },
+      }),
+    ],
+  ])('refuses it in %s, for every variant', async (_, params) => {
+    const token = await h.token('bob');
+    for (const key of reserved) {
+      const out = await call(
+        requestEvent(token, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: params(key) }),
+      );
+      expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+      expect(lastEvent().errorCode).toBe('SpoofingAttempt');
+    }
+  });
+
+  it.each(['tools/list', 'resources/read', 'prompts/get', 'initialize'])(
+    'refuses it in the params of %s',
+    async (method) => {
+      const params = { name: 'p', uri: 'file:///x', _meta: { _caller_user: 'bob' } };
+      const out = await call(requestEvent(await h.token('bob'), { jsonrpc: '2.0', id: 4, method, params }));
+      expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+      expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(403);
+      expect(lastEvent().errorCode).toBe('SpoofingAttempt');
+    },
+  );
+
+  it('refuses it in log-only mode too', async () => {
+    const shadow = await startHarness({ settings: { mode: 'log-only' } });
+    try {
+      const out = (await shadow.handler(
+        toolCallEvent(await shadow.token('carol'), 'orders___get_order', {
+          order_id: '1',
+          _meta: 1,
+          '_CALLER_USER\u200b': 'bob',
+        }),
+      )) as Output;
+      expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+      expect(shadow.audit.events.at(-1)?.errorCode).toBe('SpoofingAttempt');
+    } finally {
+      await shadow.issuer.stop();
+    }
+  });
+
+  it('lets ordinary keys through, and names the paths it refuses', () => {
+    expect(
+      spoofedParams({ arguments: { caller: 'x', user: 'y', caller_id: 1 } }, DEFAULT_INJECTION, 't'),
+    ).toStrictEqual([]);
+    expect(
+      spoofedParams(
+        { arguments: { a: [{ _caller_user: 1 }] }, _meta: { 'Caller.Roles': 2 } },
+        DEFAULT_INJECTION,
+        't',
+      ),
+    ).toStrictEqual(['_meta.Caller.Roles', 'arguments.a.0._caller_user']);
+  });
+});
+
+describe('issue 10 #5: Cedar decides on exactly what the tool gets', () => {
+  it('drops null arguments before deciding and before forwarding', async () => {
+    const out = await call(
+      toolCallEvent(await h.token('bob'), 'orders___update_order', {
+        order_id: '1',
+        status: 'refunded',
+        amount: null,
+      }),
+    );
+    const forwarded = out.mcp.transformedGatewayRequest?.body.params.arguments;
+    expect(forwarded).toStrictEqual({
+      order_id: '1',
+      status: 'refunded',
+      _caller_user: 'bob',
+      _caller_roles: ['order-admin'],
+    });
+    expect(Object.hasOwn(forwarded, 'amount')).toBe(false);
+  });
+
+  it('never forwards a null an argument rule could not see, nested or in a list', async () => {
+    const out = await call(
+      toolCallEvent(await h.token('bob'), 'orders___get_order', {
+        order_id: '1',
+        extra: [null, { x: null }],
+      } as never),
+    );
+    const body = out.mcp.transformedGatewayRequest?.body ?? out.mcp.transformedGatewayResponse?.body;
+    expect(JSON.stringify(body)).not.toContain('null');
+  });
+
+  it('forwards prompt arguments without nulls as well', async () => {
+    const allowAll = await startHarness({
+      pdp: {
+        isAuthorized: async () => ({ decision: 'allow', determiningPolicies: ['all'], errors: [] }),
+        couldBeAllowed: async (requests) => requests.map(() => true),
+      },
+    });
+    try {
+      const out = (await allowAll.handler(
+        requestEvent(await allowAll.token('bob'), {
+          jsonrpc: '2.0',
+          id: 5,
+          method: 'prompts/get',
+          params: { name: 'summary', arguments: { topic: 'x', limit: null } },
+        }),
+      )) as Output;
+      expect(out.mcp.transformedGatewayRequest?.body.params).toStrictEqual({
+        name: 'summary',
+        arguments: { topic: 'x' },
+      });
+    } finally {
+      await allowAll.issuer.stop();
+    }
+  });
+});
+
+describe('fixtures stay the documented shapes', () => {
+  it('uses the documented tools/call event', () => {
+    expect(
+      fixture<{ interceptorInputVersion: string }>('agentcore/request-interceptor-input.tools-call.json')
+        .interceptorInputVersion,
+    ).toBe('1.0');
+  });
+});
