@@ -17,11 +17,12 @@ export default {
       testMatch: [
         '**/test/unit/*.mutation.test.ts',
         '**/test/unit/audit-event.test.ts',
+        '**/test/unit/audit-idempotent-delivery.test.ts',
         '**/test/unit/caller.test.ts',
+        '**/test/unit/cloudtrail-data-partition.test.ts',
         '**/test/unit/cedar-request.test.ts',
         '**/test/unit/decision-and-list.test.ts',
         '**/test/unit/injection-redaction.test.ts',
-        '**/test/unit/json-depth.test.ts',
         '**/test/unit/mcp-operation.test.ts',
       ],
       collectCoverage: false,
