@@ -27,7 +27,8 @@ export class InvalidClaimsError extends InvalidTokenError {}
 export class MalformedRequestError extends McpIdentityError {
   constructor(
     message: string,
-    readonly jsonRpcCode: -32700 | -32600 | -32602,
+    /** -32020: a mirrored MCP header (`Mcp-Method`, `Mcp-Name`) disagrees with the body (MCP 2026-07-28). */
+    readonly jsonRpcCode: -32700 | -32600 | -32602 | -32020,
     options?: { cause?: unknown },
   ) {
     super(message, message, options);

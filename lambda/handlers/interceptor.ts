@@ -35,6 +35,7 @@ import {
   MalformedRequestError,
 } from '../core/errors';
 import { MAX_BODY_NESTING, nestsDeeperThan } from '../core/json-depth';
+import { mirroredHeaderMismatch } from '../core/mcp-headers';
 import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
 import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
@@ -386,15 +387,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     else {
       parsed = parseMcpRequest(body);
       if (!parsed.ok) malformed = parsed.error;
-      else {
-        const announced = headerValues(facts.headers, 'mcp-method');
-        if (announced.length > 1 || (announced[0] !== undefined && announced[0] !== methodIn(body))) {
-          malformed = new MalformedRequestError(
-            'the Mcp-Method header does not match the request body',
-            -32600,
-          );
-        }
-      }
+      else malformed = mirroredHeaderMismatch((name) => headerValues(facts.headers, name), body);
     }
     if (malformed !== undefined || parsed === undefined || !parsed.ok) {
       const error = malformed ?? new MalformedRequestError('the request could not be read', -32600);

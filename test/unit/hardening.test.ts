@@ -244,3 +244,50 @@ describe('fixtures stay the documented shapes', () => {
     ).toBe('1.0');
   });
 });
+
+describe('issue 10 #8: Mcp-Name and Mcp-Method are checked against the body', () => {
+  const withHeaders = async (headers: Record<string, string | string[]>, body?: Record<string, unknown>) => {
+    const event = body
+      ? requestEvent(await h.token('bob'), body)
+      : toolCallEvent(await h.token('bob'), 'orders___get_order', { order_id: '1' });
+    Object.assign(event.mcp.gatewayRequest.headers, headers);
+    return call(event);
+  };
+  const b64 = (text: string) => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+
+  it.each([
+    ['another tool', { 'Mcp-Name': 'orders___update_order' }],
+    ['a case variant', { 'Mcp-Name': 'Orders___Get_Order' }],
+    ['a trailing space', { 'Mcp-Name': 'orders___get_order ' }],
+    ['two values', { 'Mcp-Name': ['orders___get_order', 'orders___get_order'] }],
+    ['a base64 form of another tool', { 'Mcp-Name': b64('orders___update_order') }],
+    ['a broken base64 form', { 'Mcp-Name': '=?base64?!!!?=' }],
+    ['a mismatching Mcp-Method', { 'Mcp-Method': 'tools/list' }],
+  ])('refuses a tools/call whose header names %s with 400 and -32020, audited', async (_, headers) => {
+    const out = await withHeaders(headers);
+    expect(out.mcp.transformedGatewayRequest).toBeUndefined();
+    expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(400);
+    expect(out.mcp.transformedGatewayResponse?.body.error.code).toBe(-32020);
+    expect(lastEvent().errorCode).toBe('MalformedRequest');
+  });
+
+  it.each([
+    ['the plain name', { 'Mcp-Name': 'orders___get_order', 'Mcp-Method': 'tools/call' }],
+    ['the base64 form', { 'Mcp-Name': b64('orders___get_order'), 'Mcp-Method': b64('tools/call') }],
+    ['no mirrored headers (older clients)', {}],
+  ])('accepts %s', async (_, headers) => {
+    const out = await withHeaders(headers);
+    expect(out.mcp.transformedGatewayRequest?.body.params.name).toBe('orders___get_order');
+  });
+
+  it('checks resources/read against params.uri and refuses Mcp-Name on a method without a name', async () => {
+    const read = { jsonrpc: '2.0', id: 2, method: 'resources/read', params: { uri: 'orders://1001' } };
+    const mismatch = await withHeaders({ 'Mcp-Name': 'orders://1002' }, read);
+    expect(mismatch.mcp.transformedGatewayResponse?.body.error.code).toBe(-32020);
+    const list = await withHeaders(
+      { 'Mcp-Name': 'orders___get_order' },
+      { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+    );
+    expect(list.mcp.transformedGatewayResponse?.body.error.code).toBe(-32020);
+  });
+});
