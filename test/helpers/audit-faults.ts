@@ -230,14 +230,18 @@ export async function runAuditFaults(options: FaultRunOptions): Promise<FaultRun
   // --- the services ---
   const ctBehavior = (_request: number, ids: string[]): Behavior => {
     const roll = random();
-    let edge = rates.serverError;
-    if (roll < edge) return { kind: 'status', status: 503, code: 'ServiceUnavailable' };
-    if (roll < (edge += rates.throttled)) return { kind: 'status', status: 429, code: 'ThrottlingException' };
-    if (roll < (edge += rates.dropped)) return { kind: 'drop' };
-    if (roll < (edge += rates.slow)) return { kind: 'slow', ms: 400 };
-    if (roll < (edge += rates.answerLost)) {
-      if (ids.some((id) => poison.has(id))) return { kind: 'drop' };
-      return { kind: 'commit-drop' };
+    const faults: [number, Behavior][] = [
+      [rates.serverError, { kind: 'status', status: 503, code: 'ServiceUnavailable' }],
+      [rates.throttled, { kind: 'status', status: 429, code: 'ThrottlingException' }],
+      [rates.dropped, { kind: 'drop' }],
+      [rates.slow, { kind: 'slow', ms: 400 }],
+      // A poison event is refused as a whole request never commits: keep the answer-lost fault off it.
+      [rates.answerLost, ids.some((id) => poison.has(id)) ? { kind: 'drop' } : { kind: 'commit-drop' }],
+    ];
+    let edge = 0;
+    for (const [rate, fault] of faults) {
+      edge += rate;
+      if (roll < edge) return fault;
     }
     const failures: Record<string, string> = {};
     for (const id of ids) {
