@@ -6,6 +6,7 @@ import {
   injectIdentity,
   reservedParameters,
   spoofedArguments,
+  spoofedParams,
 } from '../../lambda/core/injection';
 
 function fullCaller(): Caller {
@@ -74,6 +75,13 @@ describe('spoofing detection', () => {
     ['_-caller.-_roles', 'mixed separators'],
     ['＿ｃａｌｌｅｒ＿ｕｓｅｒ', 'full-width forms'],
     ['_caller_ʳoles', 'a modifier letter that folds to r'],
+    ['_caller\u200b_user', 'a zero-width space'],
+    ['_caller_user\u0000', 'a NUL'],
+    ['\u00adcaller_roles', 'a soft hyphen'],
+    ['caller\u3000user', 'an ideographic space'],
+    ['caller\u00a0user', 'a no-break space'],
+    ['caller\u2028user', 'a line separator'],
+    ['caller\u001fuser', 'a control character'],
   ])('refuses %j (%s)', (name) => {
     const spoofed = spoofedArguments({ [name]: 'mallory', order_id: '1' }, DEFAULT_INJECTION, 'orders___get');
 
@@ -219,5 +227,49 @@ describe('identity injection', () => {
 
   it('offers every caller field for binding', () => {
     expect(CALLER_FIELDS).toStrictEqual(['subject', 'email', 'username', 'agent', 'roles']);
+  });
+});
+
+describe('spoofing detection anywhere in params', () => {
+  it('finds reserved names at the top level, in _meta, in arguments and nested in lists, as sorted paths', () => {
+    // Arrange
+    const params = {
+      name: 'orders___get',
+      _caller_user: 'mallory',
+      _meta: { 'Caller-Roles': ['admin'] },
+      arguments: { order_id: '1', items: [{ note: 'x' }, { callerUser: 'eve' }] },
+    };
+
+    // Act
+    const spoofed = spoofedParams(params, DEFAULT_INJECTION, 'orders___get');
+
+    // Assert
+    expect(spoofed).toStrictEqual(['_caller_user', '_meta.Caller-Roles', 'arguments.items.1.callerUser']);
+  });
+
+  it('finds nothing in clean params, whatever their shape', () => {
+    const params = {
+      name: 't',
+      arguments: { a: [1, null, 'x', [{ b: { c: true } }]], caller: 'c' },
+      _meta: null,
+    };
+
+    expect(spoofedParams(params, DEFAULT_INJECTION, 't')).toStrictEqual([]);
+  });
+
+  it('does not take list positions for names', () => {
+    const config = { ...DEFAULT_INJECTION, bindings: { '*': { '0': 'subject' as const } } };
+
+    expect(spoofedParams({ list: ['x'] }, config, 't')).toStrictEqual([]);
+    expect(spoofedParams({ list: [{ '0': 'x' }] }, config, 't')).toStrictEqual(['list.0.0']);
+  });
+
+  it('refuses the bindings of the named tool and of every tool', () => {
+    const config = bindingsFor({ '*': { tenant: 'subject' }, orders___create: { owner: 'email' } });
+
+    expect(
+      spoofedParams({ arguments: { owner: 'x', tenant: 'y' } }, config, 'orders___create'),
+    ).toStrictEqual(['arguments.owner', 'arguments.tenant']);
+    expect(spoofedParams({ arguments: { owner: 'x' } }, config, 'orders___get')).toStrictEqual([]);
   });
 });
