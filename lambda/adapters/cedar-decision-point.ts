@@ -17,6 +17,8 @@ interface ActionSlice {
   readonly actionEntities: readonly ActionEntity[];
   /** Set on first decision for this action. */
   policySetId?: string;
+  /** The slice's permits alone, preparsed on first need (explaining a denial by a forbid). */
+  permitSetId?: string;
 }
 
 /** A policy as the engine uses it: its scope, and whether its conditions read `action` (rare). */
@@ -143,18 +145,46 @@ export class CedarDecisionPoint implements PolicyDecisionPoint {
     return policySetId;
   }
 
+  private preparsedPermits(slice: ActionSlice): string {
+    if (slice.permitSetId !== undefined) return slice.permitSetId;
+    const permitSetId = `permits-${this.generation}-${Math.random()}`;
+    const staticPolicies = Object.fromEntries(
+      slice.members.flatMap((index) => {
+        const entry = this.indexed[index] as IndexedPolicy;
+        return entry.forbid ? [] : [[entry.policy.id, entry.policy.text]];
+      }),
+    );
+    const parsed = cedar.preparsePolicySet(permitSetId, { staticPolicies });
+    if (parsed.type === 'failure')
+      throw new DecisionPointError(`cannot preparse policies: ${parsed.errors[0]?.message}`);
+    slice.permitSetId = permitSetId;
+    return permitSetId;
+  }
+
+  /** Exact: the request decided on the permits of its action's slice alone. */
+  async permits(request: AuthorizationRequest): Promise<boolean> {
+    if (!this.bundle.actions.has(request.action.id)) return false;
+    return (
+      (await this.decide(request, this.preparsedPermits(this.sliceFor(request.action)))).decision === 'allow'
+    );
+  }
+
   async isAuthorized(request: AuthorizationRequest): Promise<PolicyAnswer> {
     if (!this.bundle.actions.has(request.action.id)) {
       // Not in the schema: no policy can be about it. Deny by default, as AVP would.
       return { decision: 'deny', determiningPolicies: [], errors: [] };
     }
+    return this.decide(request, this.preparsed(this.sliceFor(request.action)));
+  }
+
+  private async decide(request: AuthorizationRequest, policySetId: string): Promise<PolicyAnswer> {
     const answer = cedar.statefulIsAuthorized({
       principal: request.principal,
       action: request.action,
       resource: request.resource,
       context: request.context as cedar.Context,
       entities: request.entities as unknown as cedar.Entities,
-      preparsedPolicySetId: this.preparsed(this.sliceFor(request.action)),
+      preparsedPolicySetId: policySetId,
       preparsedSchemaName: this.schemaName,
       validateRequest: true,
     });

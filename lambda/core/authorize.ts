@@ -147,9 +147,14 @@ async function decide(
 
   let decision: Decision;
   try {
+    const answer = await pdp.isAuthorized(request);
+    const permitted =
+      answer.decision === 'deny' && answer.errors.length === 0 && answer.determiningPolicies.length > 0
+        ? await permittedWithoutForbids(pdp, request, caller, operation, settings.model)
+        : undefined;
     decision = decisionFromAnswer(
-      await pdp.isAuthorized(request),
-      { who: who(caller), what },
+      answer,
+      { who: who(caller), what, ...(permitted === undefined ? {} : { permitted }) },
       settings.catalog,
     );
   } catch (error) {
@@ -168,6 +173,29 @@ async function decide(
     arguments: injected.arguments,
     injected: injected.injected,
   };
+}
+
+/**
+ * A denial names a forbid only when a permit would otherwise have allowed the call: telling alice, who may not
+ * call a tool at all, that a refund needs a finance role would send her after the wrong fix. Exact where the
+ * engine can evaluate permits alone (cedar-wasm); otherwise, for a tool call, by the request without its
+ * arguments, which under the documented policy convention (permits say who, forbids limit arguments) is
+ * allowed exactly when a permit covers the caller. Undefined when it cannot tell: the forbid is named.
+ */
+async function permittedWithoutForbids(
+  pdp: PolicyDecisionPoint,
+  request: AuthorizationRequest,
+  caller: Caller,
+  operation: Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>,
+  model: CedarModel,
+): Promise<boolean | undefined> {
+  if (pdp.permits !== undefined) return pdp.permits(request);
+  if (operation.kind !== 'tool-call') return undefined;
+  const withoutArguments = await pdp.isAuthorized(discoveryRequest(caller, operation.tool.full, model));
+  if (withoutArguments.errors.length > 0) return undefined;
+  if (withoutArguments.decision === 'allow') return true;
+  // Still denied by a forbid without arguments: that forbid is the reason whatever the permits say.
+  return withoutArguments.determiningPolicies.length > 0 ? undefined : false;
 }
 
 /**

@@ -27,6 +27,11 @@ export interface PolicyDecisionPoint {
    * others out of its key, so a fresh token with the same claims reuses an answer. @default 'all'
    */
   readonly tokenReads?: 'all' | ReadonlySet<string>;
+  /**
+   * Whether some permit alone would allow this request, forbids aside: tells a denial by a forbid that mattered
+   * from one that only added to a default deny. Engines that cannot answer exactly leave it out.
+   */
+  permits?(request: AuthorizationRequest): Promise<boolean>;
 }
 
 /** Stable, human names and explanations for policies, when the engine only knows opaque ids (AVP). */
@@ -80,7 +85,12 @@ export function policyNames(ids: readonly string[], catalog: PolicyCatalog | und
  */
 export function decisionFromAnswer(
   answer: PolicyAnswer,
-  subject: { readonly who: string; readonly what: string },
+  subject: {
+    readonly who: string;
+    readonly what: string;
+    /** False when no permit would allow the request even without the forbids: the reason then says so. */
+    readonly permitted?: boolean;
+  },
   catalog?: PolicyCatalog,
 ): Decision {
   if (answer.errors.length > 0) {
@@ -95,7 +105,7 @@ export function decisionFromAnswer(
   }
   const policies = policyNames(answer.determiningPolicies, catalog);
   if (answer.decision === 'allow') return { kind: 'allow', policies };
-  if (answer.determiningPolicies.length > 0) {
+  if (answer.determiningPolicies.length > 0 && subject.permitted !== false) {
     return {
       kind: 'deny',
       code: 'policy',
@@ -107,6 +117,7 @@ export function decisionFromAnswer(
     kind: 'deny',
     code: 'policy',
     reason: `Denied: no policy permits ${subject.who} to ${subject.what} (denied by default).`,
-    policies: [],
+    // A forbid that also applied stays on record for the audit trail; it just is not the reason given.
+    policies,
   };
 }

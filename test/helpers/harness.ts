@@ -76,7 +76,7 @@ export interface Harness {
 
 /** The interceptor wired with a loopback issuer, the real Cedar engine on policies/, and an in-memory sink. */
 export async function startHarness(
-  options: { settings?: Partial<InterceptorSettings>; pdp?: PolicyDecisionPoint } = {},
+  options: { settings?: Partial<InterceptorSettings>; pdp?: PolicyDecisionPoint; hydrate?: boolean } = {},
 ): Promise<Harness> {
   const issuer = await DevIssuer.start();
   const audit = new MemoryAuditSink();
@@ -84,7 +84,7 @@ export async function startHarness(
   const pdp = options.pdp ?? new CedarDecisionPoint(policyBundle());
   const verifier = new JwtTokenVerifier(issuer.verifierSettings(AUDIENCE));
   // As the Lambda does at cold start: a busy machine must not turn the first discovery fetch into a 503.
-  await verifier.hydrate();
+  if (options.hydrate !== false) await verifier.hydrate();
   const handler = createInterceptorHandler({
     verifier,
     pdp,

@@ -291,3 +291,46 @@ describe('issue 10 #8: Mcp-Name and Mcp-Method are checked against the body', ()
     expect(list.mcp.transformedGatewayResponse?.body.error.code).toBe(-32020);
   });
 });
+
+describe('issue 10 #23: a denial names a forbid only when a permit would otherwise have allowed', () => {
+  const refund = { order_id: '1', status: 'refunded', amount: 900 };
+  const reason = (out: Output) => out.mcp.transformedGatewayResponse?.body.result.content[0].text as string;
+
+  it('tells alice, who may not update orders at all, that no policy permits her', async () => {
+    const out = await call(toolCallEvent(await h.token('alice'), 'orders___update_order', refund));
+    expect(reason(out)).toBe(
+      "Denied: no policy permits alice@example.com to call the tool 'orders___update_order' (denied by default).",
+    );
+    // The forbid that also applied stays in the audit record.
+    expect(lastEvent().responseElements?.determiningPolicies).toContain('large-refunds-need-finance');
+  });
+
+  it('tells bob, an order admin, which forbid stopped his large refund', async () => {
+    const out = await call(toolCallEvent(await h.token('bob'), 'orders___update_order', refund));
+    expect(reason(out)).toMatch(
+      /^Denied by policy 'large-refunds-need-finance' \(refunds above 500 need the finance-approver role\)/,
+    );
+  });
+
+  it('uses the request without arguments where the engine cannot evaluate permits alone (Verified Permissions)', async () => {
+    const cedarLike = h.pdp;
+    const withoutPermits = await startHarness({
+      pdp: {
+        isAuthorized: (r) => cedarLike.isAuthorized(r),
+        couldBeAllowed: (r) => cedarLike.couldBeAllowed(r),
+      },
+    });
+    try {
+      const alice = (await withoutPermits.handler(
+        toolCallEvent(await withoutPermits.token('alice'), 'orders___update_order', refund),
+      )) as Output;
+      expect(reason(alice)).toMatch(/no policy permits/);
+      const bob = (await withoutPermits.handler(
+        toolCallEvent(await withoutPermits.token('bob'), 'orders___update_order', refund),
+      )) as Output;
+      expect(reason(bob)).toMatch(/^Denied by policy 'large-refunds-need-finance'/);
+    } finally {
+      await withoutPermits.issuer.stop();
+    }
+  });
+});
