@@ -209,6 +209,66 @@ describe('spoofed identity arguments', () => {
   });
 });
 
+describe('spoofed identity names elsewhere in params', () => {
+  it.each<[string, McpOperation]>([
+    [
+      'tools/list with _meta',
+      { kind: 'list', id: 1, method: 'tools/list', params: { _meta: { _caller_user: 'x' } } },
+    ],
+    [
+      'ping at the top level',
+      { kind: 'protocol', id: 1, method: 'ping', params: { CALLER_ROLES: ['admin'] } },
+    ],
+    [
+      'a tool call with _meta',
+      { ...toolCall(), params: { name: 'orders___update_order', _meta: { 'caller-user': 'x' } } },
+    ],
+  ])('are refused for %s, in log-only mode too', async (_label, operation) => {
+    const pdp = fakePdp(ALLOW);
+
+    const verdict = await authorizeOperation(caller(), operation, pdp, settings({ mode: 'log-only' }));
+
+    expect(verdict).toMatchObject({
+      decision: { kind: 'deny', code: 'spoofing' },
+      forward: false,
+      enforced: true,
+    });
+    expect(pdp.asked).toStrictEqual([]);
+  });
+
+  it('include the bindings of the called tool, and only of a called tool', async () => {
+    const injection = {
+      ...DEFAULT_INJECTION,
+      bindings: { orders___update_order: { owner: 'email' as const } },
+    };
+    const call: McpOperation = { ...toolCall(), params: { name: 'orders___update_order', owner: 'x' } };
+    const list: McpOperation = { kind: 'list', id: 1, method: 'tools/list', params: { owner: 'x' } };
+
+    const called = await authorizeOperation(caller(), call, fakePdp(ALLOW), settings({ injection }));
+    const listed = await authorizeOperation(caller(), list, fakePdp(ALLOW), settings({ injection }));
+
+    expect(called).toMatchObject({ decision: { kind: 'deny', code: 'spoofing' }, forward: false });
+    expect(listed).toMatchObject({ decision: { kind: 'allow' }, forward: true });
+  });
+
+  it('let clean params through', async () => {
+    const operation: McpOperation = {
+      kind: 'list',
+      id: 1,
+      method: 'tools/list',
+      params: { cursor: 'c', _meta: {} },
+    };
+
+    const verdict = await authorizeOperation(caller(), operation, fakePdp(ALLOW), settings());
+
+    expect(verdict).toStrictEqual({
+      decision: { kind: 'allow', policies: [] },
+      forward: true,
+      enforced: true,
+    });
+  });
+});
+
 describe('an allowed tool call', () => {
   it('is forwarded with the verified identity injected, after asking about exactly the client arguments', async () => {
     // Arrange
