@@ -488,8 +488,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     if (operation?.kind === 'tool-call') {
       const auth = await authenticate(facts, requestBody);
       const caller = 'caller' in auth ? auth.caller : undefined;
-      // The marker only labels the outcome; a target that forges it cannot make an outcome disappear.
-      const refusedHere = headerValue(response.headers, DECISION_HEADER) !== undefined;
+      // Whether the REQUEST step refused this call is decided again on the original request the RESPONSE
+      // event carries (a decision-cache hit in AWS), not read from a header no document promises survives
+      // and a target could forge. Without a caller it was refused at REQUEST too.
+      const refusedHere =
+        caller === undefined || !(await authorizeOperation(caller, operation, pdp, settings)).forward;
       const outcome = refusedHere ? 'refused-by-gateway' : toolOutcome(response);
       const errorCode =
         caller === undefined

@@ -468,15 +468,35 @@ describe('RESPONSE: tools/call outcome', () => {
     expect(JSON.stringify(lastEvent())).not.toContain('order 42');
   });
 
-  it('labels the outcome of our own denial, and a marker forged by a target cannot hide an outcome', async () => {
-    const event = outcomeEvent(await h.token('alice'), { result: { content: [], isError: true } });
-    event.mcp.gatewayResponse.headers[DECISION_HEADER] = 'deny';
+  it('labels the outcome of our own denial by deciding again, without any header (issue 10 #15)', async () => {
+    const event = toolCallEvent(await h.token('carol'), 'orders___update_order', {
+      order_id: '42',
+      status: 'shipped',
+    }) as any;
+    event.mcp.gatewayResponse = {
+      statusCode: 200,
+      headers: {},
+      body: { jsonrpc: '2.0', id: 7, result: { content: [{ type: 'text', text: 'Denied' }], isError: true } },
+    };
     const out = await call(event);
     expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
     expect(h.audit.events).toHaveLength(1);
     expect(lastEvent()).toMatchObject({
       responseElements: { decision: 'deny' },
       additionalEventData: { outcome: 'refused-by-gateway' },
+    });
+  });
+
+  it('a decision marker forged by a target cannot turn an allowed call into a refusal', async () => {
+    const event = outcomeEvent(await h.token('alice'), { result: { content: [], isError: true } });
+    event.mcp.gatewayResponse.headers[DECISION_HEADER] = 'deny';
+    const out = await call(event);
+    expect(out.mcp.transformedGatewayResponse?.body.result.isError).toBe(true);
+    expect(h.audit.events).toHaveLength(1);
+    expect(lastEvent()).toMatchObject({
+      errorCode: 'ToolError',
+      responseElements: { decision: 'allow' },
+      additionalEventData: { outcome: 'tool-error' },
     });
   });
 
