@@ -262,22 +262,51 @@ describe('toCedarValue', () => {
   });
 
   it.each([
-    ['a list', ['a'], { type: 'String' }, 'expected a string, got a list'],
-    ['an object', { a: 1 }, { type: 'String' }, 'expected a string, got an object'],
-    ['a boolean', true, { type: 'String' }, 'expected a string, got a boolean'],
-    ['a number', 1.5, { type: 'String' }, 'expected a string, got a number'],
-    ['an integer', 1, { type: 'Boolean' }, 'expected true or false, got an integer'],
-    ['a string', 'x', { type: 'Long' }, 'expected an integer, got a string'],
-    ['an unsafe integer', 2 ** 60, { type: 'Long' }, 'expected an integer, got an integer'],
-    ['a string', '1', { type: 'Extension', name: 'decimal' }, 'expected a number, got a string'],
-    ['an integer', 1, { type: 'Entity', name: 'Ns::Status' }, 'expected a string, got an integer'],
-    ['an object', { a: 1 }, { type: 'Set', element: { type: 'String' } }, 'expected a list, got an object'],
-    ['a list', [1], { type: 'Record', attributes: {} }, 'expected an object, got a list'],
-    ['a string', 'x', { type: 'Record', attributes: {} }, 'expected an object, got a string'],
-  ])('names the mismatch when %p arrives for %j', (_label, value, type, message) => {
+    ['a list for a String', ['a'], { type: 'String' }, 'expected a string, got a list'],
+    ['an object for a String', { a: 1 }, { type: 'String' }, 'expected a string, got an object'],
+    ['a boolean for a String', true, { type: 'String' }, 'expected a string, got a boolean'],
+    ['a number for a String', 1.5, { type: 'String' }, 'expected a string, got a number'],
+    ['an integer for a Boolean', 1, { type: 'Boolean' }, 'expected true or false, got an integer'],
+    ['a string for a Long', 'x', { type: 'Long' }, 'expected an integer, got a string'],
+    ['an unsafe integer for a Long', 2 ** 60, { type: 'Long' }, 'expected an integer, got an integer'],
+    [
+      'a string for a decimal',
+      '1',
+      { type: 'Extension', name: 'decimal' },
+      'expected a number, got a string',
+    ],
+    [
+      'an integer for an entity',
+      1,
+      { type: 'Entity', name: 'Ns::Status' },
+      'expected a string, got an integer',
+    ],
+    [
+      'an object for a Set',
+      { a: 1 },
+      { type: 'Set', element: { type: 'String' } },
+      'expected a list, got an object',
+    ],
+    ['a list for a Record', [1], { type: 'Record', attributes: {} }, 'expected an object, got a list'],
+    ['a string for a Record', 'x', { type: 'Record', attributes: {} }, 'expected an object, got a string'],
+  ])('names the mismatch of %s', (_label, value, type, message) => {
     expect(() => toCedarValue({ field: value }, record({ field: type as CedarType }))).toThrow(
       new ArgumentConversionError(`input.field: ${message}`),
     );
+  });
+
+  it('passes values that match their declared scalar types', () => {
+    const type = record({
+      flag: { type: 'Boolean' },
+      off: { type: 'Boolean' },
+      count: { type: 'Long' },
+      zero: { type: 'Long' },
+      name: { type: 'String' },
+    });
+
+    const converted = toCedarValue({ flag: true, off: false, count: -5, zero: 0, name: '' }, type);
+
+    expect(converted).toStrictEqual({ flag: true, off: false, count: -5, zero: 0, name: '' });
   });
 
   it('refuses extension types other than decimal', () => {
