@@ -7,8 +7,10 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_PROTOCOL_VERSION as TARGET_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import type { InterceptorOutput, TransformedResponse } from '../lambda/adapters/agentcore-interceptor';
+import { HEADER_MISMATCH_CODE, mirroredHeaderMismatch } from '../lambda/core/mcp-headers';
+import { DEFAULT_VALUE_PATTERNS, REDACTED, redactString } from '../lambda/core/redaction';
 import type { InterceptorHandler } from '../lambda/handlers/interceptor';
 
 /**
@@ -18,6 +20,15 @@ import type { InterceptorHandler } from '../lambda/handlers/interceptor';
  * the transformed body goes on, with only allow-listed headers); the gateway answers `initialize`/`ping`
  * itself, aggregates `tools/list` across targets with `target___tool` names and routes `tools/call` by prefix;
  * then the RESPONSE interceptor runs on the answer. The client's `Authorization` header never reaches a target.
+ *
+ * MCP 2026-07-28 (stateless) clients are served as the gateway documents it (CONTRACTS §9): the gateway itself
+ * answers `server/discover`; a request carrying `_meta["io.modelcontextprotocol/protocolVersion"]` needs no
+ * `initialize`, must mirror that version in `MCP-Protocol-Version` and its method (and name) in `Mcp-Method` /
+ * `Mcp-Name`, and gets `resultType`, the gateway's `serverInfo` in `_meta` and, for lists, `ttlMs`/`cacheScope`.
+ * Targets stay in the legacy era: the gateway talks to them in the newest version they speak (the demo server's
+ * SDK stops at 2025-11-25) without the 2026 `_meta` envelope, and lifts their answers into the client's era.
+ * How the managed gateway orders these checks against the interceptor, and which version it speaks to an
+ * `mcpServer` target, are not documented: here the interceptor runs first and the gateway's own checks after.
  */
 
 export interface GatewayTarget {
@@ -37,8 +48,66 @@ export interface GatewayOptions {
   readonly targets: readonly GatewayTarget[];
   /** The authorization server advertised in the protected resource metadata. */
   readonly authorizationServer: () => string;
-  /** Called once per request with a one-line summary. */
+  /** Called once per request with a one-line summary (method and tool name scrubbed and bounded). */
   readonly onRequest?: (line: string) => void;
+  /**
+   * `protocolConfiguration.mcp.supportedVersions` of the gateway. 2026-07-28 and later are served statelessly,
+   * the others through `initialize`. @default {@link DEFAULT_SUPPORTED_VERSIONS}
+   */
+  readonly supportedVersions?: readonly string[];
+}
+
+/** The versions AgentCore Gateway documents (CONTRACTS §9), newest first. */
+export const DEFAULT_SUPPORTED_VERSIONS: readonly string[] = Object.freeze([
+  '2026-07-28',
+  '2025-11-25',
+  '2025-06-18',
+  '2025-03-26',
+]);
+
+/** The first revision without `initialize`: requests carry their version in `_meta` and in headers. */
+export const STATELESS_VERSION = '2026-07-28';
+const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
+/** The 2026-07-28 per-request envelope: meaningful to the gateway, not to a legacy-era target. */
+const MODERN_META_KEYS = new Set([
+  META_PROTOCOL_VERSION,
+  'io.modelcontextprotocol/clientInfo',
+  'io.modelcontextprotocol/clientCapabilities',
+  'io.modelcontextprotocol/logLevel',
+]);
+const SERVER_INFO = Object.freeze({ name: 'mcp-identity-local-gateway', version: '1.0.0' });
+const CAPABILITIES = Object.freeze({ tools: { listChanged: false } });
+/** How long a client may reuse the discover answer: it is the same for every caller. */
+const DISCOVER_TTL_MS = 300_000;
+/**
+ * Lists are not to be reused: policies (and so the per-caller view the interceptor makes of them) change at
+ * any time. The gateway's own, unfiltered catalogue is `public`; the interceptor marks its filtered copy
+ * `private`.
+ */
+const LIST_TTL_MS = 0;
+const UNSUPPORTED_PROTOCOL_VERSION_CODE = -32022;
+/** Methods 2026-07-28 removed (or that only make sense with a session). */
+const LEGACY_ONLY_METHODS = new Set(['initialize', 'ping', 'logging/setLevel']);
+
+/** Bounds for the request log: enough for any real method or tool name, too little for a pasted document. */
+const LOG_METHOD_CHARS = 64;
+const LOG_TOOL_CHARS = 128;
+
+/**
+ * Client text as the request log may print it: credential-shaped values replaced as in the audit trail (before
+ * cutting, so a token is never cut into a shape the patterns miss), control and line-breaking characters
+ * replaced (no forged log lines), and the length bounded. Anything but a string prints as `?`.
+ */
+export function logSafe(value: unknown, maxChars: number): string {
+  if (typeof value !== 'string' || value.length === 0) return '?';
+  const cleaned = redactString(value, DEFAULT_VALUE_PATTERNS).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '?');
+  if (cleaned.length <= maxChars) return cleaned;
+  // Never end inside a redaction marker, so a cut line still reads as redacted.
+  const cut = cleaned.slice(0, maxChars);
+  const marker = cut.lastIndexOf('[');
+  const partial = marker !== -1 && REDACTED.startsWith(cut.slice(marker)) && cut.slice(marker) !== REDACTED;
+  return `${partial ? cut.slice(0, marker) : cut}…`;
 }
 
 export interface Gateway {
@@ -159,6 +228,48 @@ function rpcError(id: JsonRpc['id'], code: number, message: string, statusCode =
   };
 }
 
+/** The protocol era of one request: the 2026-07-28 stateless flow, or the `initialize` handshake's. */
+type Era = { readonly stateless: false } | { readonly stateless: true; readonly version: string };
+
+/** A 2026-07-28 request as a legacy-era target reads it: the per-request envelope left out of `_meta`. */
+function withoutModernMeta(message: JsonRpc): JsonRpc {
+  const meta = message.params?._meta;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return message;
+  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !MODERN_META_KEYS.has(key)));
+  const { _meta: _dropped, ...params } = message.params ?? {};
+  return { ...message, params: Object.keys(kept).length === 0 ? params : { ...params, _meta: kept } };
+}
+
+/**
+ * A legacy-era answer in the 2026-07-28 shape: every result gets `resultType` (legacy servers have none) and
+ * the gateway's `serverInfo` in `_meta`; list results get `ttlMs` and `cacheScope`. Errors pass as they are.
+ */
+function lifted(answer: TransformedResponse, method: string): TransformedResponse {
+  const body = answer.body as { result?: unknown } | undefined;
+  const result = body?.result;
+  if (result === null || typeof result !== 'object' || Array.isArray(result)) return answer;
+  const fields = result as Record<string, unknown>;
+  const meta =
+    fields._meta !== null && typeof fields._meta === 'object' && !Array.isArray(fields._meta)
+      ? (fields._meta as Record<string, unknown>)
+      : {};
+  const cacheable = method.endsWith('/list') || method === 'resources/read';
+  return {
+    ...answer,
+    body: {
+      ...body,
+      result: {
+        ...fields,
+        resultType: typeof fields.resultType === 'string' ? fields.resultType : 'complete',
+        _meta: { ...meta, [META_SERVER_INFO]: SERVER_INFO },
+        ...(cacheable
+          ? { ttlMs: fields.ttlMs ?? LIST_TTL_MS, cacheScope: fields.cacheScope ?? 'public' }
+          : {}),
+      },
+    },
+  };
+}
+
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let base = '';
   const targets = new Map(options.targets.map((target) => [target.name, target]));
@@ -174,17 +285,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   // agent shortens this further to a target's own Keep-Alive hint).
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_CONNECTION_MS });
 
+  const supported = [...(options.supportedVersions ?? DEFAULT_SUPPORTED_VERSIONS)];
+  const statelessVersions = supported.filter((version) => version >= STATELESS_VERSION);
+  const handshakeVersions = supported
+    .filter((version) => version < STATELESS_VERSION)
+    .sort()
+    .reverse();
+
   async function callTarget(
     target: GatewayTarget,
     message: JsonRpc,
     clientHeaders: Record<string, string | string[]>,
     interceptorHeaders: Readonly<Record<string, string>> | undefined,
+    era: Era,
   ) {
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',
       Accept: 'application/json, text/event-stream',
     };
-    const version = [clientHeaders['mcp-protocol-version']].flat()[0];
+    // A legacy client's version goes on as it negotiated it; a 2026-07-28 request is bridged to the newest
+    // version the target speaks, without the per-request envelope (the target knows no `server/discover`).
+    const version = era.stateless
+      ? TARGET_PROTOCOL_VERSION
+      : [clientHeaders['mcp-protocol-version']].flat()[0];
     if (version !== undefined) headers['MCP-Protocol-Version'] = version;
     const allowed = allowedHeaders.get(target.name) ?? new Set<string>();
     for (const [key, value] of Object.entries(interceptorHeaders ?? {})) {
@@ -194,12 +317,65 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       agent,
       targetUrls.get(target.name) ?? new URL(target.url),
       headers,
-      JSON.stringify(message),
+      JSON.stringify(era.stateless ? withoutModernMeta(message) : message),
     );
     return {
       status: response.status,
       body: response.text.length === 0 ? undefined : (JSON.parse(response.text) as Record<string, unknown>),
     };
+  }
+
+  /**
+   * The era of a request the interceptor let through, or the answer that refuses it: a 2026-07-28 request
+   * names a supported stateless version in `_meta` and mirrors it (and its method and name) in headers.
+   */
+  function eraOf(
+    message: JsonRpc,
+    clientHeaders: Record<string, string | string[]>,
+  ): Era | TransformedResponse {
+    const headerVersions = [clientHeaders['mcp-protocol-version'] ?? []].flat();
+    const meta = message.params?._meta;
+    const requested =
+      meta !== null && typeof meta === 'object' && !Array.isArray(meta)
+        ? (meta as Record<string, unknown>)[META_PROTOCOL_VERSION]
+        : undefined;
+    const mismatch = (what: string) => rpcError(message.id, HEADER_MISMATCH_CODE, what, 400);
+    if (headerVersions.length > 1) return mismatch('Send exactly one MCP-Protocol-Version header.');
+    const headerVersion = headerVersions[0];
+    if (requested === undefined) {
+      if (headerVersion !== undefined && headerVersion >= STATELESS_VERSION)
+        return mismatch(
+          `MCP-Protocol-Version ${headerVersion} needs params._meta["${META_PROTOCOL_VERSION}"] in the body.`,
+        );
+      return { stateless: false };
+    }
+    if (typeof requested !== 'string' || !statelessVersions.includes(requested)) {
+      return {
+        statusCode: 400,
+        headers: { 'Content-Type': 'application/json' },
+        body: {
+          jsonrpc: '2.0',
+          id: message.id ?? null,
+          error: {
+            code: UNSUPPORTED_PROTOCOL_VERSION_CODE,
+            message: 'Unsupported protocol version',
+            data: { supported, requested: typeof requested === 'string' ? requested.slice(0, 64) : null },
+          },
+        },
+      };
+    }
+    if (headerVersion !== requested)
+      return mismatch('The MCP-Protocol-Version header must equal the protocol version in _meta.');
+    if (message.method !== undefined && !message.method.startsWith('notifications/')) {
+      const values = (name: string) => [clientHeaders[name] ?? []].flat();
+      if (values('mcp-method').length === 0) return mismatch('The Mcp-Method header is required.');
+      const named = ['tools/call', 'prompts/get', 'resources/read'].includes(message.method);
+      if (named && values('mcp-name').length === 0) return mismatch('The Mcp-Name header is required.');
+      // The interceptor has compared both with the body already; a server that processes the body checks too.
+      if (mirroredHeaderMismatch(values, message) !== undefined)
+        return mismatch('A mirrored header does not match the request body.');
+    }
+    return { stateless: true, version: requested };
   }
 
   /** What the gateway itself answers for a request the interceptor let through. */
@@ -208,25 +384,53 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     clientHeaders: Record<string, string | string[]>,
     interceptorHeaders?: Readonly<Record<string, string>>,
   ): Promise<TransformedResponse> {
+    if (message.method === 'server/discover') {
+      // Answered in any era: it is how a client finds out which one to speak.
+      return {
+        statusCode: 200,
+        body: {
+          jsonrpc: '2.0',
+          id: message.id,
+          result: {
+            resultType: 'complete',
+            supportedVersions: supported,
+            capabilities: CAPABILITIES,
+            _meta: { [META_SERVER_INFO]: SERVER_INFO },
+            ttlMs: DISCOVER_TTL_MS,
+            cacheScope: 'public',
+          },
+        },
+      };
+    }
+    const era = eraOf(message, clientHeaders);
+    if (!('stateless' in era)) return era;
     if (message.method === undefined || message.method.startsWith('notifications/'))
       return { statusCode: 202, body: undefined };
+    if (era.stateless && LEGACY_ONLY_METHODS.has(message.method))
+      return rpcError(message.id, -32601, `Method not found: ${message.method}`, 404);
+    const answer = await routeMethod(message, clientHeaders, interceptorHeaders, era);
+    return era.stateless ? lifted(answer, message.method) : answer;
+  }
+
+  async function routeMethod(
+    message: JsonRpc,
+    clientHeaders: Record<string, string | string[]>,
+    interceptorHeaders: Readonly<Record<string, string>> | undefined,
+    era: Era,
+  ): Promise<TransformedResponse> {
     switch (message.method) {
       case 'initialize': {
         const requested = message.params?.protocolVersion;
         const protocolVersion =
-          typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+          typeof requested === 'string' && handshakeVersions.includes(requested)
             ? requested
-            : LATEST_PROTOCOL_VERSION;
+            : (handshakeVersions[0] ?? TARGET_PROTOCOL_VERSION);
         return {
           statusCode: 200,
           body: {
             jsonrpc: '2.0',
             id: message.id,
-            result: {
-              protocolVersion,
-              capabilities: { tools: { listChanged: false } },
-              serverInfo: { name: 'mcp-identity-local-gateway', version: '1.0.0' },
-            },
+            result: { protocolVersion, capabilities: CAPABILITIES, serverInfo: SERVER_INFO },
           },
         };
       }
@@ -240,6 +444,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
             { jsonrpc: '2.0', id: message.id ?? null, method: 'tools/list', params: {} },
             clientHeaders,
             interceptorHeaders,
+            era,
           );
           const listed = (
             (answer.body?.result as { tools?: Record<string, unknown>[] } | undefined)?.tools ?? []
@@ -258,11 +463,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           { ...message, params: { ...message.params, name: name.slice(at + SEPARATOR.length) } },
           clientHeaders,
           interceptorHeaders,
+          era,
         );
         return { statusCode: answer.status === 202 ? 200 : answer.status, body: answer.body };
       }
       default:
-        return rpcError(message.id, -32601, `Method not found: ${message.method}`);
+        return rpcError(message.id, -32601, `Method not found: ${message.method}`, era.stateless ? 404 : 200);
     }
   }
 
@@ -330,8 +536,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       }
     } else answer = rpcError(null, -32603, 'The interceptor returned nothing', 500);
 
-    const method = (parsed as JsonRpc | undefined)?.method ?? '?';
-    const tool = method === 'tools/call' ? ` ${String((parsed as JsonRpc).params?.name)}` : '';
+    // Client text in the log is scrubbed and bounded like the audit's: a token sent as a method or tool name
+    // must not be printed.
+    const rawMethod = (parsed as JsonRpc | undefined)?.method;
+    const method = logSafe(rawMethod, LOG_METHOD_CHARS);
+    const tool =
+      rawMethod === 'tools/call' ? ` ${logSafe((parsed as JsonRpc).params?.name, LOG_TOOL_CHARS)}` : '';
     if (answer.body !== undefined && answer.body !== null) {
       // RESPONSE interceptor: runs for every answer to a request with an id, including short-circuits.
       const after = await options.interceptor()({ ...event, mcp: { ...event.mcp, gatewayResponse: answer } });

@@ -32,8 +32,15 @@ type McpOperationKind =
       readonly arguments: Readonly<Record<string, unknown>>;
     }
   | { readonly kind: 'resource-read'; readonly id: JsonRpcId; readonly uri: string }
-  /** Session plumbing that runs no tool: `initialize`, `ping`. */
-  | { readonly kind: 'protocol'; readonly id: JsonRpcId; readonly method: 'initialize' | 'ping' }
+  /**
+   * Session/protocol plumbing that runs no tool: `initialize`, `ping`, and the 2026-07-28 `server/discover`
+   * (versions, capabilities, server info; its answer lists no tool, prompt or resource).
+   */
+  | {
+      readonly kind: 'protocol';
+      readonly id: JsonRpcId;
+      readonly method: 'initialize' | 'ping' | 'server/discover';
+    }
   /** `notifications/*` (no id, no answer). */
   | { readonly kind: 'notification'; readonly method: string }
   /** The client answering a server request (sampling, elicitation, roots). */
@@ -184,6 +191,7 @@ function classify(
       return { kind: 'resource-read', id, uri: params.uri };
     case 'initialize':
     case 'ping':
+    case 'server/discover':
       return { kind: 'protocol', id, method };
     default:
       if (LIST_METHODS.includes(method)) return { kind: 'list', id, method: method as ListMethod };
