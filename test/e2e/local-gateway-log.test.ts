@@ -1,0 +1,138 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logSafe } from '../../local/gateway';
+import { type LocalStack, startLocalStack } from '../../local/stack';
+import { POLICY_DIR } from '../helpers/harness';
+
+/**
+ * The local gateway's request log (`npm start` prints it) shows client text — the method and the tool name —
+ * scrubbed like the audit trail and bounded: a token sent as either never reaches it (issue 10 #10).
+ */
+let stack: LocalStack;
+let token: string;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    port: 0,
+    issuerPort: 0,
+    policyDir: POLICY_DIR,
+    usersFile: join(__dirname, '..', '..', 'local', 'users.json'),
+    dataDir: mkdtempSync(join(tmpdir(), 'mcp-identity-e2e-log-')),
+    watchPolicies: false,
+    log: (line) => lines.push(line),
+  });
+  token = await stack.token('alice');
+});
+afterAll(() => stack.stop());
+
+async function send(body: unknown, withToken: boolean): Promise<string[]> {
+  const before = lines.length;
+  const response = await fetch(stack.mcpUrl, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream',
+      ...(withToken ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  await response.arrayBuffer();
+  return lines.slice(before);
+}
+
+const secrets = () => {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  return [token, `${header}.${payload}`, payload, signature];
+};
+
+describe('the local gateway request log', () => {
+  const cases: [string, () => unknown][] = [
+    ['a JWT as the method', () => ({ jsonrpc: '2.0', id: 1, method: token })],
+    ['a bearer credential as the method', () => ({ jsonrpc: '2.0', id: 1, method: `Bearer ${token}` })],
+    [
+      'a JWT as the tool name',
+      () => ({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: token, arguments: {} } }),
+    ],
+    [
+      'a bearer credential as the tool name',
+      () => ({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: `Bearer ${token}`, arguments: {} },
+      }),
+    ],
+    [
+      'a JWT inside a long tool name',
+      () => ({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: `orders___${'x'.repeat(40)}${token}`, arguments: {} },
+      }),
+    ],
+  ];
+
+  it.each(
+    cases.flatMap(([label, body]) => [
+      [label, 'with a valid token', body, true] as const,
+      [label, 'without a token', body, false] as const,
+    ]),
+  )('%s never reaches the log (%s)', async (_label, _auth, body, withToken) => {
+    const printed = await send(body(), withToken);
+    expect(printed).toHaveLength(1);
+    const line = printed[0] as string;
+    for (const secret of secrets()) expect(line).not.toContain(secret);
+    expect(line).not.toMatch(/eyJ[A-Za-z0-9_-]{5,}/);
+    expect(line).toContain('[REDACTED]');
+    expect(line.length).toBeLessThan(300);
+  });
+
+  it('a method that tries to start a new log line stays on one line', async () => {
+    const printed = await send(
+      { jsonrpc: '2.0', id: 1, method: 'tools/list\n12:00:00  tools/call x → 200' },
+      true,
+    );
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).not.toMatch(/[\r\n]/);
+  });
+
+  it('an ordinary call is still logged with its method and tool name', async () => {
+    const printed = await send(
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'orders___get_order', arguments: { order_id: '1001' } },
+      },
+      true,
+    );
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatch(/ tools\/call orders___get_order → 200$/);
+  });
+});
+
+describe('logSafe', () => {
+  it('redacts before it cuts, so a token is never cut into a shape the patterns miss', () => {
+    const jwt = `eyJ${'a'.repeat(30)}.eyJ${'b'.repeat(30)}.${'c'.repeat(40)}`;
+    const shown = logSafe(`${'m'.repeat(60)}${jwt}`, 64);
+    expect(shown).not.toContain('eyJ');
+    expect(shown.length).toBeLessThanOrEqual(65);
+    // The marker is either whole or left out, never cut.
+    expect(shown).toMatch(/^m{60}…$/);
+  });
+
+  it('bounds long text and prints non-strings as ?', () => {
+    expect(logSafe('x'.repeat(500), 64)).toBe(`${'x'.repeat(64)}…`);
+    expect(logSafe({ toString: () => 'eyJ' }, 64)).toBe('?');
+    expect(logSafe(undefined, 64)).toBe('?');
+    expect(logSafe('', 64)).toBe('?');
+    expect(logSafe('tools/list', 64)).toBe('tools/list');
+  });
+
+  it('replaces control, format and line-separator characters', () => {
+    expect(logSafe('a\nb\rc\u0000d\u200be\u2028f', 64)).toBe('a?b?c?d?e?f');
+  });
+});
