@@ -70,6 +70,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function isJsonRpcId(value: unknown): value is JsonRpcId {
   return (
     (typeof value === 'string' && value.length <= 256) ||
+    // Stryker disable next-line ConditionalExpression: Number.isSafeInteger is false for anything but a number anyway
     (typeof value === 'number' && Number.isSafeInteger(value))
   );
 }
