@@ -12,6 +12,12 @@ import {
 const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl';
 
 describe('redaction by key', () => {
+  it('replaces a secret with a visible marker', () => {
+    const redacted = redactValue({ password: 'hunter2' }, DEFAULT_REDACTION);
+
+    expect(redacted).toStrictEqual({ password: '[REDACTED]' });
+  });
+
   it.each([
     'password',
     'passwd',
@@ -125,6 +131,7 @@ describe('redaction by value pattern', () => {
     ['a JWT with minimal header and payload', 'eyJabcde.fghij.k', REDACTED],
     ['a bearer credential', 'Authorization: Bearer abcdefghijklmnop0123', `Authorization: ${REDACTED}`],
     ['a lower-case bearer credential', 'bearer abcdefghijklmnop', REDACTED],
+    ['a bearer credential after two spaces', 'Bearer  abcdefghijklmnop', REDACTED],
     ['a bearer credential after a tab', 'Bearer\tabc.def_ghi~jkl+mno/p=-', REDACTED],
     [
       'two bearer credentials',
