@@ -9,6 +9,7 @@ import {
 import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecisionPoint } from './decision';
 import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
 import { type InjectionConfig, injectIdentity, spoofedArguments, spoofedParams } from './injection';
+import type { Listed, Visible } from './listings';
 import { type McpOperation, parseToolName } from './mcp-operation';
 
 export type EnforcementMode = 'enforce' | 'log-only';
@@ -222,5 +223,47 @@ export async function callableTools(
   } catch (error) {
     const decision = errorDecision(error);
     return { callable: new Set(), error: decision.kind === 'error' ? decision.error : undefined };
+  }
+}
+
+/**
+ * What of a response's listings the caller may see: tools they could call with some input, prompts they could
+ * get, resources (and resource templates, by their template text) they could read — one engine call for all.
+ * Any failure hides everything (fail closed); the error is returned for the audit.
+ */
+export async function visibleListings(
+  caller: Caller,
+  listed: Listed,
+  pdp: PolicyDecisionPoint,
+  settings: AuthorizerSettings,
+): Promise<{ readonly visible: Visible; readonly error?: McpIdentityError }> {
+  const none: Visible = { tools: new Set(), prompts: new Set(), resources: new Set(), templates: new Set() };
+  try {
+    const tools = listed.tools.filter((name) => parseToolName(name) !== undefined);
+    const requests = [
+      ...tools.map((name) => discoveryRequest(caller, name, settings.model)),
+      ...listed.prompts.map((name) =>
+        authorizationRequest(caller, { kind: 'prompt-get', id: 0, name, arguments: {} }, settings.model),
+      ),
+      ...[...listed.resources, ...listed.templates].map((uri) =>
+        authorizationRequest(caller, { kind: 'resource-read', id: 0, uri }, settings.model),
+      ),
+    ];
+    const answers = requests.length === 0 ? [] : await pdp.couldBeAllowed(requests);
+    if (answers.length !== requests.length)
+      throw new DecisionPointError('decision point answered a different number of requests');
+    let at = 0;
+    const take = (names: readonly string[]) => new Set(names.filter(() => answers[at++] === true));
+    return {
+      visible: {
+        tools: take(tools),
+        prompts: take(listed.prompts),
+        resources: take(listed.resources),
+        templates: take(listed.templates),
+      },
+    };
+  } catch (error) {
+    const decision = errorDecision(error);
+    return { visible: none, ...(decision.kind === 'error' ? { error: decision.error } : {}) };
   }
 }

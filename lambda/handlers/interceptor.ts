@@ -25,7 +25,12 @@ import {
   buildAuditEvent,
   requestDigest,
 } from '../core/audit-event';
-import { type AuthorizerSettings, authorizeOperation, callableTools, type Verdict } from '../core/authorize';
+import {
+  type AuthorizerSettings,
+  authorizeOperation,
+  type Verdict,
+  visibleListings,
+} from '../core/authorize';
 import type { Caller, TokenVerifier } from '../core/caller';
 import type { Decision, PolicyDecisionPoint } from '../core/decision';
 import {
@@ -35,11 +40,17 @@ import {
   MalformedRequestError,
 } from '../core/errors';
 import { MAX_BODY_NESTING, nestsDeeperThan } from '../core/json-depth';
+import { filterListings as filterListingsIn, type Listed, listedIn, type Visible } from '../core/listings';
 import { mirroredHeaderMismatch } from '../core/mcp-headers';
 import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
 import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
-import { filterToolList, listedToolNames } from '../core/tool-list';
+import {
+  decodeResponseMessages,
+  encodeResponseMessages,
+  type ResponseMessages,
+  readableMessages,
+} from '../core/response-messages';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
 import { createAuditLogger, type DiagnosticLog, logger } from '../shared/logger';
 
@@ -461,28 +472,49 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   ): Promise<InterceptorOutput> {
     const requestJson = jsonBody(input.mcp.gatewayRequest.body ?? input.mcp.rawGatewayRequest?.body ?? null);
     const requestBody = boundedBody(requestJson.ok ? requestJson.value : undefined).body;
-    const responseJson = jsonBody(response.body);
-    // Filtering is decided by what the response *is*, not by what the request claimed to be: any tools
-    // list that passes through here is filtered for a verified caller, or replaced by a 401.
-    const names = responseJson.ok ? listedToolNames(responseJson.value) : undefined;
-    if (names !== undefined && responseJson.ok)
-      return filterList(facts, response, responseJson.value as Record<string, unknown>, names, requestBody);
     const parsed = requestJson.ok ? parseMcpRequest(requestBody) : undefined;
     const operation = parsed?.ok ? parsed.operation : undefined;
+    const searchResult = operation?.kind === 'tool-call' && SEARCH_TOOLS.has(operation.tool.full);
 
-    // The answer to a tools/list that we cannot read as a tool list (an SSE frame, a batch, garbage) is not
-    // passed on unfiltered: only a JSON-RPC error may go through as it is.
-    if (operation?.kind === 'list' && operation.method === 'tools/list' && !isJsonRpcError(responseJson)) {
-      log.warn('tools/list response could not be read; refusing it rather than passing it unfiltered');
+    // Filtering is decided by what the response *is*, not by what the request claimed to be: anything that
+    // lists tools, prompts or resources — in a JSON body, a batch or SSE events, a tool list inside a search
+    // tool's result, tool names in an error's data — is filtered for a verified caller, or refused.
+    const decoded = decodeResponseMessages(response.body);
+    const messages = readableMessages(decoded);
+    const listings = messages.map((message) => listedIn(message, searchResult));
+    const listsSomething = messages.some((message, index) =>
+      carriesListing(message, listings[index], searchResult),
+    );
+    const expectsList = operation?.kind === 'list';
+    const answered = messages.some(
+      (message) => isRecord(message) && ('result' in message || 'error' in message),
+    );
+    // A list (or search) answer we cannot read at all, or a search result whose tool list is not JSON, is not
+    // passed on unfiltered: only what can be checked goes through.
+    if (((expectsList || searchResult) && !answered) || listings.some((listed) => listed.unreadable)) {
+      log.warn('a listing response could not be read; refusing it rather than passing it unfiltered');
       return respond({
         statusCode: 502,
         headers: DENY_HEADERS,
         body: jsonRpcError(
-          operation.id,
+          operation !== undefined && 'id' in operation ? operation.id : idIn(requestBody),
           ACCESS_DENIED_CODE,
-          'The tool list could not be checked, so it is not shown.',
+          'The list could not be checked, so it is not shown.',
         ),
       });
+    }
+    if (listsSomething) {
+      const filtered = await filterListings(
+        facts,
+        response,
+        decoded,
+        listings,
+        requestBody,
+        operation,
+        searchResult,
+      );
+      if (filtered.refused !== undefined || operation?.kind !== 'tool-call') return filtered.output;
+      response = { ...response, body: filtered.body };
     }
 
     if (operation?.kind === 'tool-call') {
@@ -528,45 +560,83 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     }
   }
 
-  async function filterList(
+  /**
+   * Filters every listing in the response for the verified caller (or answers 401), audits what was shown and
+   * hidden, and returns the output to give — or, for a search tool's `tools/call`, the filtered body for the
+   * outcome audit to pass on.
+   */
+  async function filterListings(
     facts: RequestFacts,
     response: GatewayResponse,
-    body: Record<string, unknown>,
-    names: readonly string[],
+    decoded: ResponseMessages,
+    listings: readonly (Listed & { readonly unreadable: boolean })[],
     requestBody: unknown,
-  ): Promise<InterceptorOutput> {
+    operation: McpOperation | undefined,
+    searchResult: boolean,
+  ): Promise<{ readonly output: InterceptorOutput; readonly body?: unknown; readonly refused?: true }> {
+    const method = operation === undefined ? 'tools/list' : methodOf(operation);
     const auth = await authenticate(facts, requestBody);
     if ('refused' in auth) {
-      await writeOutcome(refusedTokenRecord(facts, 'response', requestBody, 'tools/list', auth));
-      return auth.refused;
+      await writeOutcome(refusedTokenRecord(facts, 'response', requestBody, method, auth));
+      return { output: auth.refused, refused: true };
     }
-    const { callable, error } = await callableTools(auth.caller, names, pdp, settings);
+    const union: Listed = {
+      tools: [...new Set(listings.flatMap((listed) => listed.tools))],
+      prompts: [...new Set(listings.flatMap((listed) => listed.prompts))],
+      resources: [...new Set(listings.flatMap((listed) => listed.resources))],
+      templates: [...new Set(listings.flatMap((listed) => listed.templates))],
+    };
+    const { visible, error } = await visibleListings(auth.caller, union, pdp, settings);
     if (error !== undefined)
-      log.error('tools/list filtering failed; hiding every tool', {
-        error: scrub(error.message).slice(0, 300),
-      });
+      log.error('list filtering failed; hiding every entry', { error: scrub(error.message).slice(0, 300) });
     const enforce = settings.mode === 'enforce';
-    const filtered = filterToolList(body, enforce ? callable : new Set(names), settings.injection);
-    await writeOutcome({
-      ...baseRecord(facts, 'response', auth.caller, requestBody),
-      method: 'tools/list',
-      decision: 'allow',
-      enforced: enforce,
-      ...(error === undefined
-        ? {}
-        : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
-      extra: { listedTools: filtered.shown, hiddenTools: names.filter((name) => !callable.has(name)) },
-    });
+    const shown: Visible = enforce
+      ? visible
+      : {
+          tools: new Set(union.tools),
+          prompts: new Set(union.prompts),
+          resources: new Set(union.resources),
+          templates: new Set(union.templates),
+        };
+    const body = encodeResponseMessages(
+      decoded,
+      (message) =>
+        isRecord(message) ? filterListingsIn(message, shown, settings.injection, searchResult) : message,
+      response.body,
+    );
+    const hidden = (names: readonly string[], seen: ReadonlySet<string>) =>
+      names.filter((name) => !seen.has(name));
+    const hiddenPrompts = hidden(union.prompts, visible.prompts);
+    const hiddenResources = hidden(
+      [...union.resources, ...union.templates],
+      new Set([...visible.resources, ...visible.templates]),
+    );
+    if (operation?.kind !== 'tool-call') {
+      await writeOutcome({
+        ...baseRecord(facts, 'response', auth.caller, requestBody),
+        method,
+        decision: 'allow',
+        enforced: enforce,
+        ...(error === undefined
+          ? {}
+          : { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }),
+        extra: {
+          listedTools: union.tools.filter((name) => shown.tools.has(name)),
+          hiddenTools: hidden(union.tools, visible.tools),
+          ...(hiddenPrompts.length === 0 ? {} : { hiddenPrompts }),
+          ...(hiddenResources.length === 0 ? {} : { hiddenResources }),
+        },
+      });
+    }
     const headers = response.headers ? flatHeaders(response.headers) : undefined;
     if (headers !== undefined) {
       // The body changed length; let the gateway compute it.
       for (const key of Object.keys(headers)) if (key.toLowerCase() === 'content-length') delete headers[key];
     }
-    return respond({
-      statusCode: response.statusCode ?? 200,
-      ...(headers ? { headers } : {}),
-      body: filtered.body,
-    });
+    return {
+      body,
+      output: respond({ statusCode: response.statusCode ?? 200, ...(headers ? { headers } : {}), body }),
+    };
   }
 
   return async (event: unknown): Promise<InterceptorOutput> => {
@@ -625,6 +695,28 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   };
 }
 
+/** Tools whose results list other tools: AgentCore Gateway's built-in semantic search. */
+const SEARCH_TOOLS: ReadonlySet<string> = new Set(['x_amz_bedrock_agentcore_search']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Whether a response message carries something a caller could learn names from. */
+function carriesListing(message: unknown, listed: Listed | undefined, searchResult: boolean): boolean {
+  if (!isRecord(message) || listed === undefined) return false;
+  if (isRecord(message.error)) return listed.tools.length > 0;
+  const result = message.result;
+  if (!isRecord(result)) return false;
+  return (
+    Array.isArray(result.tools) ||
+    Array.isArray(result.prompts) ||
+    Array.isArray(result.resources) ||
+    Array.isArray(result.resourceTemplates) ||
+    (searchResult && listed.tools.length > 0)
+  );
+}
+
 function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   return value === undefined || value.length === 0 ? {} : ({ [key]: value } as Record<K, string>);
 }
@@ -633,11 +725,6 @@ function flatHeaders(headers: Record<string, string | string[]>): Record<string,
   return Object.fromEntries(
     Object.entries(headers).map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : value]),
   );
-}
-
-function isJsonRpcError(body: { readonly ok: boolean; readonly value?: unknown }): boolean {
-  const value = body.ok ? (body as { value: unknown }).value : undefined;
-  return value !== null && typeof value === 'object' && !Array.isArray(value) && 'error' in value;
 }
 
 function toolOutcome(response: GatewayResponse): 'success' | 'tool-error' | 'jsonrpc-error' | 'http-error' {

@@ -334,3 +334,223 @@ describe('issue 10 #23: a denial names a forbid only when a permit would otherwi
     }
   });
 });
+
+describe('issue 10 #9, #12, #13: every listing in a response is filtered per caller', () => {
+  const responseEvent = (token: string, request: Record<string, unknown>, body: unknown) => {
+    const event = requestEvent(token, request) as unknown as { mcp: Record<string, unknown> };
+    event.mcp.gatewayResponse = { statusCode: 200, headers: {}, body };
+    return event;
+  };
+  /** Permits what the names say: prompt 'open', resources under public://, and orders___get_order. */
+  const namedPdp = async () =>
+    startHarness({
+      pdp: {
+        isAuthorized: async () => ({ decision: 'allow', determiningPolicies: [], errors: [] }),
+        couldBeAllowed: async (requests) =>
+          requests.map((request) =>
+            request.action.id === 'prompts/get'
+              ? request.context.name === 'open'
+              : request.action.id === 'resources/read'
+                ? String(request.context.uri).startsWith('public://')
+                : request.action.id === 'orders___get_order',
+          ),
+      },
+    });
+
+  it('filters prompts/list by whether the caller could get each prompt, and marks it private', async () => {
+    const named = await namedPdp();
+    try {
+      const out = (await named.handler(
+        responseEvent(
+          await named.token('alice'),
+          { jsonrpc: '2.0', id: 1, method: 'prompts/list' },
+          {
+            jsonrpc: '2.0',
+            id: 1,
+            result: {
+              prompts: [{ name: 'open' }, { name: 'secret-plan' }, { title: 'no name' }],
+              ttlMs: 1000,
+              cacheScope: 'public',
+            },
+          },
+        ),
+      )) as Output;
+      expect(out.mcp.transformedGatewayResponse?.body.result).toStrictEqual({
+        prompts: [{ name: 'open' }],
+        ttlMs: 1000,
+        cacheScope: 'private',
+      });
+      expect(named.audit.events.at(-1)?.additionalEventData).toMatchObject({
+        hiddenPrompts: '["secret-plan"]',
+      });
+    } finally {
+      await named.issuer.stop();
+    }
+  });
+
+  it.each([
+    ['resources/list', 'resources', 'uri'],
+    ['resources/templates/list', 'resourceTemplates', 'uriTemplate'],
+  ])('filters %s by whether the caller could read each resource', async (method, key, field) => {
+    const named = await namedPdp();
+    try {
+      const out = (await named.handler(
+        responseEvent(
+          await named.token('alice'),
+          { jsonrpc: '2.0', id: 2, method },
+          {
+            jsonrpc: '2.0',
+            id: 2,
+            result: { [key]: [{ [field]: 'public://a' }, { [field]: 'private://payroll/{id}' }] },
+          },
+        ),
+      )) as Output;
+      expect(out.mcp.transformedGatewayResponse?.body.result[key]).toStrictEqual([{ [field]: 'public://a' }]);
+      expect(JSON.stringify(out)).not.toContain('payroll');
+    } finally {
+      await named.issuer.stop();
+    }
+  });
+
+  it('hides a prompts/list entirely when no policy covers prompts (the demo policies)', async () => {
+    const out = await call(
+      responseEvent(
+        await h.token('bob'),
+        { jsonrpc: '2.0', id: 1, method: 'prompts/list' },
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          result: { prompts: [{ name: 'summary' }] },
+        },
+      ),
+    );
+    expect(out.mcp.transformedGatewayResponse?.body.result.prompts).toStrictEqual([]);
+  });
+
+  it('drops the data of a JSON-RPC error that names a tool the caller may not call', async () => {
+    const out = await call(
+      responseEvent(
+        await h.token('carol'),
+        { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+        {
+          jsonrpc: '2.0',
+          id: 3,
+          error: {
+            code: -32000,
+            message: 'busy',
+            data: { retry: ['orders___update_order', 'orders___get_order'] },
+          },
+        },
+      ),
+    );
+    expect(out.mcp.transformedGatewayResponse?.body).toStrictEqual({
+      jsonrpc: '2.0',
+      id: 3,
+      error: { code: -32000, message: 'busy' },
+    });
+  });
+
+  it('keeps the data of an error that names only tools the caller may call', async () => {
+    const error = { code: -32000, message: 'busy', data: { retry: 'orders___get_order' } };
+    const out = await call(
+      responseEvent(
+        await h.token('bob'),
+        { jsonrpc: '2.0', id: 3, method: 'tools/list' },
+        { jsonrpc: '2.0', id: 3, error },
+      ),
+    );
+    expect(out.mcp.transformedGatewayResponse?.body.error).toStrictEqual(error);
+  });
+
+  it('filters a tool list in any response, even without its request', async () => {
+    const event = responseEvent(await h.token('alice'), { jsonrpc: '2.0', id: 3, method: 'tools/list' }, [
+      {
+        jsonrpc: '2.0',
+        id: 3,
+        result: { tools: [{ name: 'orders___update_order' }, { name: 'orders___get_order' }] },
+      },
+    ]) as unknown as { mcp: { gatewayRequest: { body: unknown }; rawGatewayRequest?: unknown } };
+    event.mcp.gatewayRequest.body = null;
+    delete event.mcp.rawGatewayRequest;
+    const out = await call(event);
+    expect(JSON.stringify(out)).not.toContain('orders___update_order');
+    expect(JSON.stringify(out)).toContain('orders___get_order');
+  });
+
+  describe('the semantic search tool (x_amz_bedrock_agentcore_search)', () => {
+    const search = {
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'tools/call',
+      params: { name: 'x_amz_bedrock_agentcore_search', arguments: { query: 'orders' } },
+    };
+    const tools = [
+      { name: 'orders___update_order', description: 'change an order', inputSchema: { type: 'object' } },
+      { name: 'orders___get_order', description: 'read an order', inputSchema: { type: 'object' } },
+    ];
+
+    it('filters the tools in its structured and its text result', async () => {
+      const named = await namedPdp();
+      try {
+        const out = (await named.handler(
+          responseEvent(await named.token('alice'), search, {
+            jsonrpc: '2.0',
+            id: 4,
+            result: {
+              structuredContent: { tools },
+              content: [{ type: 'text', text: JSON.stringify({ tools }) }],
+            },
+          }),
+        )) as Output;
+        const result = out.mcp.transformedGatewayResponse?.body.result;
+        expect(result.structuredContent.tools.map((tool: { name: string }) => tool.name)).toStrictEqual([
+          'orders___get_order',
+        ]);
+        expect(
+          JSON.parse(result.content[0].text).tools.map((tool: { name: string }) => tool.name),
+        ).toStrictEqual(['orders___get_order']);
+        expect(JSON.stringify(out)).not.toContain('update_order');
+      } finally {
+        await named.issuer.stop();
+      }
+    });
+
+    it('refuses a search result whose tool list it cannot read', async () => {
+      const named = await namedPdp();
+      try {
+        const out = (await named.handler(
+          responseEvent(await named.token('alice'), search, {
+            jsonrpc: '2.0',
+            id: 4,
+            result: { content: [{ type: 'text', text: '{"tools": [{"name": "orders___update_order"' }] },
+          }),
+        )) as Output;
+        expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(502);
+        expect(JSON.stringify(out)).not.toContain('update_order');
+      } finally {
+        await named.issuer.stop();
+      }
+    });
+
+    it('leaves other tools results alone, even when they hold JSON with names', async () => {
+      const data = JSON.stringify([{ name: 'orders___update_order' }]);
+      const out = await call(
+        responseEvent(
+          await h.token('bob'),
+          {
+            jsonrpc: '2.0',
+            id: 5,
+            method: 'tools/call',
+            params: { name: 'orders___get_order', arguments: { order_id: '1' } },
+          },
+          {
+            jsonrpc: '2.0',
+            id: 5,
+            result: { content: [{ type: 'text', text: data }] },
+          },
+        ),
+      );
+      expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toBe(data);
+    });
+  });
+});

@@ -704,10 +704,38 @@ describe('hardening (from review)', () => {
   it.each([
     [
       'an SSE frame',
-      'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"orders___update_order"}]}}\n\n',
+      'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"orders___update_order"},{"name":"orders___get_order"}]}}\n\n',
+      (body: unknown) => JSON.parse((body as string).split('data: ')[1] as string),
     ],
-    ['a batch', [{ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'orders___update_order' }] } }]],
+    [
+      'a batch',
+      [
+        {
+          jsonrpc: '2.0',
+          id: 1,
+          result: { tools: [{ name: 'orders___update_order' }, { name: 'orders___get_order' }] },
+        },
+      ],
+      (body: unknown) => (body as unknown[])[0],
+    ],
+  ])(
+    'filters a tools/list answer that arrives as %s, in the same form (issue 10 #9)',
+    async (_label, body, first) => {
+      const event = fixture<any>('agentcore/response-interceptor-input.tools-list.json');
+      event.mcp.gatewayRequest.headers.Authorization = `Bearer ${await h.token('alice')}`;
+      event.mcp.gatewayResponse.body = body;
+      const out = await call(event);
+      expect(out.mcp.transformedGatewayResponse?.statusCode).toBe(200);
+      expect(JSON.stringify(out)).not.toContain('orders___update_order');
+      expect(first(out.mcp.transformedGatewayResponse?.body)).toMatchObject({
+        result: { tools: [{ name: 'orders___get_order' }] },
+      });
+    },
+  );
+
+  it.each([
     ['garbage', '<html>'],
+    ['nothing', ''],
   ])(
     'refuses a tools/list answer it cannot read (%s) rather than passing it unfiltered',
     async (_label, body) => {
