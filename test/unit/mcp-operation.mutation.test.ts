@@ -282,3 +282,38 @@ describe('methodOf', () => {
     expect(methodOf(op)).toBe(method);
   });
 });
+
+describe('null arguments', () => {
+  it('are removed from tool arguments at any depth, in objects and lists, so Cedar decides on what is forwarded', () => {
+    const args = {
+      a: null,
+      b: [1, null, { c: null, d: 2 }, [null, 'x']],
+      e: { f: null, g: 'h' },
+      i: 0,
+      j: false,
+    };
+
+    const parsed = operation({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 't', arguments: args },
+    });
+
+    expect(parsed).toMatchObject({ kind: 'tool-call' });
+    expect(parsed.kind === 'tool-call' && parsed.arguments).toStrictEqual({
+      b: [1, { d: 2 }, ['x']],
+      e: { g: 'h' },
+      i: 0,
+      j: false,
+    });
+  });
+
+  it('are removed from prompt arguments', () => {
+    const params = { name: 'p', arguments: { topic: null, tone: 'dry', tags: [null, 'a'] } };
+
+    const parsed = operation({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params });
+
+    expect(parsed.kind === 'prompt-get' && parsed.arguments).toStrictEqual({ tone: 'dry', tags: ['a'] });
+  });
+});
