@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Caller } from './caller';
 import type { JsonRpcId } from './mcp-operation';
 import { DEFAULT_VALUE_PATTERNS, redactString } from './redaction';
@@ -92,7 +93,10 @@ export interface AuditRecord {
   readonly extra?: Readonly<Record<string, unknown>>;
   readonly sessionId?: string;
   readonly userAgent?: string;
+  /** The address the front door observed, when it reports one. Only a valid IPv4/IPv6 address is kept. */
   readonly sourceIp?: string;
+  /** The client-supplied `X-Forwarded-For` chain, bounded and scrubbed: recorded, never trusted. */
+  readonly forwardedFor?: readonly string[];
   /** Digest of what was asked (method, params): part of the {@link requestKey} joining decision and outcome. */
   readonly requestDigest: string;
 }
@@ -317,7 +321,15 @@ export function buildAuditEvent(
       LIMITS.responseElements,
     ),
     additionalEventData: fitMap(
-      toAuditMap({ phase: record.phase, requestKey: requestKey(record), mode: settings.mode, ...extra }),
+      toAuditMap({
+        phase: record.phase,
+        requestKey: requestKey(record),
+        mode: settings.mode,
+        ...(record.forwardedFor === undefined || record.forwardedFor.length === 0
+          ? {}
+          : { forwardedFor: record.forwardedFor }),
+        ...extra,
+      }),
       LIMITS.additionalEventData,
     ),
     requestParameters: fitMap(
@@ -332,7 +344,9 @@ export function buildAuditEvent(
       LIMITS.requestParameters,
     ),
     userAgent: optional(record.userAgent, LIMITS.userAgent),
-    sourceIPAddress: optional(record.sourceIp, LIMITS.sourceIPAddress),
+    // CloudTrail Lake accepts only an IP address here, and an event it rejects would park for good.
+    sourceIPAddress:
+      record.sourceIp !== undefined && isIP(record.sourceIp) !== 0 ? record.sourceIp : undefined,
   });
 }
 

@@ -80,7 +80,9 @@ interface RequestFacts {
   readonly headers: InterceptorInput['mcp']['gatewayRequest']['headers'];
   readonly sessionId?: string;
   readonly userAgent?: string;
+  /** The address the front door observed (none for AgentCore, whose event does not carry one). */
   readonly sourceIp?: string;
+  readonly forwardedFor?: readonly string[];
 }
 
 const DENY_HEADERS = Object.freeze({ 'Content-Type': 'application/json', [DECISION_HEADER]: 'deny' });
@@ -309,6 +311,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
       ...(facts.sessionId === undefined ? {} : { sessionId: facts.sessionId }),
       ...(facts.userAgent === undefined ? {} : { userAgent: facts.userAgent }),
       ...(facts.sourceIp === undefined ? {} : { sourceIp: facts.sourceIp }),
+      ...(facts.forwardedFor === undefined ? {} : { forwardedFor: facts.forwardedFor }),
     };
   }
 
@@ -657,12 +660,19 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         return badRequest(null, new MalformedRequestError('The gateway event could not be read.', -32600));
       }
       const headers = input.data.mcp.gatewayRequest.headers;
-      const forwardedFor = headerValue(headers, 'x-forwarded-for')?.split(',')[0]?.trim();
+      // The AgentCore event reports no address the gateway observed, and X-Forwarded-For is whatever the
+      // client wrote: it is kept, bounded and scrubbed, as a claim in additionalEventData, never as the
+      // event's sourceIPAddress.
+      const forwardedFor = headerValues(headers, 'x-forwarded-for')
+        .flatMap((value) => value.split(','))
+        .map((hop) => scrub(hop.trim()).slice(0, 64))
+        .filter((hop) => hop.length > 0)
+        .slice(0, 8);
       const facts: RequestFacts = {
         headers,
         ...optional('sessionId', headerValue(headers, 'mcp-session-id')),
         ...optional('userAgent', headerValue(headers, 'user-agent')),
-        ...optional('sourceIp', forwardedFor),
+        ...(forwardedFor.length === 0 ? {} : { forwardedFor }),
       };
       const response = input.data.mcp.gatewayResponse;
       return response === null || response === undefined

@@ -1,4 +1,4 @@
-import type { AuditEventData } from '../../lambda/core/audit-event';
+import { type AuditEventData, buildAuditEvent } from '../../lambda/core/audit-event';
 import { DEFAULT_INJECTION, spoofedParams } from '../../lambda/core/injection';
 import { fixture, requestEvent, toolCallEvent } from '../helpers/fixtures';
 import { type Harness, startHarness } from '../helpers/harness';
@@ -552,5 +552,44 @@ describe('issue 10 #9, #12, #13: every listing in a response is filtered per cal
       );
       expect(out.mcp.transformedGatewayResponse?.body.result.content[0].text).toBe(data);
     });
+  });
+});
+
+describe('issue 10 #11: source address', () => {
+  it('never stores a client-written X-Forwarded-For as sourceIPAddress; keeps the chain bounded and scrubbed', async () => {
+    const event = toolCallEvent(await h.token('bob'), 'orders___get_order', { order_id: '1' });
+    const jwt = await h.token('alice');
+    (event.mcp.gatewayRequest.headers as Record<string, string>)['X-Forwarded-For'] =
+      `forged-by-client, 10.0.0.1, ${jwt}, ${'x'.repeat(500)}, 1, 2, 3, 4, 5, 6, 7`;
+    await call(event);
+    const audit = lastEvent();
+    expect(audit.sourceIPAddress).toBeUndefined();
+    const chain = JSON.parse(audit.additionalEventData?.forwardedFor as string) as string[];
+    expect(chain).toHaveLength(8);
+    expect(chain[0]).toBe('forged-by-client');
+    expect(chain[1]).toBe('10.0.0.1');
+    expect(JSON.stringify(audit)).not.toContain(jwt);
+    expect(chain.every((hop) => hop.length <= 64)).toBe(true);
+  });
+
+  it('records only a valid IP address as sourceIPAddress', async () => {
+    const build = (sourceIp: string) =>
+      buildAuditEvent(
+        {
+          phase: 'request',
+          caller: undefined,
+          method: 'tools/list',
+          decision: 'allow',
+          enforced: true,
+          requestDigest: 'd',
+          sourceIp,
+          time: new Date(0),
+        },
+        { eventSource: 's', recipientAccountId: '123456789012', mode: 'enforce' },
+      ).sourceIPAddress;
+    expect(build('203.0.113.7')).toBe('203.0.113.7');
+    expect(build('2001:db8::1')).toBe('2001:db8::1');
+    expect(build('forged-by-client')).toBeUndefined();
+    expect(build('203.0.113.7, 10.0.0.1')).toBeUndefined();
   });
 });
