@@ -15,10 +15,18 @@ describe('Lambda handler (production wiring)', () => {
   let issuer: DevIssuer;
   const avp = mockClient(VerifiedPermissionsClient);
 
+  // Audit events go to stdout as one JSON line each (the log group the forwarder reads): captured here, so
+  // the test output shows results, and checked.
+  const stdout: string[] = [];
   beforeAll(async () => {
     issuer = await DevIssuer.start();
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      stdout.push(String(chunk));
+      return true;
+    });
   });
   afterAll(async () => {
+    jest.restoreAllMocks();
     await issuer.stop();
   });
   afterEach(() => {
@@ -59,6 +67,13 @@ describe('Lambda handler (production wiring)', () => {
       _caller_roles: ['db-reader'],
     });
     expect(avp).toHaveReceivedCommandWith(IsAuthorizedCommand, { policyStoreId: 'PSabc' });
+    const audit = stdout
+      .map((line) => JSON.parse(line))
+      .find((line) => line.message === 'mcp-identity audit event');
+    expect(audit?.auditEvent).toMatchObject({
+      eventName: 'orders___get_order',
+      userIdentity: { principalId: 'alice' },
+    });
   });
 
   it('names the policy from the stack catalogue when Verified Permissions denies', async () => {
