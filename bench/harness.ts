@@ -6,6 +6,7 @@ import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import type { PolicyBundle } from '../lambda/adapters/policy-files';
+import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import type { AuditEventData } from '../lambda/core/audit-event';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
@@ -106,8 +107,9 @@ export interface BenchHandler {
 }
 
 /**
- * The interceptor handler as the local stack wires it: local Cedar over `bundle`, a decision cache
- * (`cacheTtlSeconds` 0 = off), audit events kept in memory (counted, then dropped).
+ * The interceptor handler as the Lambda and the local stack wire it: a verified-token cache in front of the
+ * JWT verifier (a token is verified once), local Cedar over `bundle`, a decision cache (`cacheTtlSeconds`
+ * 0 = off), audit events kept in memory (counted, then dropped).
  */
 export function benchHandler(
   bundle: PolicyBundle,
@@ -118,7 +120,7 @@ export function benchHandler(
   let audited = 0;
   const cache = new CachingDecisionPoint(engine, { ttlSeconds: cacheTtlSeconds, maxEntries: 10_000 });
   const handler = createInterceptorHandler({
-    verifier,
+    verifier: new CachingTokenVerifier(verifier),
     pdp: cache,
     audit: {
       write: async (_event: AuditEventData) => {
