@@ -30,8 +30,10 @@ export const DEFAULT_INJECTION: InjectionConfig = Object.freeze({
  * (`\p{Cf}`: zero-width, bidi controls, soft hyphen) and control characters (`\p{Cc}`: NUL and friends).
  */
 export function fold(name: string): string {
+  // Upper then lower case: `ı` (dotless i) folds to `i`, as a target that upper-cases names would read it.
   return name
     .normalize('NFKC')
+    .toUpperCase()
     .toLowerCase()
     .normalize('NFKC')
     .replace(/[\s\p{Z}\p{Cf}\p{Cc}_\-.]/gu, '');

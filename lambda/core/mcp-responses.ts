@@ -14,6 +14,7 @@ export interface ToolErrorBody {
   readonly result: {
     readonly content: readonly { readonly type: 'text'; readonly text: string }[];
     readonly isError: true;
+    readonly resultType?: 'complete';
   };
 }
 
@@ -28,6 +29,25 @@ export function jsonRpcError(id: JsonRpcId | null, code: number, message: string
  * A denied `tools/call` answers as a tool result with `isError` (what AgentCore Policy returns), so the agent
  * can read the reason and relay it to the person instead of failing the whole turn.
  */
-export function toolDenied(id: JsonRpcId, reason: string): ToolErrorBody {
-  return { jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: reason }], isError: true } };
+export function toolDenied(id: JsonRpcId, reason: string, stateless = false): ToolErrorBody {
+  return {
+    jsonrpc: '2.0',
+    id,
+    result: {
+      content: [{ type: 'text', text: reason }],
+      isError: true,
+      // MCP 2026-07-28: every result says whether it is complete; clients of that version refuse one that does not.
+      ...(stateless ? { resultType: 'complete' as const } : {}),
+    },
+  };
+}
+
+/** Whether a request's params announce MCP 2026-07-28 or later (`_meta["io.modelcontextprotocol/protocolVersion"]`). */
+export function speaksStatelessMcp(params: Readonly<Record<string, unknown>> | undefined): boolean {
+  const meta = params?._meta;
+  const version =
+    meta !== null && typeof meta === 'object' && !Array.isArray(meta)
+      ? (meta as Record<string, unknown>)['io.modelcontextprotocol/protocolVersion']
+      : undefined;
+  return typeof version === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(version) && version >= '2026-07-28';
 }

@@ -39,11 +39,13 @@ export const DEFAULT_REDACTION: RedactionConfig = Object.freeze({
 });
 
 function fold(key: string): string {
-  // Stryker disable next-line MethodExpression: the configured keys and the argument keys go through this same fold, so folding to upper case matches the same keys
+  // Upper then lower case: `ı` (dotless i) and `ſ` (long s) fold to `i` and `s`, as a tool that upper-cases
+  // names would read them; lower case alone would keep `tokenıd` apart from `tokenid`.
   return key
     .normalize('NFKC')
+    .toUpperCase()
     .toLowerCase()
-    .replace(/[\s_\-.]/g, '');
+    .replace(/[\s\p{Z}\p{Cf}\p{Cc}_\-.]/gu, '');
 }
 
 export function redactString(value: string, patterns: readonly RegExp[]): string {

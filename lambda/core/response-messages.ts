@@ -94,10 +94,10 @@ export function encodeResponseMessages(
       return `${decoded.events
         .map((event) => {
           const data = 'message' in event ? JSON.stringify(map(event.message)) : event.raw;
-          return [
-            ...event.other.filter((line) => line.length > 0),
-            ...data.split('\n').map((line) => `data: ${line}`),
-          ].join('\n');
+          // An event without data (a keep-alive comment) stays without data.
+          const dataLines =
+            'message' in event || data.length > 0 ? data.split('\n').map((line) => `data: ${line}`) : [];
+          return [...event.other.filter((line) => line.length > 0), ...dataLines].join('\n');
         })
         .join('\n\n')}\n\n`;
     case 'unreadable':

@@ -43,7 +43,7 @@ import { MAX_BODY_NESTING, nestsDeeperThan } from '../core/json-depth';
 import { filterListings as filterListingsIn, type Listed, listedIn, type Visible } from '../core/listings';
 import { mirroredHeaderMismatch } from '../core/mcp-headers';
 import { type JsonRpcId, type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
-import { ACCESS_DENIED_CODE, jsonRpcError, toolDenied } from '../core/mcp-responses';
+import { ACCESS_DENIED_CODE, jsonRpcError, speaksStatelessMcp, toolDenied } from '../core/mcp-responses';
 import { auditArguments, type RedactionConfig, redactString, redactValue } from '../core/redaction';
 import {
   decodeResponseMessages,
@@ -241,7 +241,11 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
   function refusal(operation: McpOperation, unsafeReason: string): InterceptorOutput {
     const reason = scrub(unsafeReason);
     if (operation.kind === 'tool-call')
-      return respond({ statusCode: 200, headers: DENY_HEADERS, body: toolDenied(operation.id, reason) });
+      return respond({
+        statusCode: 200,
+        headers: DENY_HEADERS,
+        body: toolDenied(operation.id, reason, speaksStatelessMcp(operation.params)),
+      });
     const id = 'id' in operation ? operation.id : null;
     return respond({
       statusCode: 403,
