@@ -3,7 +3,7 @@
 # Stryker 10 needs Node >= 22 while the project supports Node 20: with an older node on PATH this runs Stryker
 # under a Node 22 binary fetched from the npm registry (`npx -y node@22`, cached by npx after the first run).
 # Stryker's test-runner and checker processes inherit that binary. Extra arguments go to `stryker run`, e.g.
-# `npm run mutation -- --mutate lambda/core/redaction.ts` or `-- --incremental false` for a full re-run.
+# `npm run mutation -- --mutate lambda/core/redaction.ts` or `-- --force` for a full re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
