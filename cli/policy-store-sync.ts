@@ -17,7 +17,7 @@ import {
   loadPolicyBundle,
   MANAGED_BY_TAG,
 } from '../lambda/adapters/policy-files';
-import { planPolicies } from '../lib/policy-deployment';
+import { planPolicies, stableStringify } from '../lib/policy-deployment';
 
 /**
  * `mcp-identity policies diff|push --store <id>`: compare the policy folder with a Verified Permissions policy
@@ -160,15 +160,6 @@ function canonicalSchema(json: string): string {
   if (text.type === 'failure') return json;
   const resolved = cedar.schemaToJsonWithResolvedTypes(text.text);
   return resolved.type === 'success' ? stableStringify(resolved.json) : json;
-}
-
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  return `{${Object.keys(value)
-    .sort()
-    .map((key) => `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`)
-    .join(',')}}`;
 }
 
 function policyJson(statement: string | undefined): cedar.PolicyJson | undefined {

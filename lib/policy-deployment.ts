@@ -66,7 +66,8 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function stableStringify(value: unknown): string {
+/** JSON with object keys sorted at every level: equal values give equal text. */
+export function stableStringify(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   return `{${Object.keys(value)

@@ -354,6 +354,24 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     };
   }
 
+  /** A request that cannot be decided: 400, audited (and attributed when the caller is known). */
+  async function refuseMalformed(
+    facts: RequestFacts,
+    caller: Caller | undefined,
+    body: unknown,
+    error: MalformedRequestError,
+  ): Promise<InterceptorOutput> {
+    await writeAudit({
+      ...baseRecord(facts, 'request', caller, body),
+      method: methodIn(body),
+      decision: 'deny',
+      enforced: true,
+      errorCode: 'MalformedRequest',
+      reason: error.safeReason,
+    });
+    return badRequest(idIn(body), error);
+  }
+
   async function onRequest(input: InterceptorInput, facts: RequestFacts): Promise<InterceptorOutput> {
     const { mcp } = input;
     const raw = mcp.rawGatewayRequest?.body ?? undefined;
@@ -373,15 +391,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
         `the request nests deeper than ${MAX_BODY_NESTING} levels`,
         -32600,
       );
-      await writeAudit({
-        ...baseRecord(facts, 'request', 'caller' in auth ? auth.caller : undefined, body),
-        method: methodIn(body),
-        decision: 'deny',
-        enforced: true,
-        errorCode: 'MalformedRequest',
-        reason: error.safeReason,
-      });
-      return badRequest(idIn(body), error);
+      return refuseMalformed(facts, 'caller' in auth ? auth.caller : undefined, body, error);
     }
     if ('refused' in auth) {
       await writeAudit(refusedTokenRecord(facts, 'request', body, methodIn(body), auth));
@@ -409,15 +419,7 @@ export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHand
     }
     if (malformed !== undefined || parsed === undefined || !parsed.ok) {
       const error = malformed ?? new MalformedRequestError('the request could not be read', -32600);
-      await writeAudit({
-        ...baseRecord(facts, 'request', caller, body),
-        method: methodIn(body),
-        decision: 'deny',
-        enforced: true,
-        errorCode: 'MalformedRequest',
-        reason: error.safeReason,
-      });
-      return badRequest(idIn(body), error);
+      return refuseMalformed(facts, caller, body, error);
     }
 
     const operation = parsed.operation;
