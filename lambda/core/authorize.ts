@@ -85,7 +85,11 @@ export async function authorizeOperation(
         enforced: true,
       };
     case 'tool-call': {
-      const spoofing = spoofingVerdict(operation.arguments, settings, operation.tool.full, spoofedArguments);
+      // Already covered by the params walk above when the operation came from the parser.
+      const spoofing =
+        operation.params === undefined
+          ? spoofingVerdict(operation.arguments, settings, operation.tool.full, spoofedArguments)
+          : undefined;
       if (spoofing !== undefined) return spoofing;
       return decide(caller, operation, pdp, settings, `call the tool '${operation.tool.full}'`);
     }

@@ -30,6 +30,18 @@ export const DEFAULT_INJECTION: InjectionConfig = Object.freeze({
  * (`\p{Cf}`: zero-width, bidi controls, soft hyphen) and control characters (`\p{Cc}`: NUL and friends).
  */
 export function fold(name: string): string {
+  const known = folded.get(name);
+  if (known !== undefined) return known;
+  const result = foldName(name);
+  // Argument names repeat from call to call; the memo is bounded and simply restarts when full.
+  if (folded.size >= 2048) folded.clear();
+  folded.set(name, result);
+  return result;
+}
+
+const folded = new Map<string, string>();
+
+function foldName(name: string): string {
   // Upper then lower case: `ı` (dotless i) folds to `i`, as a target that upper-cases names would read it.
   return name
     .normalize('NFKC')
