@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { respond } from '../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
+import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
@@ -150,7 +151,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const build = (policies: PolicyBundle): InterceptorHandler =>
       createInterceptorHandler({
         verifier,
-        pdp: new CedarDecisionPoint(policies),
+        // A short decision cache, as the Lambda has (there 30 s): the RESPONSE phase re-decides each call, and a
+        // policy reload builds a new handler, so a changed policy still applies to the very next request.
+        pdp: new CachingDecisionPoint(new CedarDecisionPoint(policies), {
+          ttlSeconds: 5,
+          maxEntries: 10_000,
+        }),
         audit,
         log: diagnostics,
         settings: {
