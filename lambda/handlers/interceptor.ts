@@ -163,7 +163,12 @@ function idIn(body: unknown): JsonRpcId | null {
 export function createInterceptorHandler(deps: InterceptorDeps): InterceptorHandler {
   const { verifier, pdp, audit, log, settings } = deps;
   const now = deps.now ?? (() => new Date());
-  const auditSettings: AuditSettings = { ...settings.audit, mode: settings.mode };
+  // The operator's own redaction patterns also cover the client text the builder stores (the id, names, …).
+  const auditSettings: AuditSettings = {
+    ...settings.audit,
+    mode: settings.mode,
+    valuePatterns: settings.redaction.valuePatterns,
+  };
 
   /**
    * Free text that can echo client input (a resource URI, a prompt name, an argument path in a reason, the

@@ -1,5 +1,6 @@
 import { type AuditEventData, buildAuditEvent } from '../../lambda/core/audit-event';
 import { DEFAULT_INJECTION, spoofedParams } from '../../lambda/core/injection';
+import { DEFAULT_REDACTION } from '../../lambda/core/redaction';
 import { fixture, requestEvent, toolCallEvent } from '../helpers/fixtures';
 import { type Harness, startHarness } from '../helpers/harness';
 
@@ -591,5 +592,33 @@ describe('issue 10 #11: source address', () => {
     expect(build('2001:db8::1')).toBe('2001:db8::1');
     expect(build('forged-by-client')).toBeUndefined();
     expect(build('203.0.113.7, 10.0.0.1')).toBeUndefined();
+  });
+});
+
+describe('configured redaction patterns reach every piece of client text in the audit event', () => {
+  it('scrubs a JSON-RPC id that matches an operator pattern', async () => {
+    const custom = await startHarness({
+      settings: {
+        redaction: {
+          ...DEFAULT_REDACTION,
+          valuePatterns: [...DEFAULT_REDACTION.valuePatterns, /ACME-\d{6}/g],
+        },
+      },
+    });
+    try {
+      await custom.handler(
+        toolCallEvent(
+          await custom.token('bob'),
+          'orders___get_order',
+          { order_id: '1' },
+          'ticket ACME-123456',
+        ),
+      );
+      const audit = custom.audit.events.at(-1);
+      expect(JSON.stringify(audit)).not.toContain('ACME-123456');
+      expect(audit?.requestParameters?.jsonRpcId).toContain('[REDACTED]');
+    } finally {
+      await custom.issuer.stop();
+    }
   });
 });
