@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { fixture } from './fixtures';
+import { sigV4Problems } from './sigv4';
 
 /**
  * A loopback stand-in for the CloudTrail Data `PutAuditEvents` endpoint that checks every request against the
@@ -43,11 +41,7 @@ export type Behavior =
   /** The service commits the request, then the connection drops: the answer is lost. */
   | { kind: 'commit-drop' };
 
-export const TEST_CREDENTIALS = {
-  accessKeyId: 'AKIDEXAMPLE',
-  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
-  sessionToken: 'session-token',
-};
+export { TEST_CREDENTIALS } from './sigv4';
 
 export class FakeCloudTrailData {
   readonly violations: string[] = [];
@@ -222,38 +216,13 @@ export class FakeCloudTrailData {
 
   /** Re-signs the request with the test credentials and the request's own date; the Authorization must match. */
   private async checkSignature(request: IncomingMessage, url: URL, body: string): Promise<void> {
-    const authorization = request.headers.authorization ?? '';
-    const date = request.headers['x-amz-date'];
-    if (!authorization.startsWith('AWS4-HMAC-SHA256 Credential='))
-      return this.violation('missing SigV4 Authorization');
-    if (!authorization.includes(`/${this.region}/${model.metadata.signingName}/aws4_request`))
-      this.violation(`wrong credential scope: ${authorization}`);
-    if (typeof date !== 'string' || !/^\d{8}T\d{6}Z$/.test(date)) return this.violation('missing x-amz-date');
-    if (request.headers['x-amz-security-token'] !== TEST_CREDENTIALS.sessionToken)
-      this.violation('missing x-amz-security-token');
-    const signedHeaders = /SignedHeaders=([^,]+)/.exec(authorization)?.[1]?.split(';') ?? [];
-    const headers: Record<string, string> = {};
-    for (const name of signedHeaders) headers[name] = String(request.headers[name] ?? '');
-    const signer = new SignatureV4({
-      service: model.metadata.signingName ?? '',
-      region: this.region,
-      credentials: TEST_CREDENTIALS,
-      sha256: Sha256,
-    });
-    const replay = new HttpRequest({
-      method: request.method ?? 'POST',
-      protocol: 'http:',
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      query: Object.fromEntries(url.searchParams.entries()),
-      headers,
+    for (const problem of await sigV4Problems(
+      request,
+      url,
       body,
-    });
-    const signingDate = new Date(
-      `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}T${date.slice(9, 11)}:${date.slice(11, 13)}:${date.slice(13, 15)}Z`,
-    );
-    const expected = await signer.sign(replay, { signingDate });
-    if (expected.headers.authorization !== authorization) this.violation('SigV4 signature does not verify');
+      this.region,
+      model.metadata.signingName ?? '',
+    ))
+      this.violation(problem);
   }
 }

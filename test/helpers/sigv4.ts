@@ -2,7 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { TEST_CREDENTIALS } from './fake-cloudtrail-data';
+
+/** The credentials every loopback fake expects requests to be signed with. */
+export const TEST_CREDENTIALS = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'session-token',
+};
 
 /**
  * Checks a request's SigV4 signature the way the loopback fakes do: re-signs it with the test credentials,
