@@ -21,6 +21,14 @@ export interface AssertionSigningJwk extends EcP256PublicJwk {
   readonly use: 'sig';
 }
 
+/** The members a thumbprint reads, of a JWK from anywhere (a parsed JWKS, node:crypto's export). */
+export interface JwkMembers {
+  readonly kty?: unknown;
+  readonly crv?: unknown;
+  readonly x?: unknown;
+  readonly y?: unknown;
+}
+
 /** 32 bytes in unpadded base64url are 43 characters. */
 const COORDINATE = /^[A-Za-z0-9_-]{43}$/;
 
@@ -40,7 +48,7 @@ function isCoordinate(value: unknown): value is string {
  * JWKS endpoint compute the same value without sharing any state, and a rotated key gets a new kid.
  * Throws {@link ConfigurationError} for anything that is not an EC P-256 public JWK.
  */
-export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string {
+export function jwkThumbprint(jwk: JwkMembers): string {
   if (jwk.kty !== 'EC' || jwk.crv !== 'P-256')
     throw new ConfigurationError(
       `identity assertion key must be an EC P-256 key (got kty ${String(jwk.kty)}, crv ${String(jwk.crv)})`,
