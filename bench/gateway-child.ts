@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   process.stdin.resume();
   const token = await stack.token('bob', 3600);
   process.stdout.write(
-    `${JSON.stringify({ mcpUrl: stack.mcpUrl, targetUrl: stack.target.url, auditFile: stack.auditFile, token })}\n`,
+    `${JSON.stringify({ mcpUrl: stack.mcpUrl, targetUrl: stack.target?.url, auditFile: stack.auditFile, token })}\n`,
   );
 }
 

@@ -53,6 +53,8 @@ import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudt
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
+import { TargetBridgeError } from '../local/target-bridge';
+import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
 import { UsersFileError } from '../local/users';
 
 // The SDK warns on Node < 22 about its releases after January 2027 (eight lines on stderr before every AWS
@@ -122,6 +124,12 @@ program
   .option('--data <dir>', 'audit store and state (gitignored)', join(ROOT, '.data'))
   .option('--log-only', 'evaluate and audit policy denials but let calls through (shadow mode)', false)
   .option('--no-watch', 'do not reload policies when files change')
+  .option(
+    '--target <name=url|name=stdio:command>',
+    'put your own MCP server behind the gateway as name___tool (Streamable HTTP URL or stdio command); repeatable; default: the demo orders server',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
   .action(
     async (options: {
       port: number;
@@ -131,8 +139,10 @@ program
       data: string;
       logOnly: boolean;
       watch: boolean;
+      target: string[];
     }) => {
       const out = (line: string) => process.stdout.write(`${line}\n`);
+      const targets = parseTargetSpecs(options.target);
       out('Starting the mcp-identity local stack…');
       let stack: Awaited<ReturnType<typeof startLocalStack>>;
       try {
@@ -145,6 +155,7 @@ program
           watchPolicies: options.watch,
           mode: options.logOnly ? 'log-only' : 'enforce',
           log: out,
+          targets,
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -170,6 +181,7 @@ program
       out('');
       out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, AgentCore gateway emulation)`);
       out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
+      for (const target of stack.targets) out(`  target             ${target.name}___*   ${target.describe}`);
       out(
         `  policies           ${options.policies}   (${stack.policies().policies.length} policies${options.watch ? '; edits reload automatically' : ''})`,
       );
@@ -183,8 +195,12 @@ program
       out('');
       out('Try it:');
       out(`  TOKEN=$(node bin/mcp-identity.js token ${first}${dataFlag})`);
+      const tryCall =
+        stack.target === undefined
+          ? '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
+          : '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}';
       out(
-        `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}'`,
+        `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${tryCall}'`,
       );
       out(
         `  npx -y @modelcontextprotocol/inspector@0.21.2 --cli ${stack.mcpUrl} --transport http --method tools/list --header "Authorization: Bearer $TOKEN"`,
@@ -786,6 +802,8 @@ async function main(argv: string[]): Promise<number> {
       error instanceof CliError ||
       error instanceof UsersFileError ||
       error instanceof LocalStackError ||
+      error instanceof TargetSpecError ||
+      error instanceof TargetBridgeError ||
       error instanceof McpIdentityError ||
       error instanceof PolicyStoreError ||
       error instanceof SchemaGenerationError ||

@@ -14,6 +14,8 @@ import { createInterceptorHandler, type InterceptorHandler } from '../lambda/han
 import { DevIssuer } from './dev-issuer';
 import { type Gateway, startGateway } from './gateway';
 import { type OrdersServer, startOrdersServer } from './orders-server';
+import { type BridgedTarget, startTargetBridge } from './target-bridge';
+import type { TargetSpec } from './target-specs';
 import { type LocalUsers, loadUsers } from './users';
 
 /** The file a running local stack describes itself in, so `mcp-identity token` can find it. */
@@ -53,6 +55,19 @@ export interface LocalStackOptions {
   readonly mode?: 'enforce' | 'log-only';
   /** Human-readable progress and request lines. */
   readonly log?: (line: string) => void;
+  /**
+   * The operator's own MCP servers (`dev --target`), each behind the gateway as `name___tool`. Without any, the
+   * demo orders server is the one target, as `orders`.
+   */
+  readonly targets?: readonly TargetSpec[];
+}
+
+/** A target behind the local gateway, as the dev log and tests see it. */
+export interface LocalTarget {
+  readonly name: string;
+  /** Where the gateway sends its JSON-RPC (the demo server, or the bridge in front of the operator's server). */
+  readonly url: string;
+  readonly describe: string;
 }
 
 export interface LocalStackState {
@@ -68,7 +83,9 @@ export interface LocalStack {
   readonly mcpUrl: string;
   readonly issuer: string;
   readonly auditFile: string;
-  readonly target: OrdersServer;
+  /** The demo orders server, when no `targets` were given. */
+  readonly target: OrdersServer | undefined;
+  readonly targets: readonly LocalTarget[];
   /** The dev issuer, for tools and tests that need tokens with other claims. */
   readonly devIssuer: DevIssuer;
   readonly users: () => LocalUsers;
@@ -108,8 +125,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Closed last (stops run in reverse): requests still in flight while the gateway stops keep their records.
     const audit = new JsonlAuditSink(auditFile);
     stops.push(() => audit.close());
-    const target = await startOrdersServer();
-    stops.push(() => target.stop());
+    let target: OrdersServer | undefined;
+    const targets: LocalTarget[] = [];
+    if (options.targets === undefined || options.targets.length === 0) {
+      const demo = await startOrdersServer();
+      stops.push(() => demo.stop());
+      target = demo;
+      targets.push({ name: 'orders', url: demo.url, describe: 'demo orders server (local/orders-server.ts)' });
+    } else {
+      for (const spec of options.targets) {
+        log(`connecting target ${spec.name}…`);
+        const bridge: BridgedTarget = await startTargetBridge(spec, { log });
+        stops.push(() => bridge.stop());
+        targets.push({ name: bridge.name, url: bridge.url, describe: bridge.describe });
+      }
+    }
 
     let interceptor: InterceptorHandler | undefined;
     let issuerUrl = '';
@@ -126,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               error: { code: -32000, message: 'The local stack is starting.' },
             },
           })),
-      targets: [{ name: 'orders', url: target.url }],
+      targets: targets.map(({ name, url }) => ({ name, url })),
       authorizationServer: () => issuerUrl,
       onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}`),
     });
@@ -226,6 +256,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       issuer: issuer.issuer,
       auditFile,
       target,
+      targets,
       devIssuer: issuer,
       users: () => users,
       policies: () => bundle,

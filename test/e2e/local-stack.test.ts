@@ -260,7 +260,7 @@ describe('the audit store and the target', () => {
   });
 
   it('the target never saw an Authorization header', () => {
-    expect(stack.target.authorizationHeadersSeen()).toBe(0);
+    expect(stack.target?.authorizationHeadersSeen()).toBe(0);
   });
 });
 

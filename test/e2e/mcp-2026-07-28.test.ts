@@ -286,7 +286,7 @@ describe('tools/call (2026-07-28)', () => {
   });
 
   it('the target never saw an Authorization header', () => {
-    expect(stack.target.authorizationHeadersSeen()).toBe(0);
+    expect(stack.target?.authorizationHeadersSeen()).toBe(0);
   });
 });
 
