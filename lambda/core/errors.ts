@@ -80,3 +80,18 @@ export class AuditWriteError extends McpIdentityError {
     );
   }
 }
+
+/**
+ * The signed identity assertion a target needs could not be made (KMS unreachable, throttled, denied, a key
+ * that is not the one published, or a token already expired). Without it the target cannot tell who calls, so
+ * the call is refused.
+ */
+export class AssertionSigningError extends McpIdentityError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(
+      message,
+      "The caller's identity could not be signed for the tool, so the request was not carried out.",
+      options,
+    );
+  }
+}
