@@ -4,6 +4,14 @@ import type { ClaimNames } from '../core/caller';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
+import { MAX_ASSERTION_TTL_SECONDS } from '../core/identity-assertion';
+import {
+  assertionHeaderProblem,
+  DEFAULT_ASSERTION_HEADER,
+  type IdentityDeliverySettings,
+  TARGET_NAME,
+  type TargetDelivery,
+} from '../core/identity-delivery';
 import { CALLER_FIELDS, type InjectionConfig } from '../core/injection';
 import { DEFAULT_REDACTED_KEYS, DEFAULT_VALUE_PATTERNS, type RedactionConfig } from '../core/redaction';
 
@@ -185,6 +193,20 @@ export interface InterceptorConfig {
   readonly maxBodyBytes: number;
   readonly audit: { readonly eventSource: string; readonly recipientAccountId: string };
   readonly resourceMetadataUrl?: string;
+  /** How each target receives the caller (arguments, the signed assertion); unlisted targets: arguments. */
+  readonly delivery: IdentityDeliverySettings;
+  /** Signing the identity assertion; present when some target takes it. */
+  readonly assertion?: AssertionSigningConfig;
+}
+
+/** The identity assertion's key, issuer and lifetime (`MCP_IDENTITY_ASSERTION_*`). */
+export interface AssertionSigningConfig {
+  /** The asymmetric KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs, by key ARN. */
+  readonly keyArn: string;
+  /** The assertions' `iss`. */
+  readonly issuer: string;
+  /** 1 to 300. @default 300 */
+  readonly ttlSeconds: number;
 }
 
 /** The non-empty variables starting with `prefix`, keyed by the rest of their name. */
@@ -368,6 +390,7 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
     'must be a 12-digit AWS account id',
   );
   const resourceMetadataUrl = read.url('RESOURCE_METADATA_URL');
+  const { delivery, assertion } = readIdentityDelivery(read);
   const problems = read.all();
   if (problems.length > 0) throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
 
@@ -399,6 +422,8 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
     maxBodyBytes,
     audit: { eventSource, recipientAccountId },
     ...(resourceMetadataUrl === undefined ? {} : { resourceMetadataUrl }),
+    delivery,
+    ...(assertion === undefined ? {} : { assertion }),
   };
   return deepFreeze(config);
 }
@@ -468,6 +493,77 @@ export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): Forwa
   });
 }
 
+const KMS_KEY_ARN = /^arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const DELIVERY_KEYS = ['arguments', 'assertion'];
+
+/** One `MCP_IDENTITY_TARGET_DELIVERY` entry: exactly `{ "arguments": boolean, "assertion": boolean }`. */
+function targetDelivery(value: unknown): TargetDelivery | undefined {
+  if (!isRecord(value)) return undefined;
+  const keys = Object.keys(value);
+  if (keys.length !== DELIVERY_KEYS.length || !DELIVERY_KEYS.every((key) => keys.includes(key)))
+    return undefined;
+  if (typeof value.arguments !== 'boolean' || typeof value.assertion !== 'boolean') return undefined;
+  return Object.freeze({ arguments: value.arguments, assertion: value.assertion });
+}
+
+/**
+ * `MCP_IDENTITY_TARGET_DELIVERY` (compact JSON `{ "<target>": { "arguments": bool, "assertion": bool } }`) and
+ * the `MCP_IDENTITY_ASSERTION_*` settings, which are required as soon as one target takes the assertion.
+ */
+function readIdentityDelivery(read: SettingsReader): {
+  delivery: IdentityDeliverySettings;
+  assertion?: AssertionSigningConfig;
+} {
+  const targets = new Map<string, TargetDelivery>();
+  const json = read.json('TARGET_DELIVERY') ?? {};
+  if (!isRecord(json))
+    read.problem(
+      'TARGET_DELIVERY',
+      'must be a JSON object { "<target>": { "arguments": …, "assertion": … } }',
+    );
+  else
+    for (const [name, value] of Object.entries(json)) {
+      const entry = targetDelivery(value);
+      if (!TARGET_NAME.test(name))
+        read.problem(
+          'TARGET_DELIVERY',
+          `'${name.slice(0, 100)}' is not a target name (letters, digits, single hyphens)`,
+        );
+      else if (entry === undefined)
+        read.problem(
+          'TARGET_DELIVERY',
+          `'${name}' must be { "arguments": true|false, "assertion": true|false }`,
+        );
+      else targets.set(name, entry);
+    }
+  const assertionHeader = read.text('ASSERTION_HEADER', DEFAULT_ASSERTION_HEADER);
+  const headerProblem = assertionHeaderProblem(assertionHeader);
+  if (headerProblem !== undefined) read.problem('ASSERTION_HEADER', headerProblem);
+  const keyArn = read.raw('ASSERTION_KEY_ID');
+  read.matching(
+    'ASSERTION_KEY_ID',
+    keyArn,
+    KMS_KEY_ARN,
+    'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>, not an alias)',
+  );
+  const issuer = read.raw('ASSERTION_ISSUER');
+  if (issuer !== undefined && (issuer.length > 512 || /[\s\p{Cc}]/u.test(issuer)))
+    read.problem('ASSERTION_ISSUER', 'must be at most 512 characters without spaces or control characters');
+  const ttlSeconds = read.integer(
+    'ASSERTION_TTL_SECONDS',
+    MAX_ASSERTION_TTL_SECONDS,
+    1,
+    MAX_ASSERTION_TTL_SECONDS,
+  );
+  const asserted = [...targets].filter(([, entry]) => entry.assertion).map(([name]) => name);
+  const delivery = { targets, assertionHeader };
+  if (asserted.length === 0) return { delivery };
+  const why = `when a target takes the identity assertion (${asserted.join(', ')})`;
+  if (keyArn === undefined) read.problem('ASSERTION_KEY_ID', `is required ${why}`);
+  if (issuer === undefined) read.problem('ASSERTION_ISSUER', `is required ${why}`);
+  return { delivery, assertion: { keyArn: keyArn ?? '', issuer: issuer ?? '', ttlSeconds } };
+}
+
 const TOKEN_FACTS = ['expiresAt', 'issuedAt', 'id'];
 
 /**
@@ -497,17 +593,35 @@ export interface AuthorizerConfig {
    * token whose remaining lifetime is shorter is refused, so no cached Allow outlives its token.
    */
   readonly cacheTtlSeconds: number;
+  /** Its refusals are audited like the proxy's (same event source and account, same value patterns). */
+  readonly audit: InterceptorConfig['audit'];
+  readonly valuePatterns: readonly RegExp[];
 }
 
-/** Reads the authorizer's MCP_IDENTITY_* variables (the token settings and the cache TTL). */
+/** Reads the authorizer's MCP_IDENTITY_* variables (the token settings, the cache TTL, audit settings). */
 export function loadAuthorizerConfig(env: NodeJS.ProcessEnv = process.env): AuthorizerConfig {
   const read = new SettingsReader(settingsWithPrefix(env, PREFIX), PREFIX);
   const jwt = readJwtSettings(read);
-  const cacheTtlSeconds = read.integer('AUTHORIZER_CACHE_TTL_SECONDS', 300, 0, 3600);
+  const cacheTtlSeconds = read.integer('AUTHORIZER_CACHE_TTL_SECONDS', 60, 0, 3600);
+  const eventSource = read.text('AUDIT_EVENT_SOURCE', 'mcp-identity', 256);
+  const recipientAccountId = read.required('RECIPIENT_ACCOUNT_ID');
+  read.matching(
+    'RECIPIENT_ACCOUNT_ID',
+    recipientAccountId || undefined,
+    /^\d{12}$/,
+    'must be a 12-digit AWS account id',
+  );
+  const redactPatterns = read.json('REDACT_PATTERNS') ?? [];
+  if (!isStringArray(redactPatterns)) read.problem('REDACT_PATTERNS', 'must be a JSON list of strings');
   const problems = read.all();
   if (problems.length > 0)
     throw new ConfigurationError(`invalid authorizer configuration: ${problems.join('; ')}`);
-  return deepFreeze({ jwt, cacheTtlSeconds });
+  return deepFreeze({
+    jwt,
+    cacheTtlSeconds,
+    audit: { eventSource, recipientAccountId },
+    valuePatterns: [...DEFAULT_VALUE_PATTERNS, ...(redactPatterns as string[]).map(compileRegex)],
+  });
 }
 
 const UPSTREAM = 'UPSTREAM_';

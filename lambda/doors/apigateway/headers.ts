@@ -1,0 +1,56 @@
+/**
+ * Reading API Gateway's header maps (REQUEST authorizer and proxy payload 1.0): `headers` holds the last value
+ * per name, `multiValueHeaders` every value; names keep the client's casing, so they are compared
+ * case-insensitively (CONTRACTS §7a, §7b). Pure; never throws.
+ */
+
+export interface HeaderMap {
+  readonly single: Readonly<Record<string, unknown>> | undefined;
+  readonly multi: Readonly<Record<string, unknown>> | undefined;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function stringField(object: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  const value = object[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Every value sent under `name`, from `multiValueHeaders` when it has the name (it holds them all), else from
+ * `headers`. Values that are not strings are ignored.
+ */
+export function headerValues(headers: HeaderMap, name: string): string[] {
+  const wanted = name.toLowerCase();
+  const collect = (map: Readonly<Record<string, unknown>> | undefined): string[] =>
+    map === undefined
+      ? []
+      : Object.entries(map)
+          .filter(([key]) => key.toLowerCase() === wanted)
+          .flatMap(([, value]) =>
+            typeof value === 'string'
+              ? [value]
+              : Array.isArray(value)
+                ? value.filter((item): item is string => typeof item === 'string')
+                : [],
+          );
+  const multi = collect(headers.multi);
+  return multi.length > 0 ? multi : collect(headers.single);
+}
+
+/** Every header as lower-cased name → values, from both maps (multi wins for a name it holds). */
+export function allHeaders(headers: HeaderMap): Map<string, string[]> {
+  const names = new Set(
+    [...Object.keys(headers.single ?? {}), ...Object.keys(headers.multi ?? {})].map((key) =>
+      key.toLowerCase(),
+    ),
+  );
+  const all = new Map<string, string[]>();
+  for (const name of names) {
+    const values = headerValues(headers, name);
+    if (values.length > 0) all.set(name, values);
+  }
+  return all;
+}
