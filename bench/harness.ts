@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { McpTool } from '../cli/schema';
-import type { InterceptorOutput } from '../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
@@ -10,6 +9,7 @@ import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import type { AuditEventData } from '../lambda/core/audit-event';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
+import type { InterceptorOutput } from '../lambda/doors/agentcore/contract';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
 import type { DiagnosticLog } from '../lambda/shared/logger';
 import { DevIssuer } from '../local/dev-issuer';

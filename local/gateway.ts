@@ -8,9 +8,9 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LATEST_PROTOCOL_VERSION as TARGET_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import type { InterceptorOutput, TransformedResponse } from '../lambda/adapters/agentcore-interceptor';
 import { HEADER_MISMATCH_CODE, mirroredHeaderMismatch } from '../lambda/core/mcp-headers';
 import { DEFAULT_VALUE_PATTERNS, REDACTED, redactString } from '../lambda/core/redaction';
+import type { InterceptorOutput, TransformedResponse } from '../lambda/doors/agentcore/contract';
 import type { InterceptorHandler } from '../lambda/handlers/interceptor';
 
 /**

@@ -1,7 +1,6 @@
 import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { respond } from '../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
@@ -10,6 +9,7 @@ import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-f
 import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
+import { respond } from '../lambda/doors/agentcore/contract';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
 import { DevIssuer } from './dev-issuer';
 import { type Gateway, startGateway } from './gateway';

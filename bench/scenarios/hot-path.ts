@@ -1,7 +1,7 @@
 import { JwtRsaVerifier } from 'aws-jwt-verify';
 import type { Jwks } from 'aws-jwt-verify/jwk';
-import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import type { InterceptorOutput } from '../../lambda/doors/agentcore/contract';
 import type { BenchProfile } from '../budget';
 import {
   AUDIENCE,

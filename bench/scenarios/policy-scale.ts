@@ -1,6 +1,6 @@
-import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import type { InterceptorOutput } from '../../lambda/doors/agentcore/contract';
 import type { BenchProfile } from '../budget';
 import { policyScaleFolder } from '../generate';
 import { type BenchIdentity, benchHandler, expectAllowed, toolCallEvent } from '../harness';

@@ -1,6 +1,6 @@
-import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import type { InterceptorOutput } from '../../lambda/doors/agentcore/contract';
 import type { BenchProfile } from '../budget';
 import { LIST_READER, toolListFolder } from '../generate';
 import { type BenchHandler, type BenchIdentity, benchHandler, expectListed, toolListEvent } from '../harness';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { interceptorInputSchema } from '../../lambda/adapters/agentcore-interceptor';
+import { interceptorInputSchema } from '../../lambda/doors/agentcore/contract';
 import { requestEvent } from '../helpers/fixtures';
 import { type Harness, startHarness } from '../helpers/harness';
 

@@ -1,7 +1,7 @@
-import { DECISION_HEADER } from '../../lambda/adapters/agentcore-interceptor';
 import type { AuditEventData } from '../../lambda/core/audit-event';
 import type { PolicyDecisionPoint } from '../../lambda/core/decision';
 import { DecisionPointError } from '../../lambda/core/errors';
+import { DECISION_HEADER } from '../../lambda/guard/answers';
 import { fixture, requestEvent, toolCallEvent } from '../helpers/fixtures';
 import { type Harness, startHarness } from '../helpers/harness';
 

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { InterceptorOutput } from '../../lambda/adapters/agentcore-interceptor';
+import type { InterceptorOutput } from '../../lambda/doors/agentcore/contract';
 import { type Gateway, startGateway } from '../../local/gateway';
 
 /**

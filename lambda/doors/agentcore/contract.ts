@@ -150,11 +150,7 @@ export interface InterceptorOutput {
   };
 }
 
-/** Header marking responses the interceptor produced itself, so the RESPONSE step does not audit them twice. */
-export const DECISION_HEADER = 'x-mcp-identity-decision';
-
-/** Header names are case-insensitive; the gateway documents no casing. Multi-valued headers: first value. */
-/** Every value of a header, across case variants of its name and multi-valued entries. */
+/** Every value of a header, across case variants of its name (the gateway documents no casing) and lists. */
 export function headerValues(
   input: Record<string, string | string[]> | null | undefined,
   name: string,
@@ -166,6 +162,7 @@ export function headerValues(
   );
 }
 
+/** The first value of a header, whatever the casing of its name. */
 export function headerValue(
   input: Record<string, string | string[]> | null | undefined,
   name: string,

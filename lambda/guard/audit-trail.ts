@@ -1,0 +1,74 @@
+import { type AuditSettings, type AuditSink, buildAuditEvent } from '../core/audit-event';
+import { AuditWriteError } from '../core/errors';
+import { type RedactionConfig, redactString, redactValue } from '../core/redaction';
+import type { DiagnosticLog } from '../shared/logger';
+import type { AuditDraft } from './audit-records';
+
+/** Where the guard's records become audit events: scrubbed, stamped and written, one per step. */
+export interface AuditTrail {
+  /** Free text that can echo client input, through the operator's value patterns (a pasted token stays out). */
+  scrub(text: string): string;
+  /** An error as the diagnostic log may hold it: scrubbed and bounded (errors may quote request data). */
+  scrubError(error: unknown): string;
+  /** Writes one event with this UID; throws {@link AuditWriteError} when the sink fails. */
+  write(record: AuditDraft, uid: string): Promise<void>;
+  /**
+   * RESPONSE-step audit: the call has already run and its decision was recorded at REQUEST, so a failing sink
+   * is logged loudly but does not withhold the result (or invite the client to repeat a side effect).
+   */
+  writeOutcome(record: AuditDraft, uid: string): Promise<void>;
+}
+
+export function createAuditTrail(deps: {
+  readonly audit: AuditSink;
+  readonly log: DiagnosticLog;
+  readonly redaction: RedactionConfig;
+  readonly settings: AuditSettings;
+  readonly now: () => Date;
+}): AuditTrail {
+  const { audit, log, redaction, now } = deps;
+  // The operator's own redaction patterns also cover the client text the builder stores (the id, names, …).
+  const settings: AuditSettings = { ...deps.settings, valuePatterns: redaction.valuePatterns };
+  const scrub = (text: string): string => redactString(text, redaction.valuePatterns);
+  const scrubError = (error: unknown): string =>
+    scrub(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, 2000);
+
+  function scrubbed(record: AuditDraft): AuditDraft {
+    return {
+      ...record,
+      method: scrub(record.method),
+      ...(record.toolName === undefined ? {} : { toolName: scrub(record.toolName) }),
+      ...(record.reason === undefined ? {} : { reason: scrub(record.reason) }),
+      ...(record.userAgent === undefined ? {} : { userAgent: scrub(record.userAgent) }),
+      ...(record.sessionId === undefined ? {} : { sessionId: scrub(record.sessionId) }),
+      ...(record.extra === undefined
+        ? {}
+        : { extra: redactValue(record.extra, redaction) as Record<string, unknown> }),
+    };
+  }
+
+  async function write(record: AuditDraft, uid: string): Promise<void> {
+    try {
+      await audit.write(
+        buildAuditEvent({ ...scrubbed(record), time: now() }, settings, { newUid: () => uid }),
+      );
+    } catch (error) {
+      log.error('audit event could not be written', {
+        error: scrubError(error),
+        method: scrub(record.method),
+        phase: record.phase,
+      });
+      throw new AuditWriteError('audit sink failed', { cause: error });
+    }
+  }
+
+  async function writeOutcome(record: AuditDraft, uid: string): Promise<void> {
+    try {
+      await write(record, uid);
+    } catch (error) {
+      if (!(error instanceof AuditWriteError)) throw error;
+    }
+  }
+
+  return { scrub, scrubError, write, writeOutcome };
+}

@@ -1,0 +1,69 @@
+/**
+ * The guard's extension slots, in the order they run. Each is a small interface the guard's deps take as an
+ * ordered list; an empty list (the default) leaves the pipeline as it is. Every slot fails closed: a hook that
+ * throws refuses the call, or hides the listing entries, and the guard audits it.
+ *
+ *   REQUEST:  authenticate → parse → policy (core/authorize) → gates[].onCall → forwardSteps[] → audit → forward
+ *   RESPONSE: listings: policy ∩ gates[].onListing → filter → audit;  calls: re-decide → outcome audit
+ */
+import type { AuditErrorCode } from '../core/audit-event';
+import type { Caller } from '../core/caller';
+import type { McpOperation } from '../core/mcp-operation';
+import type { Door, HeaderIntent, RequestFacts } from './types';
+
+/** What a hook sees of one request that policy let through (or, in log-only mode, would have refused). */
+export interface AllowedRequest {
+  readonly door: Door;
+  readonly caller: Caller;
+  readonly operation: McpOperation;
+  readonly facts: RequestFacts;
+  readonly decisionId: string;
+}
+
+/** A gate's refusal: the reason is shown to the caller (scrubbed) and audited under `errorCode`. */
+export interface GateRefusal {
+  readonly reason: string;
+  readonly errorCode: AuditErrorCode;
+}
+
+/** What one listing response offers a caller, for gates that hide entries. */
+export interface OfferedListing {
+  readonly door: Door;
+  readonly caller: Caller;
+  readonly facts: RequestFacts;
+  /** The JSON-RPC messages of the response (list results, search results, errors), as the target sent them. */
+  readonly messages: readonly unknown[];
+}
+
+/**
+ * A check beside policy, enforced in every mode, that gates calls and filters listings with one predicate
+ * (agentgateway's ext_mcp) — e.g. pinned tool definitions: refuse a call to, and hide from lists, a tool whose
+ * definition digest drifted from the pinned one. Gates run in order; the first refusal wins.
+ */
+export interface Gate {
+  readonly name: string;
+  /** REQUEST step, after policy: a refusal of its own, or undefined to let the request on. */
+  onCall?(request: AllowedRequest): Promise<GateRefusal | undefined>;
+  /** RESPONSE step: names of listed tools to hide from this caller, whatever policy says. */
+  onListing?(listing: OfferedListing): Promise<ReadonlySet<string>>;
+}
+
+/** What goes downstream: the message (identity injected by core/authorize) and the header changes. */
+export interface Outgoing {
+  readonly message: unknown;
+  readonly headers: HeaderIntent;
+  /** Names of the injected identity arguments still in `message` (audited). */
+  readonly injected?: readonly string[];
+}
+
+/**
+ * Shapes an allowed request before it is forwarded — e.g. per-target identity delivery: a signed identity
+ * assertion header for the target of the tool called, in addition to or instead of the injected `_caller_*`
+ * arguments. Steps run in order, each on the previous one's output. Whatever they return, the client's
+ * `Authorization` stays in `headers.remove`. A step that throws stops the request: nothing half-delivered
+ * is forwarded (503, audited).
+ */
+export interface ForwardStep {
+  readonly name: string;
+  apply(request: AllowedRequest, outgoing: Outgoing): Promise<Outgoing>;
+}
