@@ -4,6 +4,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import { z } from 'zod';
 import { CALLER_FIELDS } from '../lambda/core/injection';
+import { assertionSchema, type TargetConfig, targetListSchema } from './target-config';
 
 /**
  * The deployment's configuration: one object under the CDK context key `mcpIdentity` (cdk.json, or
@@ -142,13 +143,41 @@ export const stackConfigSchema = z
           .string()
           .regex(/^[A-Za-z0-9-]{1,48}$/, 'letters, digits and hyphens, at most 48')
           .default('mcp-identity'),
-        demoTarget: z.boolean().default(true),
+        /** Before `targets` existed: `true` (the default) = the demo target alone. Not together with `targets`. */
+        demoTarget: z.boolean().optional(),
+        /** The endpoints behind the gateway (lib/target-config.ts). @default - the demo target alone */
+        targets: targetListSchema.optional(),
         resourceMetadataUrl: z.url().optional(),
       })
       .strict()
-      .default({ name: 'mcp-identity', demoTarget: true }),
+      .superRefine((gateway, context) => {
+        if (gateway.targets !== undefined && gateway.demoTarget !== undefined)
+          context.addIssue({
+            code: 'custom',
+            path: ['demoTarget'],
+            message:
+              'cannot be used together with gateway.targets: list { "kind": "demo" } in gateway.targets instead (or leave it out)',
+          });
+      })
+      .transform(({ demoTarget, targets, ...gateway }) => ({
+        ...gateway,
+        targets: targets ?? (demoTarget === false ? [] : DEMO_ONLY),
+      }))
+      .prefault({}),
+    /** The signed identity assertion for targets that take it (lib/target-config.ts). */
+    assertion: assertionSchema,
   })
   .strict();
+
+/** What `gateway.demoTarget: true` (or no `targets`) means. */
+const DEMO_ONLY: readonly TargetConfig[] = Object.freeze([
+  Object.freeze({
+    kind: 'demo',
+    name: 'orders',
+    outboundAuth: { type: 'iam' },
+    identity: ['arguments'],
+  }) as TargetConfig,
+]);
 
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
@@ -164,7 +193,10 @@ export function parseStackConfig(raw: unknown, source = CONTEXT_KEY): StackConfi
   const parsed = stackConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
-    const key = [source, ...issue.path.map(String)].join('.');
+    const key = issue.path.reduce<string>(
+      (path, part) => (typeof part === 'number' ? `${path}[${part}]` : `${path}.${String(part)}`),
+      source,
+    );
     if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.join(', ')}`;
     return `${key}: ${issue.message.includes('received undefined') ? 'is required' : issue.message}`;
   });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Stack, type StackProps, Token } from 'aws-cdk-lib';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -8,9 +8,12 @@ import { tokenReads } from '../lambda/adapters/policy-token-reads';
 import { ConfigurationError } from '../lambda/core/errors';
 import type { StackConfig } from './config';
 import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
+import { AssertionKey } from './constructs/assertion-key';
 import { AuditTrail } from './constructs/audit-trail';
 import { PROJECT_ROOT } from './constructs/mcp-function';
 import { McpPolicyStore } from './constructs/policy-store';
+import { deliveryMap } from './target-config';
+import { checkTargetPolicies, unknownTargetMessage } from './target-policy-check';
 
 export interface McpIdentityStackProps extends StackProps {
   readonly config: StackConfig;
@@ -24,6 +27,8 @@ export class McpIdentityStack extends Stack {
   readonly frontDoor: AgentCoreFrontDoor;
   readonly policyStore: McpPolicyStore;
   readonly auditTrail: AuditTrail;
+  /** The identity assertion key and its JWKS, when some target takes the assertion. */
+  readonly assertionKey?: AssertionKey;
 
   constructor(scope: Construct, id: string, props: McpIdentityStackProps) {
     super(scope, id, props);
@@ -42,6 +47,24 @@ export class McpIdentityStack extends Stack {
       terminationProtection: config.audit.terminationProtection,
       ...(encryptionKey ? { encryptionKey } : {}),
     });
+
+    // Policies and targets must agree: a tool of no declared target fails synth (issue 12 #1).
+    const targets = config.gateway.targets;
+    const targetNames = targets.map((target) => target.name);
+    const coverage = checkTargetPolicies(
+      this.policyStore.bundle.policies,
+      targetNames,
+      this.policyStore.bundle.actionParents,
+      config.authorization.policyDir,
+    );
+    if (coverage.unknownTargets.length > 0)
+      throw new ConfigurationError(unknownTargetMessage(coverage.unknownTargets, targetNames));
+    if (targets.some((target) => target.identity.includes('assertion')))
+      this.assertionKey = new AssertionKey(this, 'Assertion', {
+        ...(config.assertion.keyArn ? { keyArn: config.assertion.keyArn } : {}),
+        logRetention,
+        ...(encryptionKey ? { encryptionKey } : {}),
+      });
 
     const identity = config.identity;
     const environment: Record<string, string> = {
@@ -74,6 +97,9 @@ export class McpIdentityStack extends Stack {
       ...(config.gateway.resourceMetadataUrl
         ? { MCP_IDENTITY_RESOURCE_METADATA_URL: config.gateway.resourceMetadataUrl }
         : {}),
+      // How each target takes the caller: injected arguments and/or the signed assertion header.
+      MCP_IDENTITY_TARGET_DELIVERY: JSON.stringify(deliveryMap(targets)),
+      ...(this.assertionKey ? this.assertionKey.signerEnvironment(config.assertion) : {}),
     };
 
     assertEnvironmentFits(environment);
@@ -87,13 +113,21 @@ export class McpIdentityStack extends Stack {
       interceptorEnvironment: environment,
       auditLogGroup: this.auditTrail.logGroup,
       generatedDir: this.policyStore.generatedDir,
-      demoTarget: config.gateway.demoTarget,
+      targets,
+      assertionHeader: config.assertion.header,
       injection: config.injection,
       logRetention,
       ...(encryptionKey ? { encryptionKey } : {}),
     });
     this.policyStore.grantIsAuthorized(this.frontDoor.interceptor.function);
     this.policyStore.grantListPolicies(this.frontDoor.interceptor.function);
+    this.assertionKey?.grantSign(this.frontDoor.interceptor.function);
+    for (const built of this.frontDoor.targets)
+      if (coverage.targetsWithoutPolicy.includes(built.config.name))
+        Annotations.of(built.target).addWarningV2(
+          'mcp-identity:target-without-policy',
+          `target ${built.config.name}: no permit policy in ${config.authorization.policyDir}/ names its tools (Action::"${built.config.name}___…", or a group holding them), so every call to it is denied. Write one (README, "Policies").`,
+        );
 
     new CfnOutput(this, 'GatewayUrl', {
       value: this.frontDoor.gateway.gatewayUrl ?? '',
@@ -101,6 +135,17 @@ export class McpIdentityStack extends Stack {
     });
     new CfnOutput(this, 'PolicyStoreId', { value: this.policyStore.policyStoreId });
     new CfnOutput(this, 'AuditStore', { value: config.audit.store });
+    if (this.assertionKey) {
+      new CfnOutput(this, 'AssertionJwksUrl', {
+        value: this.assertionKey.jwksDocumentUrl,
+        description: 'JWKS of the identity assertion key: targets verify assertions against it',
+      });
+      new CfnOutput(this, 'AssertionIssuer', {
+        value: config.assertion.issuer ?? this.assertionKey.defaultIssuer,
+        description: 'iss of the identity assertions',
+      });
+      new CfnOutput(this, 'AssertionKeyArn', { value: this.assertionKey.key.keyArn });
+    }
     new CfnOutput(this, 'AuditLogGroup', { value: this.auditTrail.logGroup.logGroupName });
     if (this.auditTrail.eventDataStoreId !== undefined)
       new CfnOutput(this, 'EventDataStoreId', { value: this.auditTrail.eventDataStoreId });
@@ -145,7 +190,7 @@ export function assertEnvironmentFits(environment: Record<string, string>): void
       .map(([key, size]) => `${key} (${size} bytes)`)
       .join(', ');
     throw new ConfigurationError(
-      `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}); the largest settings are ${largest}. Shorten redaction patterns or injection bindings.`,
+      `the interceptor's environment would take about ${total} bytes (Lambda allows ${LAMBDA_ENVIRONMENT_BYTES}); the largest settings are ${largest}. Shorten redaction patterns or injection bindings (or target names: MCP_IDENTITY_TARGET_DELIVERY has one entry per target).`,
     );
   }
 }
