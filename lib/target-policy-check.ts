@@ -4,9 +4,9 @@ import { TOOL_SEPARATOR } from './target-config';
 
 /**
  * Do the policies and the declared targets agree? Checked at synth (no aws-cdk-lib import here, so the CLI can
- * run it too): a policy that names a tool (`Action::"name___tool"`) of no declared target is a mistake that
- * would otherwise deploy silently (a renamed or removed target, a typo) and fails synth; a target that no permit
- * policy can reach is denied for everyone, which is legal but worth a warning.
+ * run it too): a policy that names a tool (`Action::"name___tool"`) or the tool group (`Action::"target:name"`)
+ * of no declared target is a mistake that would otherwise deploy silently (a renamed or removed target, a typo)
+ * and fails synth; a target that no permit policy can reach is denied for everyone: legal, but worth a warning.
  */
 
 type EntityRef = { readonly type: string; readonly id: string };
@@ -45,10 +45,20 @@ export function toolPrefix(id: string): string | undefined {
   return at > 0 ? id.slice(0, at) : undefined;
 }
 
+/** `schema generate` puts each target's tools in the group `target:<name>`. */
+const TARGET_GROUP = 'target:';
+
+/** The target an action names: its tool prefix, or the target of a `target:<name>` group. */
+function namedTarget(id: string): string | undefined {
+  if (id.startsWith(TARGET_GROUP) && id.length > TARGET_GROUP.length) return id.slice(TARGET_GROUP.length);
+  return toolPrefix(id);
+}
+
 export interface UnknownTargetFinding {
   /** Path of the policy file, as the operator knows it (policy folder + file). */
   readonly file: string;
   readonly policyId: string;
+  /** The action named: a tool (`target___tool`) or a target's group (`target:<name>`). */
   readonly tool: string;
   readonly target: string;
 }
@@ -106,7 +116,7 @@ export function checkTargetPolicies(
     if (permit && policy.scope?.action.op === 'All') for (const target of declared) reached.add(target);
     const seen = new Set<string>();
     for (const action of actionsNamed(policy)) {
-      const prefix = toolPrefix(action.id);
+      const prefix = namedTarget(action.id);
       if (prefix !== undefined && !declared.has(prefix) && !seen.has(action.id)) {
         seen.add(action.id);
         unknownTargets.push({
@@ -136,7 +146,7 @@ export function unknownTargetMessage(
   return `policies name tools of targets that are not declared in gateway.targets (declared: ${declared}):\n${findings
     .map(
       (finding) =>
-        `  - ${finding.file} [${finding.policyId}] names the tool ${finding.tool}, but no target is named "${finding.target}"`,
+        `  - ${finding.file} [${finding.policyId}] names ${finding.tool.startsWith(TARGET_GROUP) ? 'the action group' : 'the tool'} ${finding.tool}, but no target is named "${finding.target}"`,
     )
     .join('\n')}\nDeclare the target in gateway.targets, or change or remove the policy.`;
 }
