@@ -1,5 +1,5 @@
 import { GetPublicKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import type { LambdaFunctionURLEvent } from 'aws-lambda';
 import { assertionSigningJwk } from '../core/jwk-thumbprint';
 import { type DiagnosticLog, logger } from '../shared/logger';
 
@@ -22,7 +22,12 @@ export interface JwksHandlerDeps {
   readonly log?: DiagnosticLog;
 }
 
-type JwksResult = LambdaFunctionURLResult & { statusCode: number; headers: Record<string, string> };
+/** A Function URL response (payload 2.0, the structured form of LambdaFunctionURLResult). */
+interface JwksResult {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
 
 const json = (statusCode: number, body: unknown, headers: Record<string, string> = {}): JwksResult => ({
   statusCode,
