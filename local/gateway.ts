@@ -10,8 +10,12 @@ import type { AddressInfo } from 'node:net';
 import { LATEST_PROTOCOL_VERSION as TARGET_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { HEADER_MISMATCH_CODE, mirroredHeaderMismatch } from '../lambda/core/mcp-headers';
 import { DEFAULT_VALUE_PATTERNS, REDACTED, redactString } from '../lambda/core/redaction';
-import type { InterceptorOutput, TransformedResponse } from '../lambda/doors/agentcore/contract';
-import type { InterceptorHandler } from '../lambda/handlers/interceptor';
+import type {
+  InterceptorInput,
+  InterceptorOutput,
+  TransformedResponse,
+} from '../lambda/doors/agentcore/contract';
+import type { InterceptorHandler } from '../lambda/doors/agentcore/door';
 
 /**
  * An emulation of the Amazon Bedrock AgentCore Gateway for MCP targets, on loopback. Each HTTP request
@@ -513,15 +517,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     } catch {
       parsed = undefined;
     }
-    const gatewayRequest = {
-      path: '/mcp',
-      httpMethod: 'POST',
-      headers,
-      ...(parsed === undefined ? {} : { body: parsed }),
-    };
-    const event = {
+    // The documented REQUEST event (typed by the AgentCore door's contract, so the two cannot drift apart); the
+    // interceptor is that door: its codec decodes the event for the guard and encodes the guard's result.
+    const event: InterceptorInput = {
       interceptorInputVersion: '1.0',
-      mcp: { rawGatewayRequest: { body: raw }, gatewayRequest },
+      mcp: {
+        rawGatewayRequest: { body: raw },
+        gatewayRequest: {
+          path: '/mcp',
+          httpMethod: 'POST',
+          headers,
+          ...(parsed === undefined ? {} : { body: parsed }),
+        },
+      },
     };
 
     const decided: InterceptorOutput = await options.interceptor()(event);
@@ -544,7 +552,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       rawMethod === 'tools/call' ? ` ${logSafe((parsed as JsonRpc).params?.name, LOG_TOOL_CHARS)}` : '';
     if (answer.body !== undefined && answer.body !== null) {
       // RESPONSE interceptor: runs for every answer to a request with an id, including short-circuits.
-      const after = await options.interceptor()({ ...event, mcp: { ...event.mcp, gatewayResponse: answer } });
+      const responseEvent: InterceptorInput = { ...event, mcp: { ...event.mcp, gatewayResponse: answer } };
+      const after = await options.interceptor()(responseEvent);
       answer = after.mcp.transformedGatewayResponse ?? answer;
     }
     options.onRequest?.(
