@@ -53,7 +53,9 @@ export interface GuardRequest {
 }
 
 /**
- * Header changes for what goes downstream (Envoy ext_authz's "OK with header mutations"). `remove` always
+ * Header changes for what goes downstream (Envoy ext_authz's "OK with header mutations"), applied in that order:
+ * the client's headers named in `remove` are dropped, then `set` is applied (so a step may give the target an
+ * `Authorization` of its own; never the client's). `remove` always
  * holds `authorization`: the client's token never reaches a target (MCP: no token passthrough). A door that
  * cannot forward client headers at all (AgentCore) satisfies `remove` by construction.
  */
