@@ -1,23 +1,33 @@
-import { bearerToken, JwtTokenVerifier } from '../adapters/jwt-token-verifier';
+import { randomUUID } from 'node:crypto';
+import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { LogAuditSink } from '../adapters/log-audit-sink';
-import { type AuditSettings, type AuditSink, buildAuditEvent, requestDigest } from '../core/audit-event';
+import type { AuditSettings, AuditSink } from '../core/audit-event';
 import type { TokenVerifier } from '../core/caller';
-import { InvalidTokenError, IssuerUnavailableError } from '../core/errors';
-import { redactString } from '../core/redaction';
+import { InvalidTokenError } from '../core/errors';
+import { DEFAULT_REDACTION, type RedactionConfig } from '../core/redaction';
 import {
-  type AuthorizerRequest,
   type AuthorizerResult,
   allowResult,
   decodeAuthorizerEvent,
   UNAUTHORIZED,
 } from '../doors/apigateway/authorizer';
+import {
+  type AuditDraft,
+  auditedFacts,
+  malformedRecord,
+  refusedCredentialRecord,
+} from '../guard/audit-records';
+import { createAuditTrail } from '../guard/audit-trail';
+import { createVerification } from '../guard/authenticate';
 import { type AuthorizerConfig, loadAuthorizerConfig } from '../shared/config';
 import { createAuditLogger, type DiagnosticLog, logger } from '../shared/logger';
 
 export interface AuthorizerSettings {
   /** The result cache TTL configured on API Gateway; tokens expiring sooner are refused. */
   readonly cacheTtlSeconds: number;
-  readonly audit: AuditSettings;
+  readonly audit: Omit<AuditSettings, 'mode' | 'valuePatterns'>;
+  /** Its value patterns scrub client text in refusal events, as the guard's do. */
+  readonly redaction: RedactionConfig;
 }
 
 export interface AuthorizerDeps {
@@ -26,6 +36,8 @@ export interface AuthorizerDeps {
   readonly log: DiagnosticLog;
   readonly settings: AuthorizerSettings;
   readonly now?: () => Date;
+  /** A fresh audit event UID. @default crypto.randomUUID */
+  readonly newId?: () => string;
 }
 
 export type AuthorizerHandler = (event: unknown) => Promise<AuthorizerResult>;
@@ -34,117 +46,97 @@ export type AuthorizerHandler = (event: unknown) => Promise<AuthorizerResult>;
 export class UnauthorizedError extends Error {
   constructor() {
     super(UNAUTHORIZED);
+    // API Gateway reads only the message; the type stays the plain `Error` its documented examples throw.
     this.name = 'Error';
   }
 }
 
 /**
  * Thrown when the caller cannot be authenticated for a reason that is not theirs (the identity provider is
- * unreachable, the event cannot be read): API Gateway answers 500 (`AUTHORIZER_FAILURE`), never an Allow.
+ * unreachable, the event cannot be read, a fault): API Gateway answers 500 (`AUTHORIZER_FAILURE`), never an
+ * Allow, and not a 401 that would send the client to refresh a good token.
  */
 export class AuthorizerFailure extends Error {}
 
+const UNREADABLE_EVENT = 'The authorizer event could not be read.';
+
 /**
  * The API Gateway door's Lambda REQUEST authorizer. It only authenticates — the event has no body, so there is
- * nothing to decide on — and answers an Allow for the whole API with the caller as a flat context, or fails
- * with `Unauthorized` (401). API Gateway caches the answer by the `Authorization` value for the configured TTL
- * and cannot shorten it per token, so a token that would expire inside the TTL is refused rather than cached
- * past its lifetime. Every refusal is audited. The MCP proxy verifies the token again on every request.
+ * nothing to decide on — through the guard's one verification path (lambda/guard/authenticate.ts), and answers
+ * an Allow for the whole API with the caller as a flat context, or fails with `Unauthorized` (401). API Gateway
+ * caches the answer by the `Authorization` value for the configured TTL and cannot shorten it per token, so a
+ * token that would expire inside the TTL is refused rather than cached past its lifetime. Every refusal is
+ * audited as the guard audits it. The MCP proxy verifies the token again on every request.
  */
 export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler {
   const { verifier, audit, log, settings } = deps;
   const now = deps.now ?? (() => new Date());
-  const patterns = settings.audit.valuePatterns ?? [];
-  const scrub = (text: string): string => redactString(text, patterns).slice(0, 500);
+  const newId = deps.newId ?? randomUUID;
+  const trail = createAuditTrail({
+    audit,
+    log,
+    redaction: settings.redaction,
+    settings: { ...settings.audit, mode: 'enforce' },
+    now,
+  });
+  // The 401 the client sees is API Gateway's UNAUTHORIZED gateway response: no metadata URL is needed here.
+  const verify = createVerification({
+    verifier,
+    log,
+    scrubError: trail.scrubError,
+    resourceMetadataUrl: undefined,
+  });
 
-  async function refuse(
-    request: AuthorizerRequest | undefined,
-    cause: string,
-    reason: string,
-    errorCode: 'InvalidToken' | 'MalformedRequest' | 'AuthorizationServiceError',
-  ): Promise<void> {
+  async function audited(record: AuditDraft): Promise<void> {
     try {
-      await audit.write(
-        buildAuditEvent(
-          {
-            time: now(),
-            phase: 'request',
-            caller: undefined,
-            // The authorizer sees no body: which JSON-RPC method was meant is unknown here.
-            method: 'unknown',
-            decision: 'deny',
-            enforced: true,
-            errorCode,
-            reason,
-            requestDigest: requestDigest('unknown', null),
-            ...(request?.facts.userAgent === undefined ? {} : { userAgent: request.facts.userAgent }),
-            ...(request?.facts.sourceIp === undefined ? {} : { sourceIp: request.facts.sourceIp }),
-            extra: {
-              door: 'apigw',
-              step: 'authorizer',
-              cause: scrub(cause),
-              ...(request?.facts.requestId === undefined ? {} : { requestId: request.facts.requestId }),
-              ...(request?.facts.httpMethod === undefined ? {} : { httpMethod: request.facts.httpMethod }),
-            },
-          },
-          settings.audit,
-        ),
-      );
-    } catch (error) {
-      // The request is refused either way; a lost audit line is loud in the diagnostics.
-      log.error('audit event could not be written', { error: scrub(String(error)) });
+      await trail.write(record, newId());
+    } catch {
+      // Logged by the trail; the request is refused either way.
     }
   }
 
-  return async (event: unknown): Promise<AuthorizerResult> => {
+  async function authorize(event: unknown): Promise<AuthorizerResult> {
     const decoded = decodeAuthorizerEvent(event);
     if (!decoded.ok) {
       log.error('not a REQUEST authorizer event; refusing', { problem: decoded.problem });
-      await refuse(undefined, decoded.problem, 'The request could not be read.', 'MalformedRequest');
+      await audited({
+        ...malformedRecord({}, undefined, undefined, UNREADABLE_EVENT),
+        extra: { cause: decoded.problem },
+      });
       throw new AuthorizerFailure('the authorizer event could not be read');
     }
     const { request } = decoded;
-    const reason = new InvalidTokenError('').safeReason;
-    if (request.ambiguous) {
-      await refuse(request, 'more than one Authorization header', reason, 'InvalidToken');
-      throw new UnauthorizedError();
+    const facts = auditedFacts(request.facts, trail.scrub);
+    const verification = await verify(request.credential, null);
+    if (!verification.ok) {
+      await audited(refusedCredentialRecord(facts, 'request', undefined, 'unknown', verification));
+      if (verification.answer.cause === 'unauthenticated') throw new UnauthorizedError();
+      throw new AuthorizerFailure('the caller could not be authenticated');
     }
-    const token = bearerToken(request.authorization);
-    if (token === undefined) {
-      const cause =
-        request.authorization === undefined
-          ? 'no Authorization header'
-          : 'Authorization is not a bearer token';
-      await refuse(request, cause, reason, 'InvalidToken');
-      throw new UnauthorizedError();
-    }
-    let caller: Awaited<ReturnType<TokenVerifier['verify']>>;
-    try {
-      caller = await verifier.verify(token);
-    } catch (error) {
-      if (error instanceof IssuerUnavailableError) {
-        log.error('identity provider unavailable', { error: scrub(error.message) });
-        await refuse(request, error.message, error.safeReason, 'AuthorizationServiceError');
-        throw new AuthorizerFailure('the identity provider is unavailable');
-      }
-      if (!(error instanceof InvalidTokenError))
-        log.error('unexpected token verification failure', { error: scrub(String(error)) });
-      const cause = error instanceof InvalidTokenError ? error.message : 'token verification failed';
-      await refuse(request, cause, reason, 'InvalidToken');
-      throw new UnauthorizedError();
-    }
+    const { caller } = verification;
     const remaining = caller.expiresAt - Math.floor(now().getTime() / 1000);
     if (remaining < settings.cacheTtlSeconds) {
       // A cached Allow would outlive the token: refused, so the client refreshes it now.
-      await refuse(
-        request,
-        `token expires in ${remaining} s, within the authorizer cache TTL of ${settings.cacheTtlSeconds} s`,
-        reason,
-        'InvalidToken',
+      await audited(
+        refusedCredentialRecord(facts, 'request', undefined, 'unknown', {
+          reason: new InvalidTokenError('').safeReason,
+          cause: `token expires in ${remaining} s, within the authorizer cache TTL of ${settings.cacheTtlSeconds} s`,
+        }),
       );
       throw new UnauthorizedError();
     }
     return allowResult(caller, request.apiArn);
+  }
+
+  return async (event) => {
+    try {
+      return await authorize(event);
+    } catch (error) {
+      if (error instanceof UnauthorizedError || error instanceof AuthorizerFailure) throw error;
+      // Fail closed: whatever went wrong, no Allow.
+      log.error('authorizer failed; refusing', { error: trail.scrubError(error) });
+      throw new AuthorizerFailure('the authorizer failed');
+    }
   };
 }
 
@@ -152,7 +144,8 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
 export function authorizerSettings(config: AuthorizerConfig): AuthorizerSettings {
   return {
     cacheTtlSeconds: config.cacheTtlSeconds,
-    audit: { ...config.audit, mode: 'enforce', valuePatterns: config.valuePatterns },
+    audit: config.audit,
+    redaction: { ...DEFAULT_REDACTION, valuePatterns: config.valuePatterns },
   };
 }
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { JwtTokenVerifier } from '../../lambda/adapters/jwt-token-verifier';
 import type { Caller, TokenVerifier } from '../../lambda/core/caller';
 import { IssuerUnavailableError } from '../../lambda/core/errors';
+import { DEFAULT_REDACTION } from '../../lambda/core/redaction';
 import {
   allowResult,
   apiWideResource,
@@ -42,39 +43,33 @@ function eventWith(authorization: string | undefined): AuthorizerEvent {
 }
 
 describe('authorizer codec (CONTRACTS §7a)', () => {
-  it('reads the documented REQUEST event: the one Authorization value, the whole-API ARN and what API Gateway observed', () => {
+  it('reads the documented REQUEST event: every Authorization value, the whole-API ARN and what API Gateway observed', () => {
     const decoded = decodeAuthorizerEvent(fixture(INPUT));
-    expect(decoded).toEqual({
-      ok: true,
-      request: {
-        authorization: 'Bearer eyJhbGciOi...REDACTED',
-        ambiguous: false,
-        methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/POST/mcp',
-        apiArn: API_ARN,
-        facts: {
-          httpMethod: 'POST',
-          resourcePath: '/mcp',
-          requestId: '00000000-1111-2222-3333-444444444444',
-          sourceIp: '198.51.100.23',
-          userAgent: 'ExampleClient/1.0.0',
-        },
-      },
-    });
+    if (!decoded.ok) throw new Error(decoded.problem);
+    const { request } = decoded;
+    expect(request.credential).toEqual({ authorization: ['Bearer eyJhbGciOi...REDACTED'] });
+    expect(request.methodArn).toBe('arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/prod/POST/mcp');
+    expect(request.apiArn).toBe(API_ARN);
+    expect(request.facts).toMatchObject({ sourceIp: '198.51.100.23', userAgent: 'ExampleClient/1.0.0' });
+    // Lower-case names, every value: the guard reads mirrored MCP headers and X-Forwarded-For from here.
+    expect(request.facts.headers.get('mcp-method')).toEqual(['tools/call']);
+    expect(request.facts.headers.get('x-forwarded-for')).toEqual(['198.51.100.23']);
   });
 
   it('reads the header whatever its casing, from either header map', () => {
     const event = eventWith(undefined);
     event.headers.authorization = 'Bearer x.y.z';
     const decoded = decodeAuthorizerEvent(event);
-    expect(decoded.ok && decoded.request.authorization).toBe('Bearer x.y.z');
+    expect(decoded.ok && decoded.request.credential).toEqual({ authorization: ['Bearer x.y.z'] });
   });
 
-  it('flags two Authorization values as ambiguous and keeps neither', () => {
+  it('hands on every Authorization value, so two are refused by the guard’s one verification path', () => {
     const event = eventWith('Bearer a.b.c');
     event.multiValueHeaders.Authorization = ['Bearer a.b.c', 'Bearer d.e.f'];
     const decoded = decodeAuthorizerEvent(event);
-    expect(decoded.ok && decoded.request).toMatchObject({ ambiguous: true });
-    expect(decoded.ok && decoded.request.authorization).toBeUndefined();
+    expect(decoded.ok && decoded.request.credential).toEqual({
+      authorization: ['Bearer a.b.c', 'Bearer d.e.f'],
+    });
   });
 
   it.each([
@@ -86,7 +81,7 @@ describe('authorizer codec (CONTRACTS §7a)', () => {
       { methodArn: `${'arn:aws:execute-api:eu-west-1:123456789012:a1/prod/POST/'}${'x'.repeat(1600)}` },
     ],
   ])('refuses %s', (_name, change) => {
-    expect(decodeAuthorizerEvent({ ...fixture(INPUT), ...change }).ok).toBe(false);
+    expect(decodeAuthorizerEvent({ ...fixture<Record<string, unknown>>(INPUT), ...change }).ok).toBe(false);
   });
 
   it('never throws, whatever it is given', () => {
@@ -181,7 +176,8 @@ describe('authorizer handler', () => {
 
   const settings = (ttl = 60): AuthorizerSettings => ({
     cacheTtlSeconds: ttl,
-    audit: { eventSource: 'mcp-identity', recipientAccountId: '123456789012', mode: 'enforce' },
+    audit: { eventSource: 'mcp-identity', recipientAccountId: '123456789012' },
+    redaction: DEFAULT_REDACTION,
   });
 
   function handlerWith(options: { ttl?: number; verifier?: TokenVerifier } = {}) {
@@ -240,7 +236,7 @@ describe('authorizer handler', () => {
       userAgent: 'ExampleClient/1.0.0',
     });
     expect(event?.additionalEventData?.cause).toContain(cause);
-    expect(event?.additionalEventData).toMatchObject({ door: 'apigw', step: 'authorizer' });
+    expect(event).toMatchObject({ eventName: 'unknown', userIdentity: { principalId: expect.any(String) } });
     if (value !== undefined) {
       const secret = value.split(' ').at(-1) as string;
       expect(JSON.stringify(audit.events)).not.toContain(secret);
@@ -288,7 +284,9 @@ describe('authorizer handler', () => {
     const error = await handler(eventWith('Bearer a.b.c')).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(AuthorizerFailure);
     expect((error as Error).message).not.toBe('Unauthorized');
-    expect(audit.events[0]).toMatchObject({ errorCode: 'AuthorizationServiceError' });
+    // Audited as the guard audits an unverifiable credential at every door.
+    expect(audit.events[0]).toMatchObject({ errorCode: 'InvalidToken' });
+    expect(audit.events[0]?.additionalEventData?.cause).toContain('JWKS unavailable');
   });
 
   it('fails (500) on an event that is not a REQUEST authorizer event, audited', async () => {

@@ -5,25 +5,18 @@
  * request is decided by the MCP proxy, which verifies the token again.
  */
 import type { Caller } from '../../core/caller';
-import { type HeaderMap, headerValues, isRecord, stringField } from './headers';
+import type { Credential, RequestFacts } from '../../guard/types';
+import { type HeaderMap, headerValues, isRecord, requestFacts, stringField } from './headers';
 
-/** What API Gateway's authorizer event tells us, normalised. */
+/** What API Gateway's authorizer event tells us, in the guard's terms. */
 export interface AuthorizerRequest {
-  /** The `Authorization` value, when exactly one was sent. */
-  readonly authorization?: string;
-  /** More than one `Authorization` header: which one a downstream component reads is anyone's guess. */
-  readonly ambiguous: boolean;
+  /** Every `Authorization` value sent: the guard's verification refuses none or several. */
+  readonly credential: Credential;
   readonly methodArn: string;
   /** `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/*` `/*`: what a cached Allow must cover. */
   readonly apiArn: string;
-  readonly facts: {
-    readonly httpMethod?: string;
-    readonly resourcePath?: string;
-    readonly requestId?: string;
-    /** The address API Gateway observed (`requestContext.identity.sourceIp`). */
-    readonly sourceIp?: string;
-    readonly userAgent?: string;
-  };
+  /** Headers, user agent and the address API Gateway observed (`requestContext.identity.sourceIp`). */
+  readonly facts: RequestFacts;
 }
 
 export type DecodedAuthorizerEvent =
@@ -57,24 +50,13 @@ export function decodeAuthorizerEvent(event: unknown): DecodedAuthorizerEvent {
     single: isRecord(event.headers) ? event.headers : undefined,
     multi: isRecord(event.multiValueHeaders) ? event.multiValueHeaders : undefined,
   };
-  const authorization = headerValues(headers, 'authorization');
-  const context = isRecord(event.requestContext) ? event.requestContext : {};
-  const identity = isRecord(context.identity) ? context.identity : {};
-  const facts = {
-    ...optional('httpMethod', stringField(event, 'httpMethod')),
-    ...optional('resourcePath', stringField(event, 'resource')),
-    ...optional('requestId', stringField(context, 'requestId')),
-    ...optional('sourceIp', stringField(identity, 'sourceIp')),
-    ...optional('userAgent', headerValues(headers, 'user-agent')[0] ?? stringField(identity, 'userAgent')),
-  };
   return {
     ok: true,
     request: {
-      ...(authorization.length === 1 ? { authorization: authorization[0] as string } : {}),
-      ambiguous: authorization.length > 1,
+      credential: { authorization: headerValues(headers, 'authorization') },
       methodArn,
       apiArn,
-      facts,
+      facts: requestFacts(event, headers),
     },
   };
 }
@@ -144,7 +126,3 @@ export function allowResult(caller: Caller, apiArn: string): AuthorizerResult {
  * a Deny policy a 403 (CONTRACTS §7a).
  */
 export const UNAUTHORIZED = 'Unauthorized';
-
-function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
-  return value === undefined || value.length === 0 ? {} : ({ [key]: value } as Record<K, string>);
-}

@@ -1,3 +1,5 @@
+import type { RequestFacts } from '../../guard/types';
+
 /**
  * Reading API Gateway's header maps (REQUEST authorizer and proxy payload 1.0): `headers` holds the last value
  * per name, `multiValueHeaders` every value; names keep the client's casing, so they are compared
@@ -53,4 +55,23 @@ export function allHeaders(headers: HeaderMap): Map<string, string[]> {
     if (values.length > 0) all.set(name, values);
   }
   return all;
+}
+
+/**
+ * The guard's request facts from an authorizer or proxy event: every header, the MCP session, the user agent,
+ * and the client address API Gateway itself observed (`requestContext.identity.sourceIp`) — never a header the
+ * client wrote (X-Forwarded-For stays a header, which the guard records as a claim).
+ */
+export function requestFacts(event: Readonly<Record<string, unknown>>, headers: HeaderMap): RequestFacts {
+  const context = isRecord(event.requestContext) ? event.requestContext : {};
+  const identity = isRecord(context.identity) ? context.identity : {};
+  const sessionId = headerValues(headers, 'mcp-session-id')[0];
+  const userAgent = headerValues(headers, 'user-agent')[0] ?? stringField(identity, 'userAgent');
+  const sourceIp = stringField(identity, 'sourceIp');
+  return {
+    headers: allHeaders(headers),
+    ...(sessionId === undefined || sessionId === '' ? {} : { sessionId }),
+    ...(userAgent === undefined || userAgent === '' ? {} : { userAgent }),
+    ...(sourceIp === undefined || sourceIp === '' ? {} : { sourceIp }),
+  };
 }
