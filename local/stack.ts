@@ -131,7 +131,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const demo = await startOrdersServer();
       stops.push(() => demo.stop());
       target = demo;
-      targets.push({ name: 'orders', url: demo.url, describe: 'demo orders server (local/orders-server.ts)' });
+      targets.push({
+        name: 'orders',
+        url: demo.url,
+        describe: 'demo orders server (local/orders-server.ts)',
+      });
     } else {
       for (const spec of options.targets) {
         log(`connecting target ${spec.name}…`);
