@@ -100,8 +100,8 @@ const apiKeyAuth = z
     location: z.enum(['header', 'query']).default('header'),
     /** @default `Authorization` (header) or `api_key` (query) */
     parameterName: z.string().min(1).max(64).optional(),
-    /** @default `Bearer ` (header) or none (query) */
-    prefix: z.string().min(1).max(64).optional(),
+    /** `""` sends the key bare. @default `Bearer ` (header) or none (query) */
+    prefix: z.string().max(64).optional(),
   })
   .strict();
 

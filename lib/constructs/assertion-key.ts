@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key, KeySpec, KeyUsage } from 'aws-cdk-lib/aws-kms';
 import { type FunctionUrl, FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
@@ -62,12 +62,9 @@ export class AssertionKey extends Construct {
       actions: ['kms:GetPublicKey'],
       resourceArns: [this.key.keyArn],
     });
+    // Public by design (auth NONE): targets fetch the JWKS without AWS credentials, as from any OIDC issuer, and
+    // it holds only the public key. (cdk-nag's LambdaFunctionUrlAuth would flag it; it is in neither pack we run.)
     this.jwksUrl = this.jwksFunction.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
-    Validations.of(this.jwksUrl).acknowledge({
-      id: 'AwsSolutions-LMD1',
-      reason:
-        'The JWKS document is public by design (RFC 7517): targets fetch it without credentials to verify assertions. It holds only the public key.',
-    });
   }
 
   /** `https://…lambda-url…/.well-known/jwks.json`: the document's stable location. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Annotations, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Stack, Token, Validations } from 'aws-cdk-lib';
 import { RestApi } from 'aws-cdk-lib/aws-apigateway';
 import {
   ApiGatewayHttpMethod,
@@ -232,6 +232,7 @@ export function credentialProviders(auth: OutboundAuth): ICredentialProviderConf
     case 'apiKey': {
       const options = {
         ...(auth.parameterName ? { credentialParameterName: auth.parameterName } : {}),
+        // An empty prefix is removed from the rendered target (the L2 knows no "none" for headers).
         ...(auth.prefix ? { credentialPrefix: auth.prefix } : {}),
       };
       return [
@@ -287,6 +288,10 @@ export function addGatewayTargets(
           AllowedRequestHeaders: [props.assertionHeader],
         });
       }
+      if (config.outboundAuth.type === 'apiKey' && config.outboundAuth.prefix === '')
+        (build.target.node.defaultChild as CfnGatewayTarget).addPropertyDeletionOverride(
+          'CredentialProviderConfigurations.0.CredentialProvider.ApiKeyCredentialProvider.CredentialPrefix',
+        );
       if (takesAssertion && (config.kind === 'lambda' || config.kind === 'demo'))
         Annotations.of(build.target).addWarningV2(
           'mcp-identity:lambda-target-assertion',
@@ -314,6 +319,8 @@ function buildTarget(
 ): { target: GatewayTarget; demoFunction?: McpFunction } {
   const id = constructId(config);
   const credentialProviderConfigurations = credentialProviders(config.outboundAuth);
+  if (config.outboundAuth.type === 'apiKey' || config.outboundAuth.type === 'oauth')
+    acknowledgeWorkloadIdentity(gateway);
   const common = {
     gatewayTargetName: config.name,
     ...(config.description ? { description: config.description } : {}),
@@ -468,12 +475,32 @@ function buildTarget(
           : {}),
       });
       Validations.of(gateway.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:${config.restApiId}/${config.stage}/*/*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagArnPrefix(gateway, 'execute-api')}${config.restApiId}/${config.stage}/*/*]`,
         reason: `The gateway role may invoke the methods of one REST API stage (${config.restApiId}/${config.stage}); which of them become tools is the target's tool filter.`,
       });
       return { target };
     }
   }
+}
+
+/** `arn:<AWS::Partition>:service:region:account:` as cdk-nag spells the ARNs the L2 formats in this stack. */
+function nagArnPrefix(scope: Construct, service: string): string {
+  const stack = Stack.of(scope);
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  return `arn:<AWS::Partition>:${service}:${region}:${account}:`;
+}
+
+/**
+ * The L2's API key and OAuth grants let the gateway role get a workload access token for the gateway's own
+ * workload identity, which AgentCore names after the gateway with a suffix of its own.
+ */
+function acknowledgeWorkloadIdentity(gateway: Gateway): void {
+  Validations.of(gateway.role).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${nagArnPrefix(gateway, 'bedrock-agentcore')}workload-identity-directory/default/workload-identity/${gateway.gatewayName}-*]`,
+    reason:
+      "The gateway's own workload identity (AgentCore names it after the gateway, with a suffix it assigns): needed to fetch the configured API key or OAuth token; the provider and secret grants name their ARNs.",
+  });
 }
 
 /** The L2 grants lambda:InvokeFunction on a function and its versions (`arn:*`); nothing else. */
