@@ -1,12 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   ActivityError,
@@ -41,13 +39,8 @@ import {
   pushStore,
   readStore,
 } from '../cli/policy-store-sync';
-import {
-  generateCedarSchema,
-  type McpTool,
-  SchemaGenerationError,
-  schemaChanges,
-  toolsFromJson,
-} from '../cli/schema';
+import { SchemaGenerationError } from '../cli/schema';
+import { registerSchemaCommand } from '../cli/schema-command';
 import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
 import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
@@ -482,103 +475,7 @@ policies
 
 // --- schema -----------------------------------------------------------------------------------------------
 
-program
-  .command('schema')
-  .description('the Cedar schema')
-  .command('generate')
-  .description('generate the Cedar schema (one action per MCP tool, typed context.input) from a tools/list')
-  .option('--from <file>', 'a tools/list result (JSON)')
-  .option('--endpoint <url>', 'a running MCP endpoint to ask for tools/list')
-  .option('--token <token>', 'bearer token for --endpoint (use one that sees every tool)')
-  .option('--stub <file>', 'schema stub', join(DEFAULT_POLICY_DIR, 'schema-stub.cedarschema'))
-  .option('--out <file>', 'schema to write', join(DEFAULT_POLICY_DIR, 'schema.cedarschema'))
-  .option(
-    '--inject <names>',
-    'parameters the gateway injects (left out of context.input)',
-    '_caller_user,_caller_roles',
-  )
-  .option('--check', 'write nothing; fail if the schema would change', false)
-  .action(
-    async (options: {
-      from?: string;
-      endpoint?: string;
-      token?: string;
-      stub: string;
-      out: string;
-      inject: string;
-      check: boolean;
-    }) => {
-      if ((options.from === undefined) === (options.endpoint === undefined))
-        throw new UsageError('give exactly one of --from <file> or --endpoint <url>');
-      let tools: McpTool[];
-      if (options.from !== undefined) {
-        let text: string;
-        try {
-          text = readFileSync(options.from, 'utf8');
-        } catch (error) {
-          throw new CliError(`cannot read ${options.from}: ${(error as Error).message}`);
-        }
-        tools = toolsFromJson(text, options.from);
-      } else {
-        tools = await toolsFromEndpoint(options.endpoint as string, options.token);
-      }
-      let stub: string;
-      try {
-        stub = readFileSync(options.stub, 'utf8');
-      } catch (error) {
-        throw new CliError(`cannot read the stub ${options.stub}: ${(error as Error).message}`);
-      }
-      const generated = generateCedarSchema(
-        stub,
-        tools,
-        options.inject
-          .split(',')
-          .map((name) => name.trim())
-          .filter(Boolean),
-      );
-      const previous = existsSync(options.out) ? readFileSync(options.out, 'utf8') : undefined;
-      const changes = previous === generated.text ? [] : schemaChanges(previous, generated.text);
-      process.stdout.write(`${generated.tools.length} tool(s): ${generated.tools.join(', ')}\n`);
-      for (const line of changes) process.stdout.write(`${line}\n`);
-      if (changes.length === 0) process.stdout.write('schema unchanged\n');
-      else if (options.check) process.exitCode = EXIT_FAILED;
-      else {
-        writeFileSync(options.out, generated.text);
-        process.stdout.write(`wrote ${options.out}; run \`mcp-identity policies validate\` next\n`);
-      }
-    },
-  );
-
-async function toolsFromEndpoint(endpoint: string, token: string | undefined): Promise<McpTool[]> {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new CliError(`--endpoint is not a URL: ${endpoint}`);
-  }
-  const client = new Client({ name: 'mcp-identity-schema', version: '1.0.0' });
-  try {
-    await client.connect(
-      new StreamableHTTPClientTransport(url, {
-        requestInit: { headers: token ? { Authorization: `Bearer ${token}` } : {} },
-      }),
-    );
-  } catch (error) {
-    throw new CliError(`cannot connect to ${endpoint}: ${(error as Error).message}`);
-  }
-  try {
-    const tools: McpTool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : {});
-      tools.push(...(page.tools as McpTool[]));
-      cursor = page.nextCursor;
-    } while (cursor);
-    return tools;
-  } finally {
-    await client.close();
-  }
-}
+registerSchemaCommand(program, DEFAULT_POLICY_DIR);
 
 // --- activity ---------------------------------------------------------------------------------------------
 

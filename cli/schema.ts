@@ -1,6 +1,7 @@
 import { generateSchema } from '@cedar-policy/mcp-schema-generator-wasm';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import { parseToolName } from '../lambda/core/mcp-operation';
+import { TOOL_DIGEST_ANNOTATION, toolDigest } from '../lambda/core/tool-pins';
 
 /**
  * `mcp-identity schema generate`: the Cedar schema from MCP tool descriptions, made by the Cedar team's MCP
@@ -11,7 +12,9 @@ import { parseToolName } from '../lambda/core/mcp-operation';
  *  - enum-typed arguments, which the generator models as enum entity types, become plain `String`s so policies
  *    compare them with string literals (`context.input.status == "refunded"`);
  *  - parameters the gateway injects (`_caller_user`, `_caller_roles`, bindings) are left out of `input`: policy
- *    decides on what the client sent.
+ *    decides on what the client sent;
+ *  - with pins on, each tool action carries `@mcp_tool_digest("sha256:…")`, the digest of the tool's definition
+ *    (lambda/core/tool-pins.ts), which the guard checks listings and calls against.
  */
 
 export interface McpTool {
@@ -22,6 +25,10 @@ export interface McpTool {
     readonly properties?: Record<string, unknown>;
     readonly required?: readonly string[];
   } & Record<string, unknown>;
+  readonly outputSchema?: unknown;
+  readonly annotations?: unknown;
+  /** Whatever else the server sent (title, icons, execution, _meta): kept, not pinned. */
+  readonly [field: string]: unknown;
 }
 
 export class SchemaGenerationError extends Error {}
@@ -96,10 +103,16 @@ export interface GeneratedSchema {
   readonly tools: readonly string[];
 }
 
+export interface GenerationOptions {
+  /** Record each tool's definition digest on its action (`@mcp_tool_digest`). @default false */
+  readonly pins?: boolean;
+}
+
 export function generateCedarSchema(
   stub: string,
   tools: readonly McpTool[],
   injected: readonly string[],
+  options: GenerationOptions = {},
 ): GeneratedSchema {
   const prepared = tools.map((tool) => withoutParameters(tool, injected));
   const result = JSON.parse(
@@ -175,8 +188,18 @@ export function generateCedarSchema(
     const input = context.attributes.input;
     context.attributes = { ...(input ? { input: { ...input, required: false } } : {}), ...sharedContext };
     if (action.appliesTo) action.appliesTo.context = context as never;
+    if (options.pins === true)
+      (action as { annotations?: Record<string, string> }).annotations = {
+        [TOOL_DIGEST_ANNOTATION]: toolDigest(tool, injected),
+      };
   }
 
+  // Cedar renders declarations in its own fixed order (whatever the JSON's): the same tools, the same text.
+  return { text: renderSchema(json), json, tools: tools.map((tool) => tool.name) };
+}
+
+/** Cedar's text form of the schema, checked to parse back, with the generated-file header. */
+function renderSchema(json: SchemaJson): string {
   const text = cedar.schemaToText(json);
   if (text.type === 'failure')
     throw new SchemaGenerationError(
@@ -187,7 +210,98 @@ export function generateCedarSchema(
     throw new SchemaGenerationError(
       `generated schema does not parse: ${check.errors.map((error) => error.message).join('; ')}`,
     );
-  return { text: `${GENERATED_HEADER}${text.text}`, json, tools: tools.map((tool) => tool.name) };
+  return `${GENERATED_HEADER}${text.text}`;
+}
+
+/** Whether a schema declaration (action, common type or namespace) belongs to the target's tools. */
+function ofTarget(name: string, target: string): boolean {
+  return name.startsWith(`${target}___`) || name === `target:${target}`;
+}
+
+/**
+ * The committed schema with one target's tool actions (its `target___*` actions, their group and their
+ * `context.input` types) replaced by those generated from the target's listed tools. Everything else — other
+ * targets' actions, system tools, the stub's declarations — is kept as the committed schema has it.
+ */
+export function mergeTargetSchema(
+  previousText: string,
+  part: GeneratedSchema,
+  target: string,
+): GeneratedSchema {
+  const parsed = cedar.schemaToJson(previousText);
+  if (parsed.type === 'failure')
+    throw new SchemaGenerationError(
+      `the committed schema does not parse (${parsed.errors.map((error) => error.message).join('; ')}); fix it or generate it whole (without --target)`,
+    );
+  const merged = structuredClone(parsed.json) as SchemaJson;
+  const root = namespaceOf(merged);
+  const partRoot = namespaceOf(part.json);
+  if (root !== partRoot)
+    throw new SchemaGenerationError(
+      `the stub's namespace ${partRoot} is not the committed schema's ${root}; generate it whole (without --target)`,
+    );
+  const prefix = `${root}::`;
+  const perTool = (name: string) => name.startsWith(prefix) && ofTarget(name.slice(prefix.length), target);
+  for (const name of Object.keys(merged)) if (perTool(name)) delete merged[name];
+  const into = merged[root] as cedar.NamespaceDefinition<string>;
+  const from = part.json[root] as cedar.NamespaceDefinition<string>;
+  into.actions = Object.fromEntries(Object.entries(into.actions).filter(([name]) => !ofTarget(name, target)));
+  into.commonTypes = Object.fromEntries(
+    Object.entries(into.commonTypes ?? {}).filter(([name]) => !ofTarget(name, target)),
+  );
+  for (const [name, action] of Object.entries(from.actions))
+    if (ofTarget(name, target)) into.actions[name] = action;
+  for (const [name, type] of Object.entries(from.commonTypes ?? {}))
+    if (ofTarget(name, target)) into.commonTypes[name] = type;
+  if (into.actions['tools/call'] === undefined) into.actions['tools/call'] = {};
+  for (const [name, definition] of Object.entries(part.json)) if (perTool(name)) merged[name] = definition;
+  const tools = Object.keys(into.actions).filter((name) => parseToolName(name) !== undefined);
+  return { text: renderSchema(merged), json: merged, tools };
+}
+
+/** A declared action as the diff compares it: its `context` with types inlined, and its pinned digest. */
+export interface DeclaredAction {
+  readonly context: string;
+  readonly pin?: string;
+}
+
+/** Every action of a schema text, or undefined when it does not parse. */
+export function declaredActions(text: string): Map<string, DeclaredAction> | undefined {
+  const resolved = cedar.schemaToJsonWithResolvedTypes(text);
+  if (resolved.type === 'failure') return undefined;
+  const json = resolved.json as SchemaJson;
+  return new Map(
+    Object.values(json).flatMap((definition) =>
+      Object.entries(definition.actions ?? {}).map(([name, action]) => {
+        const pin = (action as { annotations?: Record<string, string> }).annotations?.[
+          TOOL_DIGEST_ANNOTATION
+        ];
+        const context = JSON.stringify(inlineTypes(json, action.appliesTo?.context ?? null));
+        return [name, pin === undefined ? { context } : { context, pin }] as const;
+      }),
+    ),
+  );
+}
+
+/** Contexts refer to common types (`orders___get_orderInput`): inlined, so a changed argument shows. */
+function inlineTypes(json: SchemaJson, type: unknown, depth = 0): unknown {
+  if (depth > 32 || type === null || typeof type !== 'object') return type;
+  if (Array.isArray(type)) return type.map((item) => inlineTypes(json, item, depth + 1));
+  const node = type as Json;
+  if (typeof node.type === 'string' && !['Record', 'Set', 'Entity', 'Extension'].includes(node.type)) {
+    const name = node.type.split('::').pop() ?? '';
+    const common = Object.values(json).find((definition) => definition.commonTypes?.[name] !== undefined)
+      ?.commonTypes?.[name];
+    if (common !== undefined)
+      return inlineTypes(
+        json,
+        { ...(common as Json), ...(node.required === false ? { required: false } : {}) },
+        depth + 1,
+      );
+  }
+  return Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, inlineTypes(json, value, depth + 1)]),
+  );
 }
 
 export const GENERATED_HEADER =
@@ -196,50 +310,15 @@ export const GENERATED_HEADER =
 
 /** Human-readable changes between two schemas: actions added/removed, tool inputs changed. */
 export function schemaChanges(before: string | undefined, after: string): string[] {
-  const parse = (text: string) => {
-    const resolved = cedar.schemaToJsonWithResolvedTypes(text);
-    return resolved.type === 'success' ? resolved.json : undefined;
-  };
-  const next = parse(after);
-  if (next === undefined) return ['the new schema does not parse'];
+  const now = declaredActions(after);
+  if (now === undefined) return ['the new schema does not parse'];
   if (before === undefined) return ['(new schema file)'];
-  const previous = parse(before);
-  if (previous === undefined) return ['(the previous schema did not parse; replaced)'];
-  // Contexts refer to common types (`orders___get_orderInput`): inline them so a changed argument shows.
-  const inline = (json: SchemaJson, type: unknown, depth = 0): unknown => {
-    if (depth > 32 || type === null || typeof type !== 'object') return type;
-    if (Array.isArray(type)) return type.map((item) => inline(json, item, depth + 1));
-    const node = type as Json;
-    if (typeof node.type === 'string' && !['Record', 'Set', 'Entity', 'Extension'].includes(node.type)) {
-      const name = node.type.split('::').pop() ?? '';
-      const common = Object.values(json).find((definition) => definition.commonTypes?.[name] !== undefined)
-        ?.commonTypes?.[name];
-      if (common !== undefined)
-        return inline(
-          json,
-          { ...(common as Json), ...(node.required === false ? { required: false } : {}) },
-          depth + 1,
-        );
-    }
-    return Object.fromEntries(
-      Object.entries(node).map(([key, value]) => [key, inline(json, value, depth + 1)]),
-    );
-  };
-  const actions = (json: SchemaJson) =>
-    new Map(
-      Object.values(json).flatMap((definition) =>
-        Object.entries(definition.actions ?? {}).map(
-          ([name, action]) =>
-            [name, JSON.stringify(inline(json, action.appliesTo?.context ?? null))] as const,
-        ),
-      ),
-    );
-  const was = actions(previous);
-  const now = actions(next);
+  const was = declaredActions(before);
+  if (was === undefined) return ['(the previous schema did not parse; replaced)'];
   const lines: string[] = [];
-  for (const [name, context] of now) {
+  for (const [name, action] of now) {
     if (!was.has(name)) lines.push(`+ action "${name}"`);
-    else if (was.get(name) !== context) lines.push(`~ action "${name}": context changed`);
+    else if (was.get(name)?.context !== action.context) lines.push(`~ action "${name}": context changed`);
   }
   for (const name of was.keys()) if (!now.has(name)) lines.push(`- action "${name}"`);
   return lines;

@@ -1,7 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateCedarSchema, SchemaGenerationError, schemaChanges, toolsFromJson } from '../../cli/schema';
+import {
+  declaredActions,
+  generateCedarSchema,
+  mergeTargetSchema,
+  SchemaGenerationError,
+  schemaChanges,
+  toolsFromJson,
+} from '../../cli/schema';
 import { cedar } from '../../lambda/adapters/cedar-engine';
+import { toolDigest } from '../../lambda/core/tool-pins';
 import { startOrdersServer } from '../../local/orders-server';
 import { cli, cliAsync, policyCopy, ROOT } from './helpers';
 
@@ -112,11 +120,83 @@ describe('generateCedarSchema', () => {
   });
 });
 
+describe('pins and per-target merge', () => {
+  const nested = (name: string, description: string) => ({
+    name,
+    description,
+    inputSchema: {
+      type: 'object',
+      properties: { filter: { type: 'object', properties: { kind: { type: 'string' } } } },
+    },
+  });
+  const a = nested('a___x', 'A.');
+  const b = nested('b___y', 'B.');
+
+  it('records each tool digest on its action, when asked', () => {
+    const pinned = generateCedarSchema(STUB, [a, b], INJECTED, { pins: true });
+    const unpinned = generateCedarSchema(STUB, [a, b], INJECTED);
+
+    expect(declaredActions(pinned.text)?.get('a___x')?.pin).toBe(toolDigest(a, INJECTED));
+    expect(declaredActions(pinned.text)?.get('b___y')?.pin).toBe(toolDigest(b, INJECTED));
+    expect(declaredActions(unpinned.text)?.get('a___x')).not.toHaveProperty('pin');
+    expect(pinned.text).toMatch(/^ {2}@mcp_tool_digest\("sha256:[0-9a-f]{64}"\)\n {2}action "a___x"/m);
+  });
+
+  it('renders the same tools as the same text, whatever their order', () => {
+    expect(generateCedarSchema(STUB, [b, a], INJECTED).text).toBe(
+      generateCedarSchema(STUB, [a, b], INJECTED).text,
+    );
+  });
+
+  it("replaces one target's actions, groups, input types and per-tool namespaces, keeping the rest", () => {
+    const committed = generateCedarSchema(STUB, [a, b], INJECTED, { pins: true });
+    const changed = {
+      ...nested('b___z', 'Z.'),
+      inputSchema: { type: 'object', properties: { n: { type: 'integer' } } },
+    };
+
+    const merged = mergeTargetSchema(
+      committed.text,
+      generateCedarSchema(STUB, [changed], INJECTED, { pins: true }),
+      'b',
+    );
+
+    expect(Object.keys(merged.json).sort()).toStrictEqual(['McpIdentity', 'McpIdentity::a___x::Input']);
+    expect(merged.tools).toStrictEqual(['a___x', 'b___z']);
+    const actions = declaredActions(merged.text);
+    expect(actions?.get('a___x')).toStrictEqual(declaredActions(committed.text)?.get('a___x'));
+    expect(actions?.has('b___y')).toBe(false);
+    expect(actions?.get('b___z')?.pin).toBe(toolDigest(changed, INJECTED));
+    expect(Object.keys(merged.json.McpIdentity?.commonTypes ?? {}).sort()).toStrictEqual([
+      'Token',
+      'a___xInput',
+      'b___zInput',
+    ]);
+    expect(cedar.checkParseSchema(merged.text).type).toBe('success');
+  });
+
+  it('refuses a committed schema it cannot read, or one in another namespace', () => {
+    const part = generateCedarSchema(STUB, [b], INJECTED);
+    expect(() => mergeTargetSchema('namespace {', part, 'b')).toThrow(/the committed schema does not parse/);
+    expect(() => mergeTargetSchema('namespace Other { entity U; action "tools/call"; }', part, 'b')).toThrow(
+      "the stub's namespace McpIdentity is not the committed schema's Other; generate it whole (without --target)",
+    );
+  });
+});
+
 describe('mcp-identity schema generate', () => {
-  it('finds nothing to change for the demo tools (--check exits 0)', () => {
-    const result = cli(['schema', 'generate', '--from', TOOLS_FILE, '--check']);
+  it('finds nothing to change for the demo tools, which are committed unpinned (--check --no-pins exits 0)', () => {
+    const result = cli(['schema', 'generate', '--from', TOOLS_FILE, '--check', '--no-pins']);
     expect(result.stdout).toContain('schema unchanged');
     expect(result.status).toBe(0);
+  });
+
+  it('pins tool definitions by default: --check reports the unpinned demo tools as changed (exit 1)', () => {
+    const result = cli(['schema', 'generate', '--from', TOOLS_FILE, '--check']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toMatch(/^changed\s+orders___get_order\s+now pinned$/m);
+    expect(result.stdout).toMatch(/^changed\s+orders___update_order\s+now pinned$/m);
+    expect(result.stdout).toMatch(/^changed\s+orders___get_recent_activity\s+now pinned$/m);
   });
 
   it('shows what changed and writes the schema; --check fails instead', () => {
@@ -142,7 +222,9 @@ describe('mcp-identity schema generate', () => {
       '--check',
     ]);
     expect(check.status).toBe(1);
-    expect(check.stdout).toContain('+ action "orders___cancel_order"');
+    expect(check.stdout).toMatch(
+      /^added\s+orders___cancel_order\s+new tool, pinned: no policy names it yet$/m,
+    );
 
     const write = cli([
       'schema',
@@ -156,7 +238,7 @@ describe('mcp-identity schema generate', () => {
     ]);
     expect(write.status).toBe(0);
     expect(readFileSync(out, 'utf8')).toContain(
-      'action "orders___cancel_order" in [Action::"target:orders"]',
+      `@mcp_tool_digest("${toolDigest(tools.result.tools.at(-1), INJECTED)}")\n  action "orders___cancel_order" in [Action::"target:orders"]`,
     );
     expect(cli(['policies', 'validate', '--dir', dir]).status).toBe(0);
   });
@@ -185,11 +267,11 @@ describe('mcp-identity schema generate', () => {
   });
 
   it.each([
-    [['schema', 'generate'], /exactly one of --from <file> or --endpoint <url>/],
+    [['schema', 'generate'], /exactly one of --from <file> or --from-url <url>/],
     [['schema', 'generate', '--from', '/nonexistent.json'], /cannot read \/nonexistent.json/],
     [
       ['schema', 'generate', '--endpoint', 'http://127.0.0.1:9/mcp'],
-      /cannot connect to http:\/\/127.0.0.1:9\/mcp/,
+      /cannot reach http:\/\/127.0.0.1:9\/mcp: bad port/,
     ],
   ])('fails clearly: %j', (args, message) => {
     const result = cli(args);

@@ -1,0 +1,246 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseToolName } from '../lambda/core/mcp-operation';
+import { BearerTokenError, resolveToken, TOKEN_ENV } from './bearer-token';
+import {
+  declaredActions,
+  type GeneratedSchema,
+  generateCedarSchema,
+  type McpTool,
+  mergeTargetSchema,
+  SchemaGenerationError,
+  toolsFromJson,
+} from './schema';
+import { changeTable, type ToolChange, toolChanges } from './schema-diff';
+import { GatewayUrlError, gatewayUrl, listTools } from './tool-listing';
+
+/**
+ * `mcp-identity schema generate`: the Cedar schema from the tools a gateway (or a tools/list file) really
+ * exposes — whole, or one target merged into the committed schema — with each tool's definition pinned, and a
+ * report of what changed. `--check` writes nothing and exits 1 on any change (drift).
+ */
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+interface GenerateOptions {
+  from?: string;
+  fromUrl?: string;
+  endpoint?: string;
+  token?: string;
+  tokenFile?: string;
+  target?: string;
+  stub: string;
+  out: string;
+  inject: string;
+  pins: boolean;
+  check: boolean;
+  json: boolean;
+  timeout: number;
+}
+
+/** Bad input on the command line that commander cannot see: exit 2. */
+class SchemaUsageError extends Error {}
+
+function targetName(value: string): string {
+  if (
+    !/^[A-Za-z0-9_.-]{1,100}$/.test(value) ||
+    value.includes('___') ||
+    parseToolName(`${value}___x`) === undefined
+  )
+    throw new InvalidArgumentError('a target name: letters, digits, _ . - (no "___")');
+  return value;
+}
+
+function seconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0 || parsed > 3600)
+    throw new InvalidArgumentError('seconds, between 1 and 3600');
+  return parsed;
+}
+
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new SchemaGenerationError(
+      `cannot read ${what}${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+}
+
+/** Progress on a terminal (stderr), never in a pipe: a long listing shows its pages as they come. */
+function progressLine(enabled: boolean) {
+  let shown = false;
+  return {
+    page: (progress: { pages: number; tools: number }) => {
+      if (!enabled) return;
+      shown = true;
+      process.stderr.write(`\rlisting tools: page ${progress.pages}, ${progress.tools} tool(s)…`);
+    },
+    done: () => {
+      if (shown) process.stderr.write('\r\u001b[K');
+    },
+  };
+}
+
+async function listedTools(options: GenerateOptions): Promise<{ tools: McpTool[]; source: string }> {
+  const urlText = options.fromUrl ?? options.endpoint;
+  if (options.from !== undefined) {
+    if (options.token !== undefined || options.tokenFile !== undefined)
+      throw new SchemaUsageError('--token and --token-file go with --from-url, not --from');
+    return { tools: toolsFromJson(readText(options.from, ''), options.from), source: options.from };
+  }
+  const url = gatewayUrl(urlText as string);
+  const token = resolveToken(options);
+  const progress = progressLine(process.stderr.isTTY === true);
+  try {
+    const tools = await listTools(url, {
+      ...(token === undefined ? {} : { token: token.token, tokenFrom: token.from }),
+      timeoutMs: options.timeout * 1000,
+      onPage: progress.page,
+    });
+    return { tools, source: url.origin + url.pathname };
+  } finally {
+    progress.done();
+  }
+}
+
+function summary(names: readonly string[]): string {
+  const shown = names.slice(0, 30).join(', ');
+  return names.length > 30 ? `${shown}, and ${names.length - 30} more` : shown;
+}
+
+async function generate(options: GenerateOptions): Promise<number> {
+  const sources = [options.from, options.fromUrl ?? options.endpoint].filter((value) => value !== undefined);
+  if (sources.length !== 1)
+    throw new SchemaUsageError('give exactly one of --from <file> or --from-url <url>');
+  const stub = readText(options.stub, 'the stub ');
+  const injected = options.inject
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const { tools, source } = await listedTools(options);
+  const previous = existsSync(options.out) ? readText(options.out, '') : undefined;
+
+  let generated: GeneratedSchema;
+  let inScope: (tool: string) => boolean = () => true;
+  let scoped = tools;
+  if (options.target !== undefined) {
+    const target = options.target;
+    inScope = (tool) => parseToolName(tool)?.target === target;
+    scoped = tools.filter((tool) => inScope(tool.name));
+    if (scoped.length === 0) {
+      const targets = [...new Set(tools.flatMap((tool) => parseToolName(tool.name)?.target ?? []))].sort();
+      throw new SchemaGenerationError(
+        `no tools of target '${target}' among the ${tools.length} tool(s) ${source} lists${targets.length > 0 ? ` (targets: ${targets.join(', ')})` : ''}; is the token's caller allowed to see them?`,
+      );
+    }
+    if (previous === undefined)
+      throw new SchemaGenerationError(
+        `--target merges into the committed schema, and there is none at ${options.out}: generate it whole first (without --target)`,
+      );
+    generated = mergeTargetSchema(
+      previous,
+      generateCedarSchema(stub, scoped, injected, { pins: options.pins }),
+      target,
+    );
+  } else {
+    generated = generateCedarSchema(stub, tools, injected, { pins: options.pins });
+  }
+
+  const after = declaredActions(generated.text);
+  if (after === undefined) throw new SchemaGenerationError('the generated schema does not parse');
+  const before = previous === undefined ? undefined : declaredActions(previous);
+  const changed = previous !== generated.text;
+  const changes: ToolChange[] = toolChanges(before, after, inScope);
+  const written = changed && !options.check;
+  if (written) writeFileSync(options.out, generated.text);
+
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          source,
+          target: options.target ?? null,
+          listed: tools.length,
+          tools: scoped.map((tool) => tool.name),
+          changes,
+          schemaChanged: changed,
+          written: written ? options.out : null,
+          check: options.check,
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(
+      `${scoped.length} tool(s)${options.target === undefined ? '' : ` of target ${options.target}`}: ${summary(scoped.map((tool) => tool.name))}`,
+    );
+    if (changes.length > 0) out(changeTable(changes));
+    else if (changed) out(`the schema's other declarations changed (stub, types or layout)`);
+    if (!changed) out(options.check ? 'schema unchanged: no drift' : 'schema unchanged');
+    else if (options.check)
+      out(`drift: ${options.out} does not match what ${source} lists (nothing written)`);
+    else
+      out(
+        `wrote ${options.out}; next: write or update policies for these tools, \`mcp-identity policies validate\`, then deploy`,
+      );
+  }
+  return changed && options.check ? EXIT_FAILED : 0;
+}
+
+/** Registers `schema generate` on the CLI program. */
+export function registerSchemaCommand(program: Command, policyDir: string): void {
+  program
+    .command('schema')
+    .description('the Cedar schema')
+    .command('generate')
+    .description(
+      'generate the Cedar schema (one action per MCP tool, typed context.input, pinned definition) from what a gateway lists',
+    )
+    .option('--from <file>', 'a tools/list result (JSON)')
+    .option('--from-url <url>', "the gateway's MCP URL: list its tools (every target, every page)")
+    .addOption(new Option('--endpoint <url>', 'older name of --from-url').hideHelp())
+    .option('--token <jwt>', `bearer token for --from-url (or --token-file, or ${TOKEN_ENV})`)
+    .option('--token-file <path>', 'read the bearer token from a file')
+    .option(
+      '--target <name>',
+      "regenerate only this target's tools (name___*) and merge them into --out",
+      targetName,
+    )
+    .option('--stub <file>', 'schema stub', join(policyDir, 'schema-stub.cedarschema'))
+    .option(
+      '--out <file>',
+      'schema to write (and, with --target, to merge into)',
+      join(policyDir, 'schema.cedarschema'),
+    )
+    .option(
+      '--inject <names>',
+      'parameters the gateway injects (left out of context.input and of the pinned digests)',
+      '_caller_user,_caller_roles',
+    )
+    .option('--no-pins', "do not pin the tools' definitions (their target is then not pinned)")
+    .option('--check', 'write nothing; report drift and exit 1 when the schema would change', false)
+    .option('--json', 'the report as JSON', false)
+    .addOption(new Option('--timeout <seconds>', 'per request to --from-url').default(60).argParser(seconds))
+    .action(async (options: GenerateOptions) => {
+      try {
+        process.exitCode = await generate(options);
+      } catch (error) {
+        if (
+          error instanceof SchemaUsageError ||
+          error instanceof GatewayUrlError ||
+          error instanceof BearerTokenError
+        ) {
+          process.stderr.write(`mcp-identity: ${error.message}\n`);
+          process.exitCode = EXIT_USAGE;
+          return;
+        }
+        throw error;
+      }
+    });
+}
