@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import { MAX_ASSERTION_TTL_SECONDS } from '../lambda/core/identity-assertion';
+import {
+  assertionHeaderProblem,
+  DEFAULT_ASSERTION_HEADER,
+  TARGET_NAME,
+} from '../lambda/core/identity-delivery';
 
 /**
  * The gateway's targets and the identity assertion, as configured under `gateway.targets` and `assertion`
@@ -7,8 +13,6 @@ import { z } from 'zod';
  * aws-cdk-lib L2 `add…Target` methods). No aws-cdk-lib import here.
  */
 
-/** AgentCore target names (CreateGatewayTarget `name`): letters and digits, single hyphens between them. */
-const TARGET_NAME = /^([0-9a-zA-Z][-]?){1,100}$/;
 /** The prefix separator of gateway tool names (`target___tool`). */
 export const TOOL_SEPARATOR = '___';
 
@@ -353,48 +357,7 @@ export const targetListSchema = z.array(checkedTarget).superRefine((targets, con
     context.addIssue({ code: 'custom', path: [], message: 'declares the demo target twice' });
 });
 
-/**
- * Headers a gateway target cannot allow-list (AgentCore "Header propagation", restricted list), and the
- * prefixes AWS keeps for itself.
- */
-const RESTRICTED_HEADERS = new Set(
-  [
-    'authorization',
-    'proxy-authorization',
-    'www-authenticate',
-    'host',
-    'user-agent',
-    'referer',
-    'from',
-    'range',
-    'te',
-    'trailer',
-    'server',
-    'date',
-    'location',
-    'retry-after',
-    'cookie',
-    'set-cookie',
-    'cache-control',
-    'etag',
-    'expires',
-    'pragma',
-    'vary',
-    'connection',
-    'keep-alive',
-    'proxy-connection',
-    'upgrade',
-    'transfer-encoding',
-    'last-modified',
-    'strict-transport-security',
-    'x-content-type-options',
-    'x-frame-options',
-  ].map((name) => name.toLowerCase()),
-);
-const RESTRICTED_PREFIXES = ['accept', 'content-', 'if-', 'x-amz-', 'x-amzn-', 'access-control-', 'mcp-'];
-
-export const DEFAULT_ASSERTION_HEADER = 'X-Mcp-Identity-Assertion';
-export const MAX_ASSERTION_TTL_SECONDS = 300;
+export { DEFAULT_ASSERTION_HEADER, MAX_ASSERTION_TTL_SECONDS };
 
 export const assertionSchema = z
   .object({
@@ -406,19 +369,16 @@ export const assertionSchema = z
       .string()
       .regex(/^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/, 'must be a KMS key ARN (not an alias)')
       .optional(),
-    /** The header the signed assertion travels in (allow-listed on each target that takes it). */
+    /**
+     * The header the signed assertion travels in (allow-listed on each target that takes it), checked by the
+     * rule the interceptor applies at cold start (lambda/core/identity-delivery.ts).
+     */
     header: z
       .string()
-      .regex(/^[A-Za-z0-9-]{1,100}$/, 'a header name (letters, digits, hyphens), at most 100')
-      .refine(
-        (name) =>
-          !RESTRICTED_HEADERS.has(name.toLowerCase()) &&
-          !RESTRICTED_PREFIXES.some((prefix) => name.toLowerCase().startsWith(prefix)),
-        {
-          message:
-            'is a header AgentCore does not propagate to targets (restricted or reserved); choose another',
-        },
-      )
+      .superRefine((name, context) => {
+        const problem = assertionHeaderProblem(name);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      })
       .default(DEFAULT_ASSERTION_HEADER),
     /** Lifetime of an assertion. */
     ttlSeconds: z.number().int().min(30).max(MAX_ASSERTION_TTL_SECONDS).default(MAX_ASSERTION_TTL_SECONDS),
