@@ -95,6 +95,8 @@ export interface AuditRecord {
   readonly userAgent?: string;
   /** The address the front door observed, when it reports one. Only a valid IPv4/IPv6 address is kept. */
   readonly sourceIp?: string;
+  /** The front door the request came through (`agentcore`, `apigw`): a label, never an input to policy. */
+  readonly door?: string;
   /** The client-supplied `X-Forwarded-For` chain, bounded and scrubbed: recorded, never trusted. */
   readonly forwardedFor?: readonly string[];
   /** Digest of what was asked (method, params): part of the {@link requestKey} joining decision and outcome. */
@@ -248,7 +250,7 @@ function compact<T extends Record<string, unknown>>(value: T): T {
 }
 
 /** Keys of `additionalEventData` the builder owns: `extra` cannot replace them. */
-const OWN_ADDITIONAL_KEYS = new Set(['phase', 'requestKey', 'mode']);
+const OWN_ADDITIONAL_KEYS = new Set(['phase', 'requestKey', 'mode', 'door']);
 
 /**
  * Builds the event for one decision or outcome. Every piece of client text (JSON-RPC id, method, tool, target,
@@ -325,6 +327,7 @@ export function buildAuditEvent(
         phase: record.phase,
         requestKey: requestKey(record),
         mode: settings.mode,
+        ...(record.door === undefined ? {} : { door: record.door }),
         ...(record.forwardedFor === undefined || record.forwardedFor.length === 0
           ? {}
           : { forwardedFor: record.forwardedFor }),

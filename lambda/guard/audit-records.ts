@@ -5,7 +5,7 @@ import type { Decision } from '../core/decision';
 import { type McpOperation, methodOf } from '../core/mcp-operation';
 import { auditArguments, type RedactionConfig } from '../core/redaction';
 import { idIn, methodIn, paramsOf } from './message';
-import type { RequestFacts } from './types';
+import type { Door, RequestFacts } from './types';
 
 /**
  * The audit records the guard writes, built from what it knows at each step. Pure: `audit-trail.ts` scrubs,
@@ -17,6 +17,8 @@ type Phase = AuditDraft['phase'];
 
 /** Request facts as audited: client text scrubbed, the client-written X-Forwarded-For kept only as a claim. */
 export interface AuditedFacts {
+  /** The door the request came through (an audit label: never an input to policy). */
+  readonly door: Door;
   readonly sessionId?: string;
   readonly userAgent?: string;
   readonly sourceIp?: string;
@@ -27,13 +29,18 @@ export interface AuditedFacts {
  * X-Forwarded-For is whatever the client wrote: kept, bounded and scrubbed, as a claim in additionalEventData,
  * never as the event's sourceIPAddress (only an address the door observed is that).
  */
-export function auditedFacts(facts: RequestFacts, scrub: (text: string) => string): AuditedFacts {
+export function auditedFacts(
+  facts: RequestFacts,
+  scrub: (text: string) => string,
+  door: Door,
+): AuditedFacts {
   const forwardedFor = (facts.headers.get('x-forwarded-for') ?? [])
     .flatMap((value) => value.split(','))
     .map((hop) => scrub(hop.trim()).slice(0, 64))
     .filter((hop) => hop.length > 0)
     .slice(0, 8);
   return {
+    door,
     ...nonEmpty('sessionId', facts.sessionId),
     ...nonEmpty('userAgent', facts.userAgent),
     ...(facts.sourceIp === undefined ? {} : { sourceIp: facts.sourceIp }),

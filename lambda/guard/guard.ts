@@ -32,7 +32,7 @@ export function createGuard(deps: GuardDeps): Guard {
   const context = { deps, trail, verify, newId };
 
   return {
-    async authenticate(credential, facts) {
+    async authenticate(credential, facts, door) {
       const decisionId = newId();
       try {
         const verification = await verify(credential, null);
@@ -40,7 +40,7 @@ export function createGuard(deps: GuardDeps): Guard {
         try {
           await trail.write(
             refusedCredentialRecord(
-              auditedFacts(facts, trail.scrub),
+              auditedFacts(facts, trail.scrub, door),
               'request',
               undefined,
               'unknown',

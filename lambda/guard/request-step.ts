@@ -85,7 +85,7 @@ export function createRequestStep(
     }
     const { message, tooDeep } = boundedMessage(request.message);
     known.message = message;
-    const facts = auditedFacts(request.facts, trail.scrub);
+    const facts = auditedFacts(request.facts, trail.scrub, request.door);
     known.facts = facts;
     const malformed = (error: MalformedRequestError, caller: Caller | undefined): Outcome => ({
       result: answered(invalid(idIn(message), error), decisionId),

@@ -52,7 +52,7 @@ export function createResponseStep(
     const parsed = input.request === undefined ? undefined : parseMcpRequest(request);
     const operation = parsed?.ok ? parsed.operation : undefined;
     const searchResult = operation?.kind === 'tool-call' && SEARCH_TOOLS.has(operation.tool.full);
-    const facts = auditedFacts(input.facts, trail.scrub);
+    const facts = auditedFacts(input.facts, trail.scrub, input.door);
     // Verified at most once per step, and only when something needs the caller.
     let verification: Promise<Verification> | undefined;
     const caller = () => {

@@ -131,7 +131,7 @@ export interface Guard {
    * Verifies the credential alone (a door that sees no body, like API Gateway's authorizer). A refusal is
    * audited. A door that forwards must still call {@link onRequest}, which verifies again.
    */
-  authenticate(credential: Credential, facts: RequestFacts): Promise<Authentication>;
+  authenticate(credential: Credential, facts: RequestFacts, door: Door): Promise<Authentication>;
   /** Bound and parse → verify → decide → gates → inject / deliver identity → audit (once). */
   onRequest(request: GuardRequest): Promise<GuardResult>;
   /** Listings filtered by the same predicate that gates calls; the outcome of a call audited. */

@@ -100,13 +100,13 @@ export function createAuthorizerHandler(deps: AuthorizerDeps): AuthorizerHandler
     if (!decoded.ok) {
       log.error('not a REQUEST authorizer event; refusing', { problem: decoded.problem });
       await audited({
-        ...malformedRecord({}, undefined, undefined, UNREADABLE_EVENT),
+        ...malformedRecord({ door: 'apigw' }, undefined, undefined, UNREADABLE_EVENT),
         extra: { cause: decoded.problem },
       });
       throw new AuthorizerFailure('the authorizer event could not be read');
     }
     const { request } = decoded;
-    const facts = auditedFacts(request.facts, trail.scrub);
+    const facts = auditedFacts(request.facts, trail.scrub, 'apigw');
     const verification = await verify(request.credential, null);
     if (!verification.ok) {
       await audited(refusedCredentialRecord(facts, 'request', undefined, 'unknown', verification));

@@ -138,6 +138,17 @@ describe('buildAuditEvent', () => {
     });
   });
 
+  it('records the door a request came through, which an extra field cannot replace', () => {
+    const event = buildAuditEvent(record({ door: 'apigw', extra: { door: 'agentcore' } }), settings);
+    expect(event.additionalEventData).toStrictEqual({
+      phase: 'request',
+      requestKey: requestKey(record()),
+      mode: 'enforce',
+      door: 'apigw',
+    });
+    expect(buildAuditEvent(record(), settings).additionalEventData).not.toHaveProperty('door');
+  });
+
   it('issue 10 #16: uses the decimal CloudTrail Lake sizes (100,000 and 28,000 bytes)', () => {
     expect(LIMITS.requestParameters).toBe(100_000);
     expect(LIMITS.responseElements).toBe(100_000);

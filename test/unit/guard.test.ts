@@ -95,6 +95,7 @@ describe('guard: request step', () => {
     expect(result.decision.kind).toBe('allow');
     expect(last().UID).toBe(result.decisionId);
     expect(last().responseElements).toMatchObject({ decision: 'allow' });
+    expect(last().additionalEventData?.door).toBe('apigw');
   });
 
   it('answers a denied call itself, with what policy decided and the reason', async () => {
@@ -451,18 +452,19 @@ describe('guard: authenticate alone (a door that sees no body)', () => {
   });
 
   it('names the verified caller', async () => {
-    const result = await guard.authenticate({ authorization: [`Bearer ${await token('bob')}`] }, facts());
+    const result = await guard.authenticate({ authorization: [`Bearer ${await token('bob')}`] }, facts(), 'agentcore');
     expect(result).toMatchObject({ ok: true, caller: { subject: 'bob' } });
     expect(audit.events).toHaveLength(0);
   });
 
   it('refuses a bad credential with 401 and audits the refusal', async () => {
-    const result = await guard.authenticate({ authorization: ['Bearer not-a-jwt'] }, facts());
+    const result = await guard.authenticate({ authorization: ['Bearer not-a-jwt'] }, facts(), 'agentcore');
     expect(result).toMatchObject({
       ok: false,
       answer: { kind: 'answer', status: 401, cause: 'unauthenticated' },
     });
     expect(audit.events.at(-1)).toMatchObject({ errorCode: 'InvalidToken' });
+    expect(audit.events.at(-1)?.additionalEventData?.door).toBe('agentcore');
     expect(JSON.stringify(audit.events)).not.toContain('not-a-jwt');
   });
 });
