@@ -29,11 +29,7 @@ export interface AuditedFacts {
  * X-Forwarded-For is whatever the client wrote: kept, bounded and scrubbed, as a claim in additionalEventData,
  * never as the event's sourceIPAddress (only an address the door observed is that).
  */
-export function auditedFacts(
-  facts: RequestFacts,
-  scrub: (text: string) => string,
-  door: Door,
-): AuditedFacts {
+export function auditedFacts(facts: RequestFacts, scrub: (text: string) => string, door: Door): AuditedFacts {
   const forwardedFor = (facts.headers.get('x-forwarded-for') ?? [])
     .flatMap((value) => value.split(','))
     .map((hop) => scrub(hop.trim()).slice(0, 64))

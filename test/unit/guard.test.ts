@@ -452,7 +452,11 @@ describe('guard: authenticate alone (a door that sees no body)', () => {
   });
 
   it('names the verified caller', async () => {
-    const result = await guard.authenticate({ authorization: [`Bearer ${await token('bob')}`] }, facts(), 'agentcore');
+    const result = await guard.authenticate(
+      { authorization: [`Bearer ${await token('bob')}`] },
+      facts(),
+      'agentcore',
+    );
     expect(result).toMatchObject({ ok: true, caller: { subject: 'bob' } });
     expect(audit.events).toHaveLength(0);
   });
