@@ -220,6 +220,24 @@ describe('AssertionCache', () => {
     expect(signer.signs).toBe(1);
   });
 
+  it('does not share an in-flight assertion with a token that expires before it', async () => {
+    const { cache, signer } = setup();
+    let release: () => void = () => undefined;
+    signer.hold = new Promise((resolve) => {
+      release = resolve;
+    });
+    const expiringSoon: Caller = { ...alice, tokenId: 'jti-2', expiresAt: T0 / 1000 + 100 };
+
+    const pending = [cache.assertion(alice, 'crm'), cache.assertion(expiringSoon, 'crm')];
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const [long, short] = await Promise.all(pending);
+
+    expect(parts(long as string).claims.exp).toBe(T0 / 1000 + 300);
+    expect(parts(short as string).claims.exp).toBe(T0 / 1000 + 100);
+    expect(signer.signs).toBe(2);
+  });
+
   it('keeps simultaneous misses of different callers apart', async () => {
     const { cache, signer } = setup();
     const bob: Caller = { ...alice, subject: 'bob' };

@@ -79,6 +79,7 @@ describe('derToJose', () => {
     ['s not an INTEGER', '3006020101030101', 's is not an INTEGER'],
     ['r of length 0', '3006020002020101', 'r length is out of range'],
     ['s running past the end', '3006020101020201', 's length is out of range'],
+    ['s with no length byte', '3006020301020302', 's length is out of range'],
     ['r negative', '3006020181020101', 'r is negative'],
     ['s negative', '3006020101020180', 's is negative'],
     ['r with a needless leading zero', '300702020001020101', 'r is not minimally encoded'],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { Caller } from '../../lambda/core/caller';
-import { AssertionSigningError, ConfigurationError } from '../../lambda/core/errors';
+import { AssertionSigningError, ConfigurationError, McpIdentityError } from '../../lambda/core/errors';
 import {
   ASSERTION_ALGORITHM,
   ASSERTION_TYPE,
@@ -243,5 +243,19 @@ describe('properties', () => {
         expect(decode(p as string)).toStrictEqual(JSON.parse(JSON.stringify(claims)));
       }),
     );
+  });
+});
+
+describe('AssertionSigningError', () => {
+  it('is an McpIdentityError with fixed text the caller may see and the detail for logs', () => {
+    const cause = new Error('ThrottlingException');
+    const error = new AssertionSigningError('KMS Sign failed: ThrottlingException', { cause });
+    expect(error).toBeInstanceOf(McpIdentityError);
+    expect(error.name).toBe('AssertionSigningError');
+    expect(error.message).toBe('KMS Sign failed: ThrottlingException');
+    expect(error.safeReason).toBe(
+      "The caller's identity could not be signed for the tool, so the request was not carried out.",
+    );
+    expect(error.cause).toBe(cause);
   });
 });
