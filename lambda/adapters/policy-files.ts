@@ -4,6 +4,7 @@ import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 import { cedar } from './cedar-engine';
+import { pinsFromSchemaJson, type ToolPinMap } from './tool-pin-store';
 
 /** Tag on policy stores deployed by the CDK stack. */
 export const MANAGED_BY_TAG = 'mcp-identity:managed-by';
@@ -96,6 +97,8 @@ export interface PolicyBundle {
   readonly namespace: string;
   /** Parents (action groups) of each action, as full entity references, from the schema's `in [...]`. */
   readonly actionParents: ReadonlyMap<string, readonly { readonly type: string; readonly id: string }[]>;
+  /** Pinned tool definitions: tool name → digest, from the schema's `@mcp_tool_digest` annotations. */
+  readonly toolPins: ToolPinMap;
 }
 
 /** Every `*.cedar` file below `dir`, sorted (stable ids and messages). */
@@ -233,6 +236,7 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
   if (resolved.type === 'failure')
     throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(resolved.errors)}`);
+  const toolPins = pinsFromSchemaJson(resolved.json, SCHEMA_FILE);
   const policies = readPolicyFiles(dir);
   const validation = cedar.validate({
     schema: schemaText,
@@ -279,7 +283,7 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
     ]),
   );
   const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
-  return { schemaText, policies, catalog, inputTypes, actions, namespace, actionParents };
+  return { schemaText, policies, catalog, inputTypes, actions, namespace, actionParents, toolPins };
 }
 
 /** The key of an action entity in {@link PolicyBundle.actionParents}: `Namespace::Action::"id"`. */
