@@ -46,8 +46,9 @@ export const TARGET_NAME = /^([0-9a-zA-Z][-]?){1,100}$/;
 
 /**
  * Headers AgentCore will not propagate to a target, or that mean something else on the way (CONTRACTS.md §8,
- * "Header propagation"): an assertion there would be dropped or, worse, read as something else. Kept equal to
- * lib/target-config.ts, which checks the same at synth.
+ * "Header propagation"): an assertion there would be dropped or, worse, read as something else. One list for
+ * both checks: the interceptor's at cold start (lambda/shared/config.ts) and the stack's at synth
+ * (lib/target-config.ts).
  */
 const RESTRICTED_HEADERS: ReadonlySet<string> = new Set([
   'authorization',
