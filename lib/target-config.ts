@@ -322,6 +322,12 @@ const checkedTarget = targetSchema
               message: `is only for mcpServer and openApi targets (${target.kind} targets use the gateway role as it is)`,
             });
     }
+    if (target.kind === 'demo' && target.identity !== undefined && !target.identity.includes('arguments'))
+      context.addIssue({
+        code: 'custom',
+        path: ['identity'],
+        message: 'the demo tools read the caller from injected arguments only: keep "arguments"',
+      });
     if (target.kind === 'apiGateway')
       for (const [index, override] of (target.toolOverrides ?? []).entries())
         if (!target.toolFilters.some((filter) => filterCovers(filter, override.path, override.method)))

@@ -235,6 +235,11 @@ describe('gateway.targets: what is refused, and where', () => {
       /targets\[0\]\.outboundAuth\.type: type must be one of iam, apiKey, oauth, none/,
     ],
     [
+      'a demo target without argument delivery',
+      { targets: [{ ...GOOD.demo, identity: ['assertion'] }] },
+      /targets\[0\]\.identity: the demo tools read the caller from injected arguments only/,
+    ],
+    [
       'no identity delivery',
       { targets: [{ ...GOOD.smithy, identity: [] }] },
       /targets\[0\]\.identity: choose at least one/,

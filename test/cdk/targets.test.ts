@@ -24,7 +24,13 @@ const HEADER = 'X-Mcp-Identity-Assertion';
 /** One target of each kind (two MCP servers: OAuth, and IAM with a signing service and a grant). */
 const ALL_KINDS = [
   { kind: 'demo', name: 'orders' },
-  { kind: 'lambda', name: 'crm', functionArn: CRM_FUNCTION, tools: 'test/fixtures/targets/crm-tools.json' },
+  {
+    kind: 'lambda',
+    name: 'crm',
+    functionArn: CRM_FUNCTION,
+    tools: 'test/fixtures/targets/crm-tools.json',
+    identity: ['arguments', 'assertion'],
+  },
   {
     kind: 'mcpServer',
     name: 'docs',
@@ -154,9 +160,11 @@ function policyStatements(
 }
 
 const policyDir = policyDirFor(EXTRA_TOOLS);
+let stack: McpIdentityStack;
 let template: Template;
 beforeAll(() => {
-  template = Template.fromStack(stackWith({ targets: ALL_KINDS }, { policyDir }));
+  stack = stackWith({ targets: ALL_KINDS }, { policyDir });
+  template = Template.fromStack(stack);
 }, 120_000);
 
 describe('a gateway with one target of each kind', () => {
@@ -246,7 +254,7 @@ describe('a gateway with one target of each kind', () => {
     );
     expect(allowed).toEqual({
       orders: null,
-      crm: null,
+      crm: { AllowedRequestHeaders: [HEADER] },
       docs: { AllowedRequestHeaders: [HEADER] },
       agent: { AllowedRequestHeaders: [HEADER] },
       pets: { AllowedRequestHeaders: [HEADER] },
@@ -308,6 +316,11 @@ describe('a gateway with one target of each kind', () => {
     expect(actions.some((action) => action.startsWith('kms:'))).toBe(false);
   });
 
+  it('warns that an assertion may not reach a Lambda target, on that target only', () => {
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('Lambda target'));
+    expect(warnings.map((warning) => warning.id)).toEqual(['/Targets/FrontDoor/Gateway/Target-crm']);
+  });
+
   it('tells the interceptor how each target takes the caller, and how to sign assertions', () => {
     const [fn] = resourcesOf(template, 'AWS::Lambda::Function').filter(([, resource]) =>
       String(resource.Properties.Description).includes('decides each MCP call'),
@@ -315,7 +328,7 @@ describe('a gateway with one target of each kind', () => {
     const env = fn?.[1].Properties.Environment.Variables;
     expect(JSON.parse(env.MCP_IDENTITY_TARGET_DELIVERY)).toEqual({
       orders: { arguments: true, assertion: false },
-      crm: { arguments: true, assertion: false },
+      crm: { arguments: true, assertion: true },
       docs: { arguments: false, assertion: true },
       agent: { arguments: true, assertion: true },
       pets: { arguments: false, assertion: true },
