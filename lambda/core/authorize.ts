@@ -10,7 +10,8 @@ import { type Decision, decisionFromAnswer, type PolicyCatalog, type PolicyDecis
 import { DecisionPointError, McpIdentityError, SpoofingAttemptError } from './errors';
 import { type InjectionConfig, injectIdentity, spoofedArguments, spoofedParams } from './injection';
 import type { Listed, Visible } from './listings';
-import { type McpOperation, parseToolName } from './mcp-operation';
+import { type McpOperation, parseToolName, type ToolName } from './mcp-operation';
+import { regenerateCommand } from './schema-remedy';
 
 export type EnforcementMode = 'enforce' | 'log-only';
 
@@ -125,6 +126,29 @@ function spoofingVerdict(
   };
 }
 
+/**
+ * Whether the schema has an entry for the tool: an action with a typed `context.input` (what `schema generate`
+ * writes for every tool; a tool call always sends `context.input`, so an action without it could not be
+ * decided anyway). Unknown (true) when the model was given no input types: the engine then decides alone.
+ */
+function inSchema(model: CedarModel, tool: string): boolean {
+  return model.inputTypes === undefined || Object.hasOwn(model.inputTypes, tool);
+}
+
+/**
+ * A tool the schema does not know is denied before any engine is asked: no policy can name it, whichever engine
+ * (cedar-wasm denies by default; Verified Permissions may reject the request instead), and a policy without an
+ * action scope must not allow it either. The reason tells the operator which command adds it.
+ */
+function notInSchema(caller: Caller, tool: ToolName): Decision {
+  return {
+    kind: 'deny',
+    code: 'policy',
+    reason: `Denied: no policy permits ${who(caller)} to call the tool '${tool.full}': it has no entry in the Cedar schema. An operator adds it with \`${regenerateCommand(tool.full)}\`, then writes a policy for it and deploys.`,
+    policies: [],
+  };
+}
+
 async function decide(
   caller: Caller,
   operation: Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>,
@@ -134,6 +158,8 @@ async function decide(
 ): Promise<Verdict> {
   let request: AuthorizationRequest;
   try {
+    if (operation.kind === 'tool-call' && !inSchema(settings.model, operation.tool.full))
+      return settle(notInSchema(caller, operation.tool), caller, operation, settings);
     request = authorizationRequest(caller, operation, settings.model);
   } catch (error) {
     if (!(error instanceof ArgumentConversionError))
@@ -165,7 +191,16 @@ async function decide(
   } catch (error) {
     return { decision: errorDecision(error), forward: false, enforced: true };
   }
+  return settle(decision, caller, operation, settings);
+}
 
+/** What the gateway does with a policy decision: enforce it, or in log-only mode let a policy denial through. */
+function settle(
+  decision: Decision,
+  caller: Caller,
+  operation: Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>,
+  settings: AuthorizerSettings,
+): Verdict {
   // Log-only relaxes policy denials only; a policy that could not be evaluated is still enforced.
   const shadow = settings.mode === 'log-only' && decision.kind === 'deny' && decision.code === 'policy';
   if (decision.kind !== 'allow' && !shadow) return { decision, forward: false, enforced: true };
@@ -216,8 +251,11 @@ export async function callableTools(
 ): Promise<{ readonly callable: Set<string>; readonly error?: McpIdentityError }> {
   try {
     // A name no `tools/call` can carry (see parseToolName) is never callable, so never listed, and never asked
-    // about: the prompt and resource actions share the tools' namespace of action ids.
-    const candidates = names.filter((name) => parseToolName(name) !== undefined);
+    // about: the prompt and resource actions share the tools' namespace of action ids. Nor is a tool the schema
+    // does not know (one unknown action must not make an engine reject, and so hide, the whole list).
+    const candidates = names.filter(
+      (name) => parseToolName(name) !== undefined && inSchema(settings.model, name),
+    );
     const answers = await pdp.couldBeAllowed(
       candidates.map((name) => discoveryRequest(caller, name, settings.model)),
     );
@@ -243,7 +281,9 @@ export async function visibleListings(
 ): Promise<{ readonly visible: Visible; readonly error?: McpIdentityError }> {
   const none: Visible = { tools: new Set(), prompts: new Set(), resources: new Set(), templates: new Set() };
   try {
-    const tools = listed.tools.filter((name) => parseToolName(name) !== undefined);
+    const tools = listed.tools.filter(
+      (name) => parseToolName(name) !== undefined && inSchema(settings.model, name),
+    );
     const requests = [
       ...tools.map((name) => discoveryRequest(caller, name, settings.model)),
       ...listed.prompts.map((name) =>
