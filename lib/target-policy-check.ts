@@ -137,16 +137,26 @@ export function checkTargetPolicies(
   };
 }
 
-/** The synth error for {@link TargetPolicyFindings.unknownTargets}: one line per policy and tool. */
+/** Lines of the synth error before it summarises the rest (a policy set can name a missing target 1,000 times). */
+const SHOWN_FINDINGS = 20;
+
+/** The synth error for {@link TargetPolicyFindings.unknownTargets}: one line per policy and tool, then a count. */
 export function unknownTargetMessage(
   findings: readonly UnknownTargetFinding[],
   targets: readonly string[],
 ): string {
   const declared = targets.length === 0 ? 'none' : targets.join(', ');
-  return `policies name tools of targets that are not declared in gateway.targets (declared: ${declared}):\n${findings
+  const missing = [...new Set(findings.map((finding) => finding.target))].sort().join(', ');
+  const lines = findings
+    .slice(0, SHOWN_FINDINGS)
     .map(
       (finding) =>
         `  - ${finding.file} [${finding.policyId}] names ${finding.tool.startsWith(TARGET_GROUP) ? 'the action group' : 'the tool'} ${finding.tool}, but no target is named "${finding.target}"`,
-    )
-    .join('\n')}\nDeclare the target in gateway.targets, or change or remove the policy.`;
+    );
+  const rest = findings.slice(SHOWN_FINDINGS);
+  if (rest.length > 0)
+    lines.push(
+      `  - … and ${rest.length} more (in ${new Set(rest.map((finding) => finding.file)).size} policy file(s))`,
+    );
+  return `policies name tools of targets that are not declared in gateway.targets (missing: ${missing}; declared: ${declared}):\n${lines.join('\n')}\nDeclare the target in gateway.targets, or change or remove the policy.`;
 }

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -555,5 +555,24 @@ describe('synth checks: target sources and limits', () => {
     expect(() => stackWith({ targets: [ALL_KINDS[0], ...many] })).toThrow(
       /environment would take about \d+ bytes \(Lambda allows 4096\); the largest settings are MCP_IDENTITY_TARGET_DELIVERY .*target names/,
     );
+  });
+});
+
+describe('the JWKS function bundle', () => {
+  it('holds the KMS client and neither zod nor cedar-wasm', () => {
+    const out = mkdtempSync(join(tmpdir(), 'bundle-'));
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), [
+      join(ROOT, 'lambda', 'handlers', 'assertion-jwks.ts'),
+      '--bundle',
+      '--platform=node',
+      '--target=node22',
+      `--metafile=${join(out, 'meta.json')}`,
+      `--outfile=${join(out, 'index.js')}`,
+      '--log-level=warning',
+    ]);
+    const inputs = Object.keys(JSON.parse(readFileSync(join(out, 'meta.json'), 'utf8')).inputs);
+    expect(inputs.some((input) => input.includes('client-kms'))).toBe(true);
+    expect(inputs.some((input) => /node_modules\/zod\//.test(input))).toBe(false);
+    expect(inputs.some((input) => input.includes('cedar-wasm'))).toBe(false);
   });
 });
