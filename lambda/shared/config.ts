@@ -644,6 +644,8 @@ export interface UpstreamConfig {
   readonly maxResponseBytes: number;
   /** SSE comment keep-alive while a streamed answer is idle (API Gateway's idle timeout is 5 min). @default 30 */
   readonly keepAliveSeconds: number;
+  /** Tools exposed as `${targetName}___${tool}`, as on AgentCore Gateway. @default - the upstream's own names */
+  readonly targetName?: string;
 }
 
 const LAMBDA_ARN =
@@ -686,6 +688,13 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): {
   const timeoutMs = read.integer('TIMEOUT_MS', 290_000, 1000, 900_000);
   const maxResponseBytes = read.integer('MAX_RESPONSE_BYTES', 6 * 1024 * 1024, 1024, 64 * 1024 * 1024);
   const keepAliveSeconds = read.integer('KEEPALIVE_SECONDS', 30, 1, 290);
+  const targetName = read.raw('TARGET_NAME');
+  read.matching(
+    'TARGET_NAME',
+    targetName,
+    /^(?!.*___)[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/,
+    'must be letters, digits, - and _ (no ___), at most 100',
+  );
   const problems = read.all();
   const rest = Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith(prefix)));
   let guard: InterceptorConfig | undefined;
@@ -706,7 +715,16 @@ export function loadProxyConfig(env: NodeJS.ProcessEnv = process.env): {
           ...(secretArn === undefined ? {} : { secretArn }),
           secretTtlSeconds,
         };
-  return deepFreeze({ guard, upstream: { target, timeoutMs, maxResponseBytes, keepAliveSeconds } });
+  return deepFreeze({
+    guard,
+    upstream: {
+      target,
+      timeoutMs,
+      maxResponseBytes,
+      keepAliveSeconds,
+      ...(targetName === undefined ? {} : { targetName }),
+    },
+  });
 }
 
 /**

@@ -114,6 +114,17 @@ describe('loadProxyConfig', () => {
     expect(() => loadProxyConfig({ ...proxy, ...upstream })).toThrow(message);
   });
 
+  it('takes a target name for the tools (as AgentCore Gateway prefixes a target’s), refusing one with ___', () => {
+    const base = { ...proxy, MCP_IDENTITY_UPSTREAM_LAMBDA_ARN: FUNCTION_ARN };
+    expect(
+      loadProxyConfig({ ...base, MCP_IDENTITY_UPSTREAM_TARGET_NAME: 'orders' }).upstream.targetName,
+    ).toBe('orders');
+    expect(loadProxyConfig(base).upstream.targetName).toBeUndefined();
+    expect(() => loadProxyConfig({ ...base, MCP_IDENTITY_UPSTREAM_TARGET_NAME: 'a___b' })).toThrow(
+      /MCP_IDENTITY_UPSTREAM_TARGET_NAME must be letters, digits/,
+    );
+  });
+
   it('allows plain http to loopback (the local stack)', () => {
     expect(
       loadProxyConfig({ ...proxy, MCP_IDENTITY_UPSTREAM_URL: 'http://127.0.0.1:9000/mcp' }).upstream.target,
