@@ -175,6 +175,10 @@ program
       out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, AgentCore gateway emulation)`);
       out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
       for (const target of stack.targets) out(`  target             ${target.name}___*   ${target.describe}`);
+      if (stack.targets.some((target) => target.delivery.assertion))
+        out(
+          `  identity assertion ${stack.assertion.header} (iss ${stack.assertion.issuer}, aud = target name; JWKS ${stack.assertion.jwksUrl})`,
+        );
       out(
         `  policies           ${options.policies}   (${stack.policies().policies.length} policies${options.watch ? '; edits reload automatically' : ''})`,
       );

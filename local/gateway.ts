@@ -59,7 +59,15 @@ export interface GatewayOptions {
    * the others through `initialize`. @default {@link DEFAULT_SUPPORTED_VERSIONS}
    */
   readonly supportedVersions?: readonly string[];
+  /**
+   * The JWKS targets verify identity assertions with, served at {@link ASSERTION_JWKS_PATH} (in AWS, the stack's
+   * `AssertionJwksUrl` output).
+   */
+  readonly assertionJwks?: () => unknown;
 }
+
+/** Where the local gateway serves the identity-assertion JWKS. */
+export const ASSERTION_JWKS_PATH = '/.well-known/mcp-identity/assertion-jwks.json';
 
 /** The versions AgentCore Gateway documents (CONTRACTS §9), newest first. */
 export const DEFAULT_SUPPORTED_VERSIONS: readonly string[] = Object.freeze([
@@ -117,6 +125,8 @@ export function logSafe(value: unknown, maxChars: number): string {
 export interface Gateway {
   readonly url: string;
   readonly resourceMetadataUrl: string;
+  /** Where targets fetch the identity-assertion JWKS (when the gateway was given one). */
+  readonly assertionJwksUrl: string;
   stop(): Promise<void>;
 }
 
@@ -495,6 +505,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       });
       return;
     }
+    if (request.method === 'GET' && path === ASSERTION_JWKS_PATH && options.assertionJwks !== undefined) {
+      send(response, {
+        statusCode: 200,
+        headers: { 'Content-Type': 'application/json', 'Cache-Control': 'max-age=300' },
+        body: options.assertionJwks(),
+      });
+      return;
+    }
     if (path !== '/mcp') return send(response, { statusCode: 404, body: { error: 'not found' } });
     if (request.method !== 'POST') {
       // No server-initiated stream and no session to delete: the gateway is request/response only.
@@ -575,6 +593,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   return {
     url: `${base}/mcp`,
     resourceMetadataUrl: `${base}/.well-known/oauth-protected-resource/mcp`,
+    assertionJwksUrl: `${base}${ASSERTION_JWKS_PATH}`,
     stop: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,15 +1,19 @@
 import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { AssertionCache } from '../lambda/adapters/assertion-cache';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
+import { LocalAssertionSigner } from '../lambda/adapters/local-assertion-signer';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
+import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/identity-delivery';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { respond } from '../lambda/doors/agentcore/contract';
+import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
 import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
 import { DevIssuer } from './dev-issuer';
 import { type Gateway, startGateway } from './gateway';
@@ -68,6 +72,8 @@ export interface LocalTarget {
   /** Where the gateway sends its JSON-RPC (the demo server, or the bridge in front of the operator's server). */
   readonly url: string;
   readonly describe: string;
+  /** How the verified caller reaches this target's tools. */
+  readonly delivery: TargetDelivery;
 }
 
 export interface LocalStackState {
@@ -86,6 +92,8 @@ export interface LocalStack {
   /** The demo orders server, when no `targets` were given. */
   readonly target: OrdersServer | undefined;
   readonly targets: readonly LocalTarget[];
+  /** The identity assertions' issuer (the gateway URL) and the JWKS that verifies them. */
+  readonly assertion: { readonly issuer: string; readonly header: string; readonly jwksUrl: string };
   /** The dev issuer, for tools and tests that need tokens with other claims. */
   readonly devIssuer: DevIssuer;
   readonly users: () => LocalUsers;
@@ -131,20 +139,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const demo = await startOrdersServer();
       stops.push(() => demo.stop());
       target = demo;
+      // The demo tools declare _caller_user/_caller_roles: they take the identity as arguments, as in AWS.
       targets.push({
         name: 'orders',
         url: demo.url,
         describe: 'demo orders server (local/orders-server.ts)',
+        delivery: { arguments: true, assertion: false },
       });
     } else {
       for (const spec of options.targets) {
         log(`connecting target ${spec.name}…`);
-        const bridge: BridgedTarget = await startTargetBridge(spec, { log });
+        const bridge: BridgedTarget = await startTargetBridge(spec, {
+          log,
+          forwardHeaders: [DEFAULT_ASSERTION_HEADER],
+        });
         stops.push(() => bridge.stop());
-        targets.push({ name: bridge.name, url: bridge.url, describe: bridge.describe });
+        // Your own servers get the signed assertion header, and the arguments when a tool declares them.
+        targets.push({
+          name: bridge.name,
+          url: bridge.url,
+          describe: bridge.describe,
+          delivery: { arguments: true, assertion: true },
+        });
       }
     }
 
+    // The identity assertions' key: ephemeral, like the dev issuer's token keys (in AWS: the stack's KMS key).
+    const assertionSigner = new LocalAssertionSigner();
     let interceptor: InterceptorHandler | undefined;
     let issuerUrl = '';
     const gateway: Gateway = await startGateway({
@@ -160,7 +181,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               error: { code: -32000, message: 'The local stack is starting.' },
             },
           })),
-      targets: targets.map(({ name, url }) => ({ name, url })),
+      targets: targets.map(({ name, url, delivery }) => ({
+        name,
+        url,
+        ...(delivery.assertion ? { allowedRequestHeaders: [DEFAULT_ASSERTION_HEADER] } : {}),
+      })),
+      assertionJwks: () => assertionSigner.jwks(),
       authorizationServer: () => issuerUrl,
       onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}`),
     });
@@ -177,6 +203,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const jwt = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
     await jwt.hydrate();
     const verifier = new CachingTokenVerifier(jwt);
+    // One cache for the stack's life: a policy reload does not re-sign the assertions.
+    const assertions = new AssertionCache(assertionSigner, { issuer: gateway.url, ttlSeconds: 300 });
+    const delivery = identityDeliveryStep(
+      {
+        targets: new Map(targets.map((target) => [target.name, target.delivery])),
+        assertionHeader: DEFAULT_ASSERTION_HEADER,
+      },
+      assertions,
+    );
     const diagnostics = new Logger({
       serviceName: 'mcp-identity-local',
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
@@ -203,6 +238,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           maxBodyBytes: 1024 * 1024,
           resourceMetadataUrl: gateway.resourceMetadataUrl,
         },
+        forwardSteps: [delivery],
       });
     interceptor = build(bundle);
 
@@ -261,6 +297,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       auditFile,
       target,
       targets,
+      assertion: { issuer: gateway.url, header: DEFAULT_ASSERTION_HEADER, jwksUrl: gateway.assertionJwksUrl },
       devIssuer: issuer,
       users: () => users,
       policies: () => bundle,

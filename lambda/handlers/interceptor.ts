@@ -1,8 +1,11 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import { AssertionCache } from '../adapters/assertion-cache';
 import { AvpDecisionPoint } from '../adapters/avp-decision-point';
 import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
 import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
+import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
 import { LogAuditSink } from '../adapters/log-audit-sink';
 import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
 import type { PolicyDecisionPoint } from '../core/decision';
@@ -12,6 +15,7 @@ import { createAgentCoreDoor, type InterceptorHandler } from '../doors/agentcore
 import { DECISION_HEADER } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
+import { identityDeliveryStep } from '../guard/identity-delivery-step';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
 import { createAuditLogger, logger } from '../shared/logger';
 
@@ -70,6 +74,18 @@ function createProductionHandler(): InterceptorHandler {
     void names.hydrate();
     pdp = new StableIdDecisionPoint(avp, names);
   }
+  let assertions: AssertionCache | undefined;
+  if (config.assertion !== undefined) {
+    const signer = new KmsAssertionSigner(new KMSClient({ maxAttempts: 2 }), {
+      keyArn: config.assertion.keyArn,
+    });
+    // The public key (the assertions' kid) loads during the init phase; a failure is retried on first use.
+    signer.keyId().catch(() => undefined);
+    assertions = new AssertionCache(signer, {
+      issuer: config.assertion.issuer,
+      ttlSeconds: config.assertion.ttlSeconds,
+    });
+  }
   return createInterceptorHandler({
     // REQUEST and RESPONSE phases of one call, and the calls of one token, verify it once.
     verifier: new CachingTokenVerifier(verifier),
@@ -77,6 +93,7 @@ function createProductionHandler(): InterceptorHandler {
     audit: new LogAuditSink(createAuditLogger()),
     log: logger,
     settings: interceptorSettings(config),
+    forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
   });
 }
 

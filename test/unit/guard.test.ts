@@ -2,9 +2,11 @@ import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
 import { JwtTokenVerifier } from '../../lambda/adapters/jwt-token-verifier';
 import type { AuditEventData } from '../../lambda/core/audit-event';
 import type { Caller, TokenVerifier } from '../../lambda/core/caller';
+import { AssertionSigningError } from '../../lambda/core/errors';
 import type { GuardDeps } from '../../lambda/guard/deps';
 import { createGuard } from '../../lambda/guard/guard';
 import type { ForwardStep, Gate } from '../../lambda/guard/hooks';
+import { identityDeliveryStep } from '../../lambda/guard/identity-delivery-step';
 import type { Guard, GuardRequest, GuardResponse, HeaderMap, RequestFacts } from '../../lambda/guard/types';
 import { DevIssuer } from '../../local/dev-issuer';
 import { AUDIENCE, MemoryAuditSink, policyBundle, settings, silentLog, USERS } from '../helpers/harness';
@@ -370,6 +372,105 @@ describe('guard: forward steps (e.g. per-target identity delivery)', () => {
       errorCode: 'AuthorizationServiceError',
       responseElements: { decision: 'deny' },
     });
+  });
+});
+
+describe('guard: identity delivery per target (issue 12 #2)', () => {
+  const signed: string[] = [];
+  const assertions = {
+    assertion: async (caller: Caller, audience: string) => {
+      signed.push(`${caller.subject}@${audience}`);
+      return `assertion-for-${caller.subject}-at-${audience}`;
+    },
+  };
+  const deliveryFor = (orders: { arguments: boolean; assertion: boolean }) =>
+    identityDeliveryStep(
+      { targets: new Map([['orders', orders]]), assertionHeader: 'X-Mcp-Identity-Assertion' },
+      assertions,
+    );
+
+  it('injects arguments only, as today, for a target set to arguments', async () => {
+    const { guard, last } = build({ forwardSteps: [deliveryFor({ arguments: true, assertion: false })] });
+    const result = await guard.onRequest(
+      await request('alice', call('orders___get_order', { order_id: '42' })),
+    );
+    if (result.kind !== 'forward') throw new Error('expected a forward');
+    expect(result.headers).toStrictEqual({ set: {}, remove: ['authorization'] });
+    expect((result.message as any).params.arguments).toStrictEqual({
+      order_id: '42',
+      _caller_user: 'alice',
+      _caller_roles: ['developer', 'db-reader'],
+    });
+    expect(last().additionalEventData?.deliveredHeaders).toBeUndefined();
+  });
+
+  it('sends the assertion for the called target instead of arguments for a target set to assertion', async () => {
+    const { guard, last } = build({ forwardSteps: [deliveryFor({ arguments: false, assertion: true })] });
+    const result = await guard.onRequest(
+      await request('alice', call('orders___get_order', { order_id: '42' })),
+    );
+    if (result.kind !== 'forward') throw new Error('expected a forward');
+    expect(result.headers).toStrictEqual({
+      set: { 'X-Mcp-Identity-Assertion': 'assertion-for-alice-at-orders' },
+      remove: ['authorization'],
+    });
+    expect((result.message as any).params.arguments).toStrictEqual({ order_id: '42' });
+    expect(last().responseElements?.injectedParameters).toBeUndefined();
+    expect(last().additionalEventData?.deliveredHeaders).toBe('["X-Mcp-Identity-Assertion"]');
+    expect(JSON.stringify(last())).not.toContain('assertion-for-alice');
+  });
+
+  it('sends both when the target takes both', async () => {
+    const { guard } = build({ forwardSteps: [deliveryFor({ arguments: true, assertion: true })] });
+    const result = await guard.onRequest(
+      await request('bob', call('orders___get_order', { order_id: '42' })),
+    );
+    if (result.kind !== 'forward') throw new Error('expected a forward');
+    expect(result.headers.set).toStrictEqual({ 'X-Mcp-Identity-Assertion': 'assertion-for-bob-at-orders' });
+    expect((result.message as any).params.arguments._caller_user).toBe('bob');
+  });
+
+  it('signs nothing for lists and for refused calls', async () => {
+    signed.length = 0;
+    const { guard } = build({ forwardSteps: [deliveryFor({ arguments: false, assertion: true })] });
+    await guard.onRequest(await request('alice', { jsonrpc: '2.0', id: 1, method: 'tools/list' }));
+    const refused = await guard.onRequest(
+      await request('carol', call('orders___update_order', { order_id: '1', status: 'x' })),
+    );
+    expect(refused.kind).toBe('answer');
+    expect(signed).toStrictEqual([]);
+  });
+
+  it('refuses the call, audited, when the assertion cannot be signed (fail closed)', async () => {
+    const step = identityDeliveryStep(
+      { targets: new Map([['orders', { arguments: false, assertion: true }]]), assertionHeader: 'X-A' },
+      {
+        assertion: async () => {
+          throw new AssertionSigningError('KMS Sign failed: ThrottlingException');
+        },
+      },
+    );
+    const { guard, last } = build({ forwardSteps: [step] });
+    const result = await guard.onRequest(
+      await request('alice', call('orders___get_order', { order_id: '42' })),
+    );
+    expect(result).toMatchObject({ kind: 'answer', status: 503, cause: 'unavailable' });
+    expect(last()).toMatchObject({
+      errorCode: 'AuthorizationServiceError',
+      responseElements: { decision: 'deny' },
+    });
+  });
+
+  it('refuses the call when a target takes the assertion but no signer is configured', async () => {
+    const step = identityDeliveryStep(
+      { targets: new Map([['orders', { arguments: true, assertion: true }]]), assertionHeader: 'X-A' },
+      undefined,
+    );
+    const { guard } = build({ forwardSteps: [step] });
+    const result = await guard.onRequest(
+      await request('alice', call('orders___get_order', { order_id: '42' })),
+    );
+    expect(result).toMatchObject({ kind: 'answer', status: 503 });
   });
 });
 
