@@ -12,7 +12,7 @@ import {
   SchemaGenerationError,
   toolsFromJson,
 } from './schema';
-import { changeTable, type ToolChange, toolChanges } from './schema-diff';
+import { changeTable, otherActionChanges, type ToolChange, toolChanges } from './schema-diff';
 import { GatewayUrlError, gatewayUrl, listTools } from './tool-listing';
 
 /**
@@ -155,6 +155,7 @@ async function generate(options: GenerateOptions): Promise<number> {
   const before = previous === undefined ? undefined : declaredActions(previous);
   const changed = previous !== generated.text;
   const changes: ToolChange[] = toolChanges(before, after, inScope);
+  const others = options.target === undefined ? otherActionChanges(before, after) : [];
   const written = changed && !options.check;
   if (written) writeFileSync(options.out, generated.text);
 
@@ -167,6 +168,7 @@ async function generate(options: GenerateOptions): Promise<number> {
           listed: tools.length,
           tools: scoped.map((tool) => tool.name),
           changes,
+          otherChanges: others,
           schemaChanged: changed,
           written: written ? options.out : null,
           check: options.check,
@@ -181,7 +183,9 @@ async function generate(options: GenerateOptions): Promise<number> {
       `${scoped.length} tool(s)${options.target === undefined ? '' : ` of target ${options.target}`}: ${summary(scoped.map((tool) => tool.name))}`,
     );
     if (changes.length > 0) out(changeTable(changes));
-    else if (changed) out(`the schema's other declarations changed (stub, types or layout)`);
+    for (const line of others) out(line);
+    if (changed && changes.length === 0 && others.length === 0)
+      out(`the schema's other declarations changed (stub, types or layout)`);
     if (!changed) out(options.check ? 'schema unchanged: no drift' : 'schema unchanged');
     else if (options.check)
       out(`drift: ${options.out} does not match what ${source} lists (nothing written)`);

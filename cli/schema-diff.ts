@@ -77,6 +77,28 @@ export function toolChanges(
   return changes.sort((a, b) => ORDER[a.change] - ORDER[b.change] || (a.tool < b.tool ? -1 : 1));
 }
 
+/**
+ * Changes to the actions that are not tools (prompts, resources, schema reading, action groups), which come
+ * from the stub: `+ action "x"`, `- action "x"`, `~ action "x": context changed`.
+ */
+export function otherActionChanges(
+  before: ReadonlyMap<string, DeclaredAction> | undefined,
+  after: ReadonlyMap<string, DeclaredAction>,
+): string[] {
+  const others = (actions: ReadonlyMap<string, DeclaredAction>) =>
+    new Map([...actions].filter(([name]) => parseToolName(name) === undefined));
+  const was = others(before ?? new Map());
+  const now = others(after);
+  const lines: string[] = [];
+  for (const [name, action] of now) {
+    const previous = was.get(name);
+    if (previous === undefined) lines.push(`+ action "${name}"`);
+    else if (previous.context !== action.context) lines.push(`~ action "${name}": context changed`);
+  }
+  for (const name of was.keys()) if (!now.has(name)) lines.push(`- action "${name}"`);
+  return lines;
+}
+
 /** A plain table: CHANGE, TOOL, DETAIL (details are never cut). */
 export function changeTable(changes: readonly ToolChange[]): string {
   const width = (values: string[]) => Math.max(...values.map((value) => value.length));

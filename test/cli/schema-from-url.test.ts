@@ -136,6 +136,7 @@ describe('schema generate --from-url: the whole schema', () => {
           pinned: toolDigest(B_Z, INJECTED),
         },
       ],
+      otherChanges: [],
       schemaChanged: true,
       written: where.out,
       check: false,
