@@ -11,6 +11,7 @@ import {
   MANAGED_BY_TAG,
   type PolicyBundle,
 } from '../../lambda/adapters/policy-files';
+import { TOOL_PINS_FILE, toolPinsFileContent } from '../../lambda/adapters/tool-pin-store';
 import { ConfigurationError } from '../../lambda/core/errors';
 import { checkDeploymentLimits, type PlannedPolicy, planPolicies } from '../policy-deployment';
 
@@ -48,7 +49,9 @@ export class McpPolicyStore extends Construct {
   readonly policyStacks: ReadonlyMap<number, NestedStack>;
   /**
    * A folder made at synth with `input-types.json` (typed argument conversion) and {@link POLICY_CATALOG_FILE}
-   * (stable id → name, reason and Verified Permissions name), both copied next to the interceptor's handler.
+   * (stable id → name, reason and Verified Permissions name), both copied next to the interceptor's handler,
+   * and `tool-pins.json` (pinned tool digests from the schema; not yet copied: the guard does not check pins
+   * yet).
    */
   readonly generatedDir: string;
 
@@ -113,6 +116,7 @@ export class McpPolicyStore extends Construct {
     mkdirSync(base, { recursive: true });
     this.generatedDir = mkdtempSync(join(base, 'policy-'));
     writeFileSync(join(this.generatedDir, 'input-types.json'), JSON.stringify(this.bundle.inputTypes));
+    writeFileSync(join(this.generatedDir, TOOL_PINS_FILE), toolPinsFileContent(this.bundle.toolPins));
     // The catalogue rides in the code asset, not in the environment (4 KB for all variables): it grows with
     // every policy. Keyed by stable id; `avpName` lets the interceptor map Verified Permissions ids to it.
     writeFileSync(
