@@ -31,8 +31,9 @@ interface GenerateOptions {
   token?: string;
   tokenFile?: string;
   target?: string;
-  stub: string;
-  out: string;
+  dir: string;
+  stub?: string;
+  out?: string;
   inject: string;
   pins: boolean;
   check: boolean;
@@ -112,17 +113,28 @@ function summary(names: readonly string[]): string {
   return names.length > 30 ? `${shown}, and ${names.length - 30} more` : shown;
 }
 
-async function generate(options: GenerateOptions): Promise<number> {
+/**
+ * The stub: `--stub`, else the one in `--dir`, else (a new policy folder) the stub this package ships, which
+ * declares the principal, resource, prompt, resource and schema-reading actions every gateway needs.
+ */
+function readStub(options: GenerateOptions, bundledStub: string): string {
+  if (options.stub !== undefined) return readText(options.stub, 'the stub ');
+  const inFolder = join(options.dir, 'schema-stub.cedarschema');
+  return readText(existsSync(inFolder) ? inFolder : bundledStub, 'the stub ');
+}
+
+async function generate(options: GenerateOptions, bundledStub: string): Promise<number> {
   const sources = [options.from, options.fromUrl ?? options.endpoint].filter((value) => value !== undefined);
   if (sources.length !== 1)
     throw new SchemaUsageError('give exactly one of --from <file> or --from-url <url>');
-  const stub = readText(options.stub, 'the stub ');
+  const out = options.out ?? join(options.dir, 'schema.cedarschema');
+  const stub = readStub(options, bundledStub);
   const injected = options.inject
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
   const { tools, source } = await listedTools(options);
-  const previous = existsSync(options.out) ? readText(options.out, '') : undefined;
+  const previous = existsSync(out) ? readText(out, '') : undefined;
 
   let generated: GeneratedSchema;
   let inScope: (tool: string) => boolean = () => true;
@@ -137,15 +149,9 @@ async function generate(options: GenerateOptions): Promise<number> {
         `no tools of target '${target}' among the ${tools.length} tool(s) ${source} lists${targets.length > 0 ? ` (targets: ${targets.join(', ')})` : ''}; is the token's caller allowed to see them?`,
       );
     }
-    if (previous === undefined)
-      throw new SchemaGenerationError(
-        `--target merges into the committed schema, and there is none at ${options.out}: generate it whole first (without --target)`,
-      );
-    generated = mergeTargetSchema(
-      previous,
-      generateCedarSchema(stub, scoped, injected, { pins: options.pins }),
-      target,
-    );
+    // No committed schema yet (a new policy folder): the target's tools are the whole schema.
+    const part = generateCedarSchema(stub, scoped, injected, { pins: options.pins });
+    generated = previous === undefined ? part : mergeTargetSchema(previous, part, target);
   } else {
     generated = generateCedarSchema(stub, tools, injected, { pins: options.pins });
   }
@@ -157,7 +163,7 @@ async function generate(options: GenerateOptions): Promise<number> {
   const changes: ToolChange[] = toolChanges(before, after, inScope);
   const others = options.target === undefined ? otherActionChanges(before, after) : [];
   const written = changed && !options.check;
-  if (written) writeFileSync(options.out, generated.text);
+  if (written) writeFileSync(out, generated.text);
 
   if (options.json) {
     process.stdout.write(
@@ -170,7 +176,7 @@ async function generate(options: GenerateOptions): Promise<number> {
           changes,
           otherChanges: others,
           schemaChanged: changed,
-          written: written ? options.out : null,
+          written: written ? out : null,
           check: options.check,
         },
         null,
@@ -178,20 +184,19 @@ async function generate(options: GenerateOptions): Promise<number> {
       )}\n`,
     );
   } else {
-    const out = (line: string) => process.stdout.write(`${line}\n`);
-    out(
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    print(
       `${scoped.length} tool(s)${options.target === undefined ? '' : ` of target ${options.target}`}: ${summary(scoped.map((tool) => tool.name))}`,
     );
-    if (changes.length > 0) out(changeTable(changes));
-    for (const line of others) out(line);
+    if (changes.length > 0) print(changeTable(changes));
+    for (const line of others) print(line);
     if (changed && changes.length === 0 && others.length === 0)
-      out(`the schema's other declarations changed (stub, types or layout)`);
-    if (!changed) out(options.check ? 'schema unchanged: no drift' : 'schema unchanged');
-    else if (options.check)
-      out(`drift: ${options.out} does not match what ${source} lists (nothing written)`);
+      print(`the schema's other declarations changed (stub, types or layout)`);
+    if (!changed) print(options.check ? 'schema unchanged: no drift' : 'schema unchanged');
+    else if (options.check) print(`drift: ${out} does not match what ${source} lists (nothing written)`);
     else
-      out(
-        `wrote ${options.out}; next: write or update policies for these tools, \`mcp-identity policies validate\`, then deploy`,
+      print(
+        `wrote ${out}; next: write or update policies for these tools, \`mcp-identity policies validate\`, then deploy`,
       );
   }
   return changed && options.check ? EXIT_FAILED : 0;
@@ -216,11 +221,15 @@ export function registerSchemaCommand(program: Command, policyDir: string): void
       "regenerate only this target's tools (name___*) and merge them into --out",
       targetName,
     )
-    .option('--stub <file>', 'schema stub', join(policyDir, 'schema-stub.cedarschema'))
+    .option(
+      '--dir <folder>',
+      'the policy folder: its schema-stub.cedarschema and schema.cedarschema',
+      policyDir,
+    )
+    .option('--stub <file>', 'schema stub (default: the one in --dir, else the one this package ships)')
     .option(
       '--out <file>',
-      'schema to write (and, with --target, to merge into)',
-      join(policyDir, 'schema.cedarschema'),
+      'schema to write, and with --target to merge into (default: schema.cedarschema in --dir)',
     )
     .option(
       '--inject <names>',
@@ -233,7 +242,7 @@ export function registerSchemaCommand(program: Command, policyDir: string): void
     .addOption(new Option('--timeout <seconds>', 'per request to --from-url').default(60).argParser(seconds))
     .action(async (options: GenerateOptions) => {
       try {
-        process.exitCode = await generate(options);
+        process.exitCode = await generate(options, join(policyDir, 'schema-stub.cedarschema'));
       } catch (error) {
         if (
           error instanceof SchemaUsageError ||

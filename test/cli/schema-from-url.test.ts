@@ -234,16 +234,28 @@ describe('schema generate --from-url --target', () => {
     ]);
   });
 
-  it('fails clearly when the target lists no tools, or there is no schema to merge into', async () => {
+  it('starts a new policy folder with one target (the stub this package ships when the folder has none)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'new-policies-'));
+
+    const result = await cliAsync(
+      ['schema', 'generate', '--from-url', server.url, '--token', TOKEN, '--target', 'b', '--dir', dir],
+      env(),
+    );
+
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const schema = readFileSync(join(dir, 'schema.cedarschema'), 'utf8');
+    expect(schema).toContain(`${digestLine(B_Y)}\n  action "b___y" in [Action::"target:b"]`);
+    expect(schema).toContain('action "b___z"');
+    expect(schema).toContain('action "schema/read"');
+    expect(schema).not.toContain('a___x');
+  });
+
+  it('fails clearly when the target lists no tools', async () => {
     const where = folder();
-    const noSchema = await generate(where, '--token', TOKEN, '--target', 'b');
     await generate(where, '--token', TOKEN);
     const noTools = await generate(where, '--token', TOKEN, '--target', 'c');
 
-    expect(noSchema.status).toBe(1);
-    expect(noSchema.stderr).toBe(
-      `mcp-identity: --target merges into the committed schema, and there is none at ${where.out}: generate it whole first (without --target)\n`,
-    );
     expect(noTools.status).toBe(1);
     expect(noTools.stderr).toBe(
       `mcp-identity: no tools of target 'c' among the 5 tool(s) ${server.url} lists (targets: a, b); is the token's caller allowed to see them?\n`,
