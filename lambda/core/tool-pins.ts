@@ -192,6 +192,30 @@ export class ToolPins {
     return changed(name, pinned, listed);
   }
 
+  /**
+   * Every tool definition in the `tools/list` results among a response's JSON-RPC messages, checked: the names
+   * to hide from this listing, and why. Only `tools/list` results are read: a search tool's result quotes
+   * definitions in its own form, which must not count as a drift (its entries are hidden by name anyway).
+   */
+  checkListing(messages: readonly unknown[]): {
+    readonly hidden: ReadonlySet<string>;
+    readonly drifted: readonly Extract<PinVerdict, { kind: 'drifted' }>[];
+  } {
+    const hidden = new Set<string>();
+    const drifted: Extract<PinVerdict, { kind: 'drifted' }>[] = [];
+    for (const message of messages) {
+      const result = isRecord(message) ? message.result : undefined;
+      if (!isRecord(result) || !Array.isArray(result.tools)) continue;
+      for (const tool of result.tools) {
+        const verdict = this.checkListed(tool);
+        if (verdict.kind === 'ok') continue;
+        drifted.push(verdict);
+        if (verdict.tool !== '') hidden.add(verdict.tool);
+      }
+    }
+    return { hidden, drifted };
+  }
+
   /** A `tools/call` of this tool: refused when its target is pinned and it has no pin, or it was seen drifted. */
   checkCall(name: string): PinVerdict {
     if (!this.isPinned(name)) return OK;

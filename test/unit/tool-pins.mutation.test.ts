@@ -298,6 +298,30 @@ describe('ToolPins', () => {
     expect(store.withPins(new Map()).checkCall('billing___refund')).toStrictEqual({ kind: 'ok' });
   });
 
+  it('checks the tools/list results of a response and names the tools to hide', () => {
+    const store = pins();
+    const added = { name: 'billing___export_all', inputSchema: {} };
+    const result = store.checkListing([
+      { jsonrpc: '2.0', id: 1, result: { tools: [refund, drifted, added, { name: 'orders___x' }, 7] } },
+      { jsonrpc: '2.0', id: 2, result: { content: [], structuredContent: { tools: [drifted] } } },
+      { jsonrpc: '2.0', id: 3, error: { code: -1, message: 'x' } },
+      { jsonrpc: '2.0', id: 4, result: { tools: 'not a list' } },
+      null,
+    ]);
+
+    expect(result.hidden).toStrictEqual(new Set(['billing___refund', 'billing___export_all']));
+    expect(result.drifted.map((verdict) => [verdict.tool, verdict.change])).toStrictEqual([
+      ['billing___refund', 'changed'],
+      ['billing___export_all', 'unpinned'],
+      ['', 'unreadable'],
+    ]);
+    expect(store.checkCall('billing___refund')).toMatchObject({ kind: 'drifted', change: 'changed' });
+    expect(pins().checkListing([{ result: { tools: [refund, search] } }])).toStrictEqual({
+      hidden: new Set(),
+      drifted: [],
+    });
+  });
+
   it('digests with the reserved parameters of each tool', () => {
     const asked: string[] = [];
     const store = new ToolPins(new Map([['billing___refund', pinned]]), (tool) => {
