@@ -1,10 +1,13 @@
+import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import { AssertionCache } from '../adapters/assertion-cache';
 import { AvpDecisionPoint } from '../adapters/avp-decision-point';
 import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
 import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
+import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
 import { LogAuditSink } from '../adapters/log-audit-sink';
 import { NO_CREDENTIALS, SecretsManagerCredentials } from '../adapters/outbound-credentials';
 import { HttpsUpstream } from '../adapters/upstream-https';
@@ -19,6 +22,7 @@ import type { Upstream } from '../doors/apigateway/upstream';
 import { unavailable } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
+import { identityDeliveryStep } from '../guard/identity-delivery-step';
 import { type InterceptorConfig, loadProxyConfig, type UpstreamConfig } from '../shared/config';
 import { createAuditLogger, logger } from '../shared/logger';
 
@@ -98,6 +102,19 @@ function createProductionHandler(): ProxyHandler {
     void names.hydrate();
     pdp = new StableIdDecisionPoint(avp, names);
   }
+  // The upstream takes the caller as the configured delivery says (arguments, the signed assertion), as a
+  // gateway target does.
+  let assertions: AssertionCache | undefined;
+  if (config.assertion !== undefined) {
+    const signer = new KmsAssertionSigner(new KMSClient({ maxAttempts: 2 }), {
+      keyArn: config.assertion.keyArn,
+    });
+    signer.keyId().catch(() => undefined);
+    assertions = new AssertionCache(signer, {
+      issuer: config.assertion.issuer,
+      ttlSeconds: config.assertion.ttlSeconds,
+    });
+  }
   return createApiGatewayProxyHandler({
     // The request and response steps of one call, and the calls of one token, verify it once.
     verifier: new CachingTokenVerifier(verifier),
@@ -105,6 +122,7 @@ function createProductionHandler(): ProxyHandler {
     audit: new LogAuditSink(createAuditLogger()),
     log: logger,
     settings: proxyGuardSettings(config),
+    forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
     upstream: upstreamFor(upstream),
     door: {
       timeoutMs: upstream.timeoutMs,
