@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +143,29 @@ describe('schema generate --from-url: the whole schema', () => {
       check: false,
     });
     expect(readFileSync(where.out, 'utf8')).not.toContain('b___z');
+  });
+
+  it('shows its progress page by page on a terminal, and clears the line after', async () => {
+    const where = folder();
+    const cli = join(ROOT, 'bin', 'mcp-identity.js');
+    const command = [process.execPath, cli, 'schema', 'generate', '--from-url', server.url, '--token', TOKEN]
+      .concat(['--out', where.out, '--stub', where.stub, '--json'])
+      .map((part) => `'${part}'`)
+      .join(' ');
+
+    // `script` runs the command on a pseudo-terminal, so stderr is a TTY as in an operator's shell.
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'script',
+        ['-qec', command, '/dev/null'],
+        { encoding: 'utf8', timeout: 60_000, env: env() },
+        (error, stdout) => (error ? reject(error) : resolve(stdout)),
+      ),
+    );
+
+    expect(output).toContain('\rlisting tools: page 1, 2 tool(s)…');
+    expect(output).toContain('\rlisting tools: page 3, 5 tool(s)…\r\u001b[K');
+    expect(output).not.toContain(TOKEN);
   });
 
   it('takes the token from --token-file or MCP_IDENTITY_TOKEN, and sends it as a bearer token', async () => {
