@@ -45,6 +45,7 @@ import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
 import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudtrail-data-client';
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
+import { DOOR_KINDS, type DoorKind } from '../local/doors';
 import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
 import { TargetBridgeError } from '../local/target-bridge';
 import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
@@ -79,6 +80,18 @@ function port(value: string): number {
   return parsed;
 }
 
+/** `dev --authorizer-cache-ttl`: API Gateway's authorizer result TTL, 0 (off) to 3600 seconds. */
+function cacheTtl(value: string): number {
+  const match = /^(\d+)\s*(s|m|h)?$/.exec(value.trim());
+  const seconds =
+    match === null
+      ? Number.NaN
+      : Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+  if (!Number.isInteger(seconds) || seconds > 3600)
+    throw new InvalidArgumentError('must be 0 (off) to 3600 seconds: 0, 300, 90s, 5m, 1h');
+  return seconds;
+}
+
 /** `900`, `90s`, `15m`, `1h` → seconds. */
 export function duration(value: string): number {
   const match = /^(\d+)\s*(s|m|h|d)?$/.exec(value.trim());
@@ -110,6 +123,19 @@ program
   .description(
     'run the whole path locally: dev identity provider, gateway emulation, Cedar, demo MCP tools, JSONL audit',
   )
+  .addOption(
+    new Option('--door <door>', 'the front door to emulate: AgentCore Gateway, or API Gateway (REST API)')
+      .choices(DOOR_KINDS)
+      .default('agentcore'),
+  )
+  .addOption(
+    new Option(
+      '--authorizer-cache-ttl <seconds>',
+      'API Gateway door: the authorizer result cache TTL (0 = off); tokens expiring within it are refused',
+    )
+      .default(300)
+      .argParser(cacheTtl),
+  )
   .addOption(new Option('--port <port>', 'MCP gateway port').default(8080).argParser(port))
   .addOption(new Option('--issuer-port <port>', 'dev identity provider port').default(8081).argParser(port))
   .option('--policies <dir>', 'Cedar schema, policies and fixtures', join(ROOT, 'policies'))
@@ -125,6 +151,8 @@ program
   )
   .action(
     async (options: {
+      door: DoorKind;
+      authorizerCacheTtl: number;
       port: number;
       issuerPort: number;
       policies: string;
@@ -149,6 +177,8 @@ program
           mode: options.logOnly ? 'log-only' : 'enforce',
           log: out,
           targets,
+          door: options.door,
+          authorizerCacheTtlSeconds: options.authorizerCacheTtl,
         });
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -160,7 +190,9 @@ program
         throw error;
       }
       const dataFlag = resolve(options.data) === join(ROOT, '.data') ? '' : ` --data ${options.data}`;
-      const ttl = 3600;
+      // Behind the API Gateway door a token must outlive the authorizer's cache, or the authorizer refuses it.
+      const apiGateway = stack.door === 'apigateway';
+      const ttl = 3600 + (apiGateway ? options.authorizerCacheTtl : 0);
       const users = stack.users();
       const tokens = await Promise.all(
         Object.keys(users).map(async (name) => [name, await stack.token(name, ttl)] as const),
@@ -172,8 +204,12 @@ program
         `mcp-identity local stack is up${options.logOnly ? ' in LOG-ONLY mode (denials are recorded, not enforced)' : ''}. Ctrl-C to stop.`,
       );
       out('');
-      out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, AgentCore gateway emulation)`);
+      out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, ${stack.doorDescription})`);
       out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
+      if (apiGateway)
+        out(
+          `  authorizer cache   ${options.authorizerCacheTtl} s   (tokens expiring sooner get 401; --authorizer-cache-ttl)`,
+        );
       for (const target of stack.targets) out(`  target             ${target.name}___*   ${target.describe}`);
       if (stack.targets.some((target) => target.delivery.assertion))
         out(

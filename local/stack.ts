@@ -12,11 +12,10 @@ import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/identity-delivery';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
-import { respond } from '../lambda/doors/agentcore/contract';
+import type { GuardDeps } from '../lambda/guard/deps';
 import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
-import { createInterceptorHandler, type InterceptorHandler } from '../lambda/handlers/interceptor';
 import { DevIssuer } from './dev-issuer';
-import { type Gateway, startGateway } from './gateway';
+import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
 import { type OrdersServer, startOrdersServer } from './orders-server';
 import { type BridgedTarget, startTargetBridge } from './target-bridge';
 import type { TargetSpec } from './target-specs';
@@ -64,6 +63,16 @@ export interface LocalStackOptions {
    * demo orders server is the one target, as `orders`.
    */
   readonly targets?: readonly TargetSpec[];
+  /**
+   * The front door emulated: AgentCore Gateway (interceptor) or API Gateway (REQUEST authorizer + streaming MCP
+   * proxy). Either way the same guard, targets, policies and audit. @default 'agentcore'
+   */
+  readonly door?: DoorKind;
+  /**
+   * API Gateway door: the authorizer's result cache TTL in seconds (0–3600, 0 = off). The authorizer refuses
+   * tokens that expire within it. @default 300
+   */
+  readonly authorizerCacheTtlSeconds?: number;
 }
 
 /** A target behind the local gateway, as the dev log and tests see it. */
@@ -86,6 +95,9 @@ export interface LocalStackState {
 }
 
 export interface LocalStack {
+  readonly door: DoorKind;
+  /** What the dev output calls the emulated door. */
+  readonly doorDescription: string;
   readonly mcpUrl: string;
   readonly issuer: string;
   readonly auditFile: string;
@@ -105,8 +117,10 @@ export interface LocalStack {
 }
 
 /**
- * The whole request path on one machine, loopback only: dev issuer → AgentCore gateway emulation → the same
- * interceptor handler as in Lambda (local Cedar over policies/, JSONL audit) → the demo orders MCP server.
+ * The whole request path on one machine, loopback only: dev issuer → a front door emulation (AgentCore Gateway
+ * with its interceptor, or API Gateway with its authorizer and MCP proxy; local/doors.ts) running the same
+ * handlers as in Lambda around one guard (local Cedar over policies/, JSONL audit) → the demo orders MCP server or
+ * the operator's own (`targets`).
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
@@ -166,21 +180,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     // The identity assertions' key: ephemeral, like the dev issuer's token keys (in AWS: the stack's KMS key).
     const assertionSigner = new LocalAssertionSigner();
-    let interceptor: InterceptorHandler | undefined;
     let issuerUrl = '';
-    const gateway: Gateway = await startGateway({
+    const door: LocalDoor = await startLocalDoor(options.door ?? 'agentcore', {
       port: options.port ?? 8080,
-      interceptor: () =>
-        interceptor ??
-        (async () =>
-          respond({
-            statusCode: 503,
-            body: {
-              jsonrpc: '2.0',
-              id: null,
-              error: { code: -32000, message: 'The local stack is starting.' },
-            },
-          })),
+      ...(options.authorizerCacheTtlSeconds === undefined
+        ? {}
+        : { authorizerCacheTtlSeconds: options.authorizerCacheTtlSeconds }),
       targets: targets.map(({ name, url, delivery }) => ({
         name,
         url,
@@ -190,21 +195,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       authorizationServer: () => issuerUrl,
       onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}`),
     });
-    stops.push(() => gateway.stop());
+    stops.push(() => door.stop());
 
     const issuer = await DevIssuer.start({
       port: options.issuerPort ?? 8081,
       users: () => users,
-      audience: gateway.url,
+      audience: door.url,
     });
     stops.push(() => issuer.stop());
     issuerUrl = issuer.issuer;
 
-    const jwt = new JwtTokenVerifier(issuer.verifierSettings(gateway.url));
+    const jwt = new JwtTokenVerifier(issuer.verifierSettings(door.url));
     await jwt.hydrate();
     const verifier = new CachingTokenVerifier(jwt);
     // One cache for the stack's life: a policy reload does not re-sign the assertions.
-    const assertions = new AssertionCache(assertionSigner, { issuer: gateway.url, ttlSeconds: 300 });
+    const assertions = new AssertionCache(assertionSigner, { issuer: door.url, ttlSeconds: 300 });
     const delivery = identityDeliveryStep(
       {
         targets: new Map(targets.map((target) => [target.name, target.delivery])),
@@ -217,35 +222,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
     });
 
-    const build = (policies: PolicyBundle): InterceptorHandler =>
-      createInterceptorHandler({
-        verifier,
-        // A short decision cache, as the Lambda has (there 30 s): the RESPONSE phase re-decides each call, and a
-        // policy reload builds a new handler, so a changed policy still applies to the very next request.
-        pdp: new CachingDecisionPoint(new CedarDecisionPoint(policies), {
-          ttlSeconds: 5,
-          maxEntries: 10_000,
-        }),
-        audit,
-        log: diagnostics,
-        settings: {
-          model: { namespace: 'McpIdentity', resourceId: 'gateway', inputTypes: policies.inputTypes },
-          injection: DEFAULT_INJECTION,
-          mode: options.mode ?? 'enforce',
-          catalog: policies.catalog,
-          redaction: DEFAULT_REDACTION,
-          audit: { eventSource: 'mcp-identity-local', recipientAccountId: '000000000000' },
-          maxBodyBytes: 1024 * 1024,
-          resourceMetadataUrl: gateway.resourceMetadataUrl,
-        },
-        forwardSteps: [delivery],
-      });
-    interceptor = build(bundle);
+    const guardDeps = (policies: PolicyBundle): GuardDeps => ({
+      verifier,
+      // A short decision cache, as the Lambda has (there 30 s): the RESPONSE phase re-decides each call, and a
+      // policy reload builds a new handler, so a changed policy still applies to the very next request.
+      pdp: new CachingDecisionPoint(new CedarDecisionPoint(policies), {
+        ttlSeconds: 5,
+        maxEntries: 10_000,
+      }),
+      audit,
+      log: diagnostics,
+      settings: {
+        model: { namespace: 'McpIdentity', resourceId: 'gateway', inputTypes: policies.inputTypes },
+        injection: DEFAULT_INJECTION,
+        mode: options.mode ?? 'enforce',
+        catalog: policies.catalog,
+        redaction: DEFAULT_REDACTION,
+        audit: { eventSource: 'mcp-identity-local', recipientAccountId: '000000000000' },
+        maxBodyBytes: 1024 * 1024,
+        resourceMetadataUrl: door.resourceMetadataUrl,
+      },
+      forwardSteps: [delivery],
+    });
+    door.use(guardDeps(bundle));
 
     const reloadPolicies = () => {
       try {
         const next = loadPolicyBundle(policyDir);
-        interceptor = build(next);
+        door.use(guardDeps(next));
         bundle = next;
         return { ok: true, message: `policies reloaded: ${next.policies.length} policies, STRICT-valid` };
       } catch (error) {
@@ -279,7 +283,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const state: LocalStackState = {
       pid: process.pid,
-      mcpUrl: gateway.url,
+      mcpUrl: door.url,
       issuer: issuer.issuer,
       tokenEndpoint: `${issuer.issuer}/token`,
       auditFile,
@@ -292,12 +296,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     return {
-      mcpUrl: gateway.url,
+      door: door.kind,
+      doorDescription: door.describe,
+      mcpUrl: door.url,
       issuer: issuer.issuer,
       auditFile,
       target,
       targets,
-      assertion: { issuer: gateway.url, header: DEFAULT_ASSERTION_HEADER, jwksUrl: gateway.assertionJwksUrl },
+      assertion: { issuer: door.url, header: DEFAULT_ASSERTION_HEADER, jwksUrl: door.assertionJwksUrl },
       devIssuer: issuer,
       users: () => users,
       policies: () => bundle,
@@ -311,7 +317,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             sub: user,
             ...(known.email ? { email: known.email } : {}),
             roles: known.roles,
-            aud: gateway.url,
+            aud: door.url,
             client_id: 'mcp-identity-local-agent',
           },
           { ttlSeconds },
