@@ -281,7 +281,12 @@ export function createApiGatewayDoor(deps: ProxyDoorDeps): ProxyHandler {
 
   async function post(writer: ResponseWriter, request: ProxyRequest): Promise<void> {
     const result = await guard.onRequest(request.guard);
-    return result.kind === 'answer' ? answer(writer, result) : forward(writer, request, result);
+    if (result.kind === 'forward') return forward(writer, request, result);
+    // The guard's own answer goes through the response step too, as AgentCore Gateway runs the RESPONSE
+    // interceptor on the REQUEST interceptor's answers: a refused call's outcome is audited alike at both doors.
+    const after = await guard.onResponse(responseFor(request, result.status, result.body));
+    if (after.kind === 'answer') return answer(writer, after);
+    return answer(writer, after.kind === 'replace' ? { ...result, body: after.body } : result);
   }
 
   return async (event, stream) => {
