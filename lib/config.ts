@@ -4,6 +4,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import { z } from 'zod';
 import { CALLER_FIELDS } from '../lambda/core/injection';
+import { doorsSchema } from './door-config';
 import { assertionSchema, type TargetConfig, targetListSchema } from './target-config';
 
 /**
@@ -166,6 +167,8 @@ export const stackConfigSchema = z
       .prefault({}),
     /** The signed identity assertion for targets that take it (lib/target-config.ts). */
     assertion: assertionSchema,
+    /** The front doors: AgentCore Gateway and/or API Gateway (lib/door-config.ts). @default AgentCore alone */
+    doors: doorsSchema,
   })
   .strict();
 

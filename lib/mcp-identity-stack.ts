@@ -8,6 +8,7 @@ import { tokenReads } from '../lambda/adapters/policy-token-reads';
 import { ConfigurationError } from '../lambda/core/errors';
 import type { StackConfig } from './config';
 import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
+import { ApiGatewayDoor, authorizerEnvironment } from './constructs/api-gateway-door';
 import { AssertionKey } from './constructs/assertion-key';
 import { AuditTrail } from './constructs/audit-trail';
 import { PROJECT_ROOT } from './constructs/mcp-function';
@@ -20,11 +21,15 @@ export interface McpIdentityStackProps extends StackProps {
 }
 
 /**
- * mcp-identity in one stack: the AgentCore Gateway front door with the interceptor, the Verified Permissions
- * policy store with policies/, and the audit trail (CloudTrail Lake or CloudWatch Logs).
+ * mcp-identity in one stack: the front doors (the AgentCore Gateway with the interceptor and/or the API Gateway
+ * REST API with the authorizer and MCP proxy), the Verified Permissions policy store with policies/, and the
+ * audit trail (CloudTrail Lake or CloudWatch Logs) — one policy store and one audit trail for every door.
  */
 export class McpIdentityStack extends Stack {
-  readonly frontDoor: AgentCoreFrontDoor;
+  /** The AgentCore Gateway door (`doors.agentcore`, the default). */
+  readonly frontDoor?: AgentCoreFrontDoor;
+  /** The API Gateway door (`doors.apiGateway`). */
+  readonly apiGatewayDoor?: ApiGatewayDoor;
   readonly policyStore: McpPolicyStore;
   readonly auditTrail: AuditTrail;
   /** The identity assertion key and its JWKS, when some target takes the assertion. */
@@ -49,8 +54,14 @@ export class McpIdentityStack extends Stack {
     });
 
     // Policies and targets must agree: a tool of no declared target fails synth (issue 12 #1).
-    const targets = config.gateway.targets;
-    const targetNames = targets.map((target) => target.name);
+    const targets = config.doors.agentcore === undefined ? [] : config.gateway.targets;
+    const apiDoor = config.doors.apiGateway;
+    // The API Gateway door's upstream is a target too: its tools are named `${name}___tool`.
+    const apiTarget =
+      apiDoor?.upstream.name === undefined
+        ? []
+        : [{ name: apiDoor.upstream.name, identity: apiDoor.upstream.identity }];
+    const targetNames = [...targets, ...apiTarget].map((target) => target.name);
     const coverage = checkTargetPolicies(
       this.policyStore.bundle.policies,
       targetNames,
@@ -59,7 +70,7 @@ export class McpIdentityStack extends Stack {
     );
     if (coverage.unknownTargets.length > 0)
       throw new ConfigurationError(unknownTargetMessage(coverage.unknownTargets, targetNames));
-    if (targets.some((target) => target.identity.includes('assertion')))
+    if ([...targets, ...apiTarget].some((target) => target.identity.includes('assertion')))
       this.assertionKey = new AssertionKey(this, 'Assertion', {
         ...(config.assertion.keyArn ? { keyArn: config.assertion.keyArn } : {}),
         logRetention,
@@ -104,35 +115,75 @@ export class McpIdentityStack extends Stack {
 
     assertEnvironmentFits(environment);
 
-    this.frontDoor = new AgentCoreFrontDoor(this, 'FrontDoor', {
-      gatewayName: config.gateway.name,
-      discoveryUrl: identity.discoveryUrl,
-      allowedAudience: identity.audience,
-      ...(identity.allowedClients ? { allowedClients: identity.allowedClients } : {}),
-      requiredClaims: identity.requiredClaims,
-      interceptorEnvironment: environment,
-      auditLogGroup: this.auditTrail.logGroup,
-      generatedDir: this.policyStore.generatedDir,
-      targets,
-      assertionHeader: config.assertion.header,
-      injection: config.injection,
-      logRetention,
-      ...(encryptionKey ? { encryptionKey } : {}),
-    });
-    this.policyStore.grantIsAuthorized(this.frontDoor.interceptor.function);
-    this.policyStore.grantListPolicies(this.frontDoor.interceptor.function);
-    this.assertionKey?.grantSign(this.frontDoor.interceptor.function);
-    for (const built of this.frontDoor.targets)
-      if (coverage.targetsWithoutPolicy.includes(built.config.name))
-        Annotations.of(built.target).addWarningV2(
-          'mcp-identity:target-without-policy',
-          `target ${built.config.name}: no permit policy in ${config.authorization.policyDir}/ names its tools (Action::"${built.config.name}___…", or a group holding them), so every call to it is denied. Write one (README, "Policies").`,
-        );
+    if (config.doors.agentcore !== undefined) {
+      const frontDoor = new AgentCoreFrontDoor(this, 'FrontDoor', {
+        gatewayName: config.gateway.name,
+        discoveryUrl: identity.discoveryUrl,
+        allowedAudience: identity.audience,
+        ...(identity.allowedClients ? { allowedClients: identity.allowedClients } : {}),
+        requiredClaims: identity.requiredClaims,
+        interceptorEnvironment: environment,
+        auditLogGroup: this.auditTrail.logGroup,
+        generatedDir: this.policyStore.generatedDir,
+        targets,
+        assertionHeader: config.assertion.header,
+        injection: config.injection,
+        logRetention,
+        ...(encryptionKey ? { encryptionKey } : {}),
+      });
+      this.policyStore.grantIsAuthorized(frontDoor.interceptor.function);
+      this.policyStore.grantListPolicies(frontDoor.interceptor.function);
+      this.assertionKey?.grantSign(frontDoor.interceptor.function);
+      for (const built of frontDoor.targets)
+        if (coverage.targetsWithoutPolicy.includes(built.config.name))
+          Annotations.of(built.target).addWarningV2(
+            'mcp-identity:target-without-policy',
+            `target ${built.config.name}: no permit policy in ${config.authorization.policyDir}/ names its tools (Action::"${built.config.name}___…", or a group holding them), so every call to it is denied. Write one (README, "Policies").`,
+          );
 
-    new CfnOutput(this, 'GatewayUrl', {
-      value: this.frontDoor.gateway.gatewayUrl ?? '',
-      description: 'MCP endpoint of the AgentCore Gateway',
-    });
+      new CfnOutput(this, 'GatewayUrl', {
+        value: frontDoor.gateway.gatewayUrl ?? '',
+        description: 'MCP endpoint of the AgentCore Gateway',
+      });
+      this.frontDoor = frontDoor;
+    }
+
+    if (apiDoor !== undefined) {
+      const proxyEnvironment = {
+        ...environment,
+        // Identity reaches the upstream as its delivery says, as for a gateway target.
+        MCP_IDENTITY_TARGET_DELIVERY: JSON.stringify(deliveryMap(apiTarget)),
+      };
+      assertEnvironmentFits({ ...proxyEnvironment, MCP_IDENTITY_UPSTREAM_URL: apiDoor.upstream.url ?? '' });
+      const door = new ApiGatewayDoor(this, 'ApiGatewayDoor', {
+        config: apiDoor,
+        authorizerEnvironment: authorizerEnvironment(environment),
+        proxyEnvironment,
+        auditLogGroup: this.auditTrail.logGroup,
+        generatedDir: this.policyStore.generatedDir,
+        authorizationServer: identity.discoveryUrl.replace(/\/\.well-known\/openid-configuration$/, ''),
+        logRetention,
+        ...(encryptionKey ? { encryptionKey } : {}),
+      });
+      // Only this policy store, only its upstream (granted by the door), and the assertion key when it signs.
+      this.policyStore.grantIsAuthorized(door.proxy.function);
+      this.policyStore.grantListPolicies(door.proxy.function);
+      if (apiDoor.upstream.identity.includes('assertion')) this.assertionKey?.grantSign(door.proxy.function);
+      if (apiTarget.some((target) => coverage.targetsWithoutPolicy.includes(target.name)))
+        Annotations.of(door).addWarningV2(
+          'mcp-identity:target-without-policy',
+          `API Gateway upstream ${apiDoor.upstream.name}: no permit policy in ${config.authorization.policyDir}/ names its tools (Action::"${apiDoor.upstream.name}___…", or a group holding them), so every call to it is denied. Write one (README, "Policies").`,
+        );
+      new CfnOutput(this, 'ApiGatewayMcpUrl', {
+        value: door.mcpUrl,
+        description: 'MCP endpoint of the API Gateway door',
+      });
+      new CfnOutput(this, 'ApiGatewayResourceMetadataUrl', {
+        value: door.resourceMetadataUrl,
+        description: 'RFC 9728 protected resource metadata of the API Gateway door',
+      });
+      this.apiGatewayDoor = door;
+    }
     new CfnOutput(this, 'PolicyStoreId', { value: this.policyStore.policyStoreId });
     new CfnOutput(this, 'AuditStore', { value: config.audit.store });
     if (this.assertionKey) {
