@@ -15,10 +15,11 @@ import {
   sseMessage,
   streamMetadata,
 } from '../../lambda/doors/apigateway/proxy';
+import { ResponseWriter } from '../../lambda/doors/apigateway/response-writer';
 import { eventData, needsResponseStep, SseEventTooLarge, sseEvents } from '../../lambda/doors/apigateway/sse';
 import { fromUpstream, toUpstream } from '../../lambda/doors/apigateway/tool-names';
 import { fixture } from '../helpers/fixtures';
-import { recordingStream } from '../helpers/response-stream';
+import { recordingStream, streamedResponse } from '../helpers/response-stream';
 
 const INPUT = 'apigateway/proxy-integration-input.tools-call.json';
 type ProxyEvent = Record<string, unknown> & {
@@ -283,5 +284,67 @@ describe('tool names as AgentCore Gateway shows them', () => {
     expect(fromUpstream(result, 'orders')).toBe(result);
     expect(fromUpstream('not json', 'orders')).toBe('not json');
     expect(fromUpstream(JSON.stringify(listed), undefined)).toBe(JSON.stringify(listed));
+  });
+});
+
+describe('response writer', () => {
+  afterEach(() => jest.useRealTimers());
+  const message = { jsonrpc: '2.0', id: 7, result: {} };
+
+  it('sends a final answer as its own JSON response when nothing was committed', async () => {
+    const stream = recordingStream();
+    const writer = new ResponseWriter(stream, preludeStream);
+    await writer.answer(streamMetadata(403, { 'Content-Type': 'application/json' }), message);
+    await writer.end();
+    expect(streamedResponse(stream)).toEqual({
+      metadata: { statusCode: 403, headers: { 'Content-Type': 'application/json' } },
+      body: JSON.stringify(message),
+    });
+  });
+
+  it('never writes a final JSON answer into an SSE stream a keep-alive was about to start: the keep-alive is dropped', async () => {
+    jest.useFakeTimers();
+    const stream = recordingStream();
+    const writer = new ResponseWriter(stream, preludeStream);
+    writer.keepAlive(1000);
+    // The keep-alive fires and is on its way when the answer arrives in the same turn.
+    jest.advanceTimersByTime(1000);
+    const answered = writer.answer(streamMetadata(200, { 'Content-Type': 'application/json' }), message);
+    jest.useRealTimers();
+    await answered;
+    await writer.end();
+    expect(streamedResponse(stream)).toEqual({
+      metadata: { statusCode: 200, headers: { 'Content-Type': 'application/json' } },
+      body: JSON.stringify(message),
+    });
+  });
+
+  it('sends a final answer as an SSE event once a keep-alive has started the stream', async () => {
+    jest.useFakeTimers();
+    const stream = recordingStream();
+    const writer = new ResponseWriter(stream, preludeStream);
+    writer.keepAlive(1000);
+    jest.advanceTimersByTime(1000);
+    jest.useRealTimers();
+    await new Promise((resolve) => setImmediate(resolve));
+    await writer.answer(streamMetadata(200, { 'Content-Type': 'application/json' }), message);
+    await writer.end();
+    expect(streamedResponse(stream)).toEqual({
+      metadata: {
+        statusCode: 200,
+        headers: {
+          'Content-Type': 'text/event-stream',
+          'Cache-Control': 'no-store',
+          'X-Accel-Buffering': 'no',
+        },
+      },
+      body: `: keep-alive\n\n${sseMessage(message)}`,
+    });
+  });
+
+  it('ends a response with no body with its status and headers (an empty write starts it)', async () => {
+    const stream = recordingStream();
+    await new ResponseWriter(stream, preludeStream).end(streamMetadata(202, {}));
+    expect(streamedResponse(stream)).toEqual({ metadata: { statusCode: 202, headers: {} }, body: '' });
   });
 });

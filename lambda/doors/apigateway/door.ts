@@ -139,6 +139,7 @@ export function createApiGatewayDoor(deps: ProxyDoorDeps): ProxyHandler {
         : shown === received
           ? bytes
           : Buffer.from(shown, 'utf8');
+    await writer.quiet();
     if (writer.committed) {
       // Keep-alives already made this an SSE stream (status sent): the answer goes as one event.
       const message = parseJson(out.toString('utf8'));

@@ -59,6 +59,7 @@ export class ResponseWriter {
    * stream otherwise (the status is already sent).
    */
   async answer(metadata: StreamMetadata, message: unknown): Promise<void> {
+    await this.quiet();
     if (this.committed) {
       if (this.sse) await this.write(sseMessage(message));
       return;
@@ -78,6 +79,15 @@ export class ResponseWriter {
       const out = this.out as Writable;
       await new Promise<void>((resolve) => out.end(() => resolve()));
     });
+  }
+
+  /**
+   * Stops keep-alives and waits for one already on its way, so {@link committed} is final: a final answer must
+   * know whether it goes as its own body or as an event of a stream a keep-alive just started.
+   */
+  async quiet(): Promise<void> {
+    this.stop();
+    await this.queue;
   }
 
   /** Stops keep-alives (the answer is complete, or failed). */
