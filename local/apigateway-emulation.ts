@@ -35,8 +35,8 @@ import { ASSERTION_JWKS_PATH, logSafe } from './gateway';
  *    handler runs on a response stream that reads the metadata prelude and streams the body on (SSE included).
  *
  * Refusals are API Gateway's gateway responses, customised as the door's CDK construct customises them: the
- * 401 carries `WWW-Authenticate: Bearer resource_metadata="…"`. The RFC 9728 metadata is a public path of
- * the API. Never binds beyond 127.0.0.1.
+ * 401 carries `WWW-Authenticate: Bearer resource_metadata="…"` and a JSON-RPC body. The RFC 9728 metadata is
+ * a public path of the API. Never binds beyond 127.0.0.1.
  */
 
 /** The door's two Lambda handlers. */
@@ -75,28 +75,63 @@ export interface ApiGatewayEmulation {
   stop(): Promise<void>;
 }
 
-export const PROTECTED_RESOURCE_PATH = `/.well-known/oauth-protected-resource${MCP_RESOURCE}`;
+const ROOT_METADATA_PATH = '/.well-known/oauth-protected-resource';
+export const PROTECTED_RESOURCE_PATH = `${ROOT_METADATA_PATH}${MCP_RESOURCE}`;
 /** API Gateway's request payload limit (CONTRACTS §7b: 10 MB). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 const MCP_METHODS = new Set(['POST', 'GET', 'DELETE']);
 const LOG_METHOD_CHARS = 64;
 const LOG_TOOL_CHARS = 128;
 
+const jsonRpcError = (code: number, message: string) => ({
+  jsonrpc: '2.0',
+  id: null,
+  error: { code, message },
+});
+const DEFAULT_4XX = jsonRpcError(-32600, 'The request was refused by the gateway.');
+const DEFAULT_5XX = jsonRpcError(-32603, 'The gateway could not handle the request.');
+
 /**
- * API Gateway's gateway responses with their default bodies (`{"message": …}`); the door customises only the
- * 401's `WWW-Authenticate`. Which 500 type API Gateway picks for which authorizer failure is UNVERIFIED
- * (CONTRACTS §7a): both are 500 here.
+ * API Gateway's own answers, customised as the door's construct customises them (lib/constructs/
+ * api-gateway-door.ts, `addGatewayResponses`): JSON-RPC bodies an MCP client can read, the RFC 9728 challenge on
+ * 401 and 403, a 503 to retry when the authorizer could not verify. Types the construct leaves alone take its
+ * DEFAULT_4XX / DEFAULT_5XX body with API Gateway's status. Keep the two in step.
  */
 const GATEWAY_RESPONSES = {
-  UNAUTHORIZED: { status: 401, message: 'Unauthorized' },
-  ACCESS_DENIED: { status: 403, message: 'User is not authorized to access this resource' },
-  AUTHORIZER_FAILURE: { status: 500, message: null },
-  AUTHORIZER_CONFIGURATION_ERROR: { status: 500, message: null },
-  MISSING_AUTHENTICATION_TOKEN: { status: 403, message: 'Missing Authentication Token' },
-  REQUEST_TOO_LARGE: { status: 413, message: 'Request Too Long' },
-  /** A Lambda that failed or streamed no valid prelude. */
-  INTEGRATION_FAILURE: { status: 502, message: 'Internal server error' },
-} as const;
+  UNAUTHORIZED: {
+    status: 401,
+    challenge: '',
+    body: jsonRpcError(-32001, 'Authentication required: send a valid bearer access token.'),
+  },
+  MISSING_AUTHENTICATION_TOKEN: {
+    status: 403,
+    challenge: '',
+    body: jsonRpcError(-32000, 'No such resource here; the MCP endpoint is /mcp.'),
+  },
+  ACCESS_DENIED: {
+    status: 403,
+    challenge: 'insufficient_scope',
+    body: jsonRpcError(-32000, 'Access denied.'),
+  },
+  AUTHORIZER_FAILURE: {
+    status: 503,
+    retryAfter: '5',
+    body: jsonRpcError(-32000, 'The access token could not be verified now; try again shortly.'),
+  },
+  /** Which 500 type API Gateway picks for which authorizer failure is UNVERIFIED (CONTRACTS §7a). */
+  AUTHORIZER_CONFIGURATION_ERROR: { status: 500, body: DEFAULT_5XX },
+  REQUEST_TOO_LARGE: { status: 413, body: DEFAULT_4XX },
+  /** A Lambda that failed or streamed no valid prelude (API Gateway: 502). */
+  INTEGRATION_FAILURE: { status: 502, body: DEFAULT_5XX },
+} as const satisfies Record<
+  string,
+  {
+    readonly status: number;
+    readonly body: unknown;
+    readonly challenge?: string;
+    readonly retryAfter?: string;
+  }
+>;
 type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
 
 class BodyTooLarge extends Error {}
@@ -153,19 +188,21 @@ export async function startApiGatewayEmulation(
   let invocations = 0;
 
   const gatewayResponse = (response: ServerResponse, type: GatewayResponseType, requestId: string) => {
-    const { status, message } = GATEWAY_RESPONSES[type];
-    sendJson(
-      response,
-      status,
-      { message },
-      {
-        'x-amzn-RequestId': requestId,
-        ...(type === 'UNAUTHORIZED'
-          ? { 'WWW-Authenticate': `Bearer resource_metadata="${base}${PROTECTED_RESOURCE_PATH}"` }
-          : {}),
-      },
-    );
-    return status;
+    const answer: { status: number; body: unknown; challenge?: string; retryAfter?: string } =
+      GATEWAY_RESPONSES[type];
+    const challenge =
+      answer.challenge === undefined
+        ? {}
+        : {
+            'WWW-Authenticate': `Bearer ${answer.challenge === '' ? '' : `error="${answer.challenge}", `}resource_metadata="${base}${PROTECTED_RESOURCE_PATH}"`,
+          };
+    sendJson(response, answer.status, answer.body, {
+      'Cache-Control': 'no-store',
+      'x-amzn-RequestId': requestId,
+      ...challenge,
+      ...(answer.retryAfter === undefined ? {} : { 'Retry-After': answer.retryAfter }),
+    });
+    return answer.status;
   };
 
   /**
@@ -206,7 +243,7 @@ export async function startApiGatewayEmulation(
   ): Promise<string> {
     const handlers = options.handlers();
     if (handlers === undefined) {
-      sendJson(response, 503, { message: 'The local stack is starting.' });
+      sendJson(response, 503, jsonRpcError(-32000, 'The local stack is starting.'), { 'Retry-After': '1' });
       return 'starting → 503';
     }
     let body: string;
@@ -265,12 +302,19 @@ export async function startApiGatewayEmulation(
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     const httpMethod = (request.method ?? 'GET').toUpperCase();
-    if (httpMethod === 'GET' && path === PROTECTED_RESOURCE_PATH) {
-      sendJson(response, 200, {
-        resource: `${base}${MCP_RESOURCE}`,
-        authorization_servers: [options.authorizationServer()],
-        bearer_methods_supported: ['header'],
-      });
+    if (httpMethod === 'GET' && (path === PROTECTED_RESOURCE_PATH || path === ROOT_METADATA_PATH)) {
+      // As the construct's mock integration serves it, at both well-known locations.
+      sendJson(
+        response,
+        200,
+        {
+          resource: `${base}${MCP_RESOURCE}`,
+          authorization_servers: [options.authorizationServer()],
+          bearer_methods_supported: ['header'],
+          resource_name: 'mcp-identity MCP endpoint',
+        },
+        { 'Cache-Control': 'public, max-age=300' },
+      );
       return;
     }
     if (httpMethod === 'GET' && path === ASSERTION_JWKS_PATH && options.assertionJwks !== undefined) {

@@ -375,7 +375,7 @@ describe('authentication: the same refusal, told where each door can tell it', (
     // API Gateway's authorizer sees no body: it refuses before the call is known, and the proxy never runs.
     expect(apigateway?.events).toHaveLength(1);
     expect(apigateway?.events[0]?.requestParameters).toEqual({ method: 'unknown' });
-    expect(apigateway?.outcome.body).toEqual({ message: 'Unauthorized' });
+    expect(apigateway?.outcome.body).toMatchObject({ error: { code: -32001 } });
   });
 
   it('refuses a request with no token with 401; API Gateway does so before any of our code runs', async () => {

@@ -86,7 +86,11 @@ describe('the authorizer step', () => {
     expect(response.headers.get('www-authenticate')).toBe(
       `Bearer resource_metadata="${emulation.resourceMetadataUrl}"`,
     );
-    expect(await response.json()).toEqual({ message: 'Unauthorized' });
+    expect(await response.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32001, message: 'Authentication required: send a valid bearer access token.' },
+    });
     expect(authorizerEvents).toHaveLength(0);
   });
 
@@ -114,7 +118,7 @@ describe('the authorizer step', () => {
     });
   });
 
-  it('answers 401 when the authorizer fails with Unauthorized, 500 for any other failure', async () => {
+  it('answers 401 when the authorizer fails with Unauthorized, 503 to retry for any other failure', async () => {
     authorizer = async () => {
       throw new Error('Unauthorized');
     };
@@ -126,7 +130,8 @@ describe('the authorizer step', () => {
       throw new Error('the identity provider is down');
     };
     const failed = await post('other');
-    expect(failed.status).toBe(500);
+    expect(failed.status).toBe(503);
+    expect(failed.headers.get('retry-after')).toBe('5');
     expect(failed.headers.get('www-authenticate')).toBeNull();
   });
 
@@ -146,7 +151,10 @@ describe('the authorizer step', () => {
       }) as never;
     const denied = await post('deny');
     expect(denied.status).toBe(403);
-    expect(await denied.json()).toEqual({ message: 'User is not authorized to access this resource' });
+    expect(denied.headers.get('www-authenticate')).toBe(
+      `Bearer error="insufficient_scope", resource_metadata="${emulation.resourceMetadataUrl}"`,
+    );
+    expect(await denied.json()).toMatchObject({ error: { code: -32000, message: 'Access denied.' } });
 
     // An Allow for POST alone is cached and applied to every method: the next GET is refused (CONTRACTS §7a).
     authorizer = async () =>
@@ -298,7 +306,9 @@ describe('the proxy step', () => {
     };
     const noPrelude = await post('broken');
     expect(noPrelude.status).toBe(502);
-    expect(await noPrelude.json()).toEqual({ message: 'Internal server error' });
+    expect(await noPrelude.json()).toMatchObject({
+      error: { code: -32603, message: 'The gateway could not handle the request.' },
+    });
 
     proxy = async () => {
       throw new Error('boom');
@@ -308,19 +318,24 @@ describe('the proxy step', () => {
 });
 
 describe('what the API serves itself', () => {
-  it('serves the protected resource metadata for /mcp without a token', async () => {
-    const response = await fetch(emulation.resourceMetadataUrl);
-    expect(await response.json()).toEqual({
+  it('serves the protected resource metadata for /mcp without a token, at both well-known paths', async () => {
+    const document = {
       resource: emulation.url,
       authorization_servers: ['http://127.0.0.1:1/issuer'],
       bearer_methods_supported: ['header'],
-    });
+      resource_name: 'mcp-identity MCP endpoint',
+    };
+    expect(await (await fetch(emulation.resourceMetadataUrl)).json()).toEqual(document);
+    const root = emulation.resourceMetadataUrl.replace(/\/mcp$/, '');
+    expect(await (await fetch(root)).json()).toEqual(document);
   });
 
   it('answers a path or method the API does not have as API Gateway does', async () => {
     const other = await fetch(emulation.url.replace('/mcp', '/admin'), { method: 'POST' });
     expect(other.status).toBe(403);
-    expect(await other.json()).toEqual({ message: 'Missing Authentication Token' });
+    expect(await other.json()).toMatchObject({
+      error: { code: -32000, message: 'No such resource here; the MCP endpoint is /mcp.' },
+    });
     expect((await post('token', { method: 'PUT' })).status).toBe(403);
     expect(authorizerEvents).toHaveLength(0);
   });
