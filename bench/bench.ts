@@ -5,6 +5,7 @@ import { type BenchReport, type BenchRow, machineDescription } from './report';
 import type { Progress } from './sampling';
 import { assertionRows } from './scenarios/assertion';
 import { coldStartRows } from './scenarios/cold-start-row';
+import { doorRows } from './scenarios/doors';
 import { gatewayRows } from './scenarios/gateway';
 import { hotPathRows } from './scenarios/hot-path';
 import { policyScaleRows } from './scenarios/policy-scale';
@@ -12,7 +13,16 @@ import { soakRows } from './scenarios/soak';
 import { toolListRows } from './scenarios/tool-list';
 
 /** Scenario groups, in the order they run (the floor first: every ratio refers to it). */
-export const GROUPS = ['hot', 'policies', 'list', 'assertion', 'gateway', 'cold-start', 'soak'] as const;
+export const GROUPS = [
+  'hot',
+  'policies',
+  'list',
+  'assertion',
+  'doors',
+  'gateway',
+  'cold-start',
+  'soak',
+] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
@@ -55,6 +65,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rows.push(...(await guarded('list', () => toolListRows(identity, profile, floor, progress))));
     if (wanted('assertion'))
       rows.push(...(await guarded('assertion', () => assertionRows(profile, progress))));
+    if (wanted('doors')) rows.push(...(await guarded('doors', () => doorRows(identity, profile, progress))));
     if (wanted('gateway')) rows.push(...(await guarded('gateway', () => gatewayRows(profile, progress))));
     if (wanted('cold-start'))
       rows.push(...(await guarded('cold-start', () => coldStartRows(profile, progress))));
