@@ -46,6 +46,7 @@ import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudt
 import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { DOOR_KINDS, type DoorKind } from '../local/doors';
+import { seedPolicyFolder } from '../local/policy-folder';
 import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
 import { TargetBridgeError } from '../local/target-bridge';
 import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
@@ -164,6 +165,13 @@ program
     }) => {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       const targets = parseTargetSpecs(options.target);
+      if (resolve(options.policies) !== join(ROOT, 'policies')) {
+        const seeded = seedPolicyFolder(options.policies, join(ROOT, 'policies'));
+        if (seeded.length > 0)
+          out(
+            `Created a starter policy folder ${options.policies} (${seeded.join(', ')}): no tool is allowed yet. List your tools into its schema with: node bin/mcp-identity.js schema generate --from-url <MCP endpoint> --token "$(node bin/mcp-identity.js token ops)" --dir ${options.policies} [--target NAME]`,
+          );
+      }
       out('Starting the mcp-identity local stack…');
       let stack: Awaited<ReturnType<typeof startLocalStack>>;
       try {

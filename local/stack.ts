@@ -10,10 +10,12 @@ import { LocalAssertionSigner } from '../lambda/adapters/local-assertion-signer'
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/identity-delivery';
-import { DEFAULT_INJECTION } from '../lambda/core/injection';
+import { DEFAULT_INJECTION, reservedParameters } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
+import { ToolPins } from '../lambda/core/tool-pins';
 import type { GuardDeps } from '../lambda/guard/deps';
 import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
+import { toolPinGate } from '../lambda/guard/tool-pin-gate';
 import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
 import { type OrdersServer, startOrdersServer } from './orders-server';
@@ -217,6 +219,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       },
       assertions,
     );
+    // Pinned tool definitions: swapped on a policy reload, keeping what was seen drifting against unchanged pins.
+    let pins = new ToolPins(bundle.toolPins, (tool) => reservedParameters(DEFAULT_INJECTION, tool));
+    const pinGate = toolPinGate(() => pins);
     const diagnostics = new Logger({
       serviceName: 'mcp-identity-local',
       ...(process.env.POWERTOOLS_LOG_LEVEL ? {} : { logLevel: 'WARN' as const }),
@@ -243,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         resourceMetadataUrl: door.resourceMetadataUrl,
       },
       forwardSteps: [delivery],
+      gates: [pinGate],
     });
     door.use(guardDeps(bundle));
 
@@ -251,6 +257,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const next = loadPolicyBundle(policyDir);
         door.use(guardDeps(next));
         bundle = next;
+        pins = pins.withPins(next.toolPins);
         return { ok: true, message: `policies reloaded: ${next.policies.length} policies, STRICT-valid` };
       } catch (error) {
         return {

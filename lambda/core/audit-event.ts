@@ -71,7 +71,9 @@ export type AuditErrorCode =
   | 'UnsupportedMethod'
   | 'InvalidArguments'
   | 'AuthorizationServiceError'
-  | 'ToolError';
+  | 'ToolError'
+  /** A pinned tool's listed definition no longer matches its pin (issue 12 #4). */
+  | 'ToolDefinitionDrift';
 
 export interface AuditRecord {
   readonly time: Date;

@@ -27,25 +27,39 @@ export async function gateRefusal(
   return undefined;
 }
 
-/** Tool names the gates hide from this listing; `all` when a gate failed (fail closed: hide every tool). */
+/**
+ * Tool names the gates hide from this listing, with the reasons gates gave; `all` when a gate failed (fail
+ * closed: hide every tool).
+ */
 export async function gateHidden(
   gates: readonly Gate[],
   listing: OfferedListing,
   log: DiagnosticLog,
   scrubError: (error: unknown) => string,
-): Promise<{ readonly names: ReadonlySet<string>; readonly all: boolean }> {
+): Promise<{
+  readonly names: ReadonlySet<string>;
+  readonly reasons: ReadonlyMap<string, string>;
+  readonly all: boolean;
+}> {
   const names = new Set<string>();
+  const reasons = new Map<string, string>();
   for (const gate of gates) {
     if (gate.onListing === undefined) continue;
     try {
-      for (const name of await gate.onListing(listing)) names.add(name);
+      const hidden = await gate.onListing(listing);
+      if (hidden instanceof Map) {
+        for (const [name, reason] of hidden) {
+          names.add(name);
+          if (!reasons.has(name)) reasons.set(name, reason);
+        }
+      } else for (const name of hidden as ReadonlySet<string>) names.add(name);
     } catch (error) {
       log.error('a gate failed on a listing; hiding every tool', {
         gate: gate.name,
         error: scrubError(error),
       });
-      return { names, all: true };
+      return { names, reasons, all: true };
     }
   }
-  return { names, all: false };
+  return { names, reasons, all: false };
 }

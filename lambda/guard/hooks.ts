@@ -44,8 +44,11 @@ export interface Gate {
   readonly name: string;
   /** REQUEST step, after policy: a refusal of its own, or undefined to let the request on. */
   onCall?(request: AllowedRequest): Promise<GateRefusal | undefined>;
-  /** RESPONSE step: names of listed tools to hide from this caller, whatever policy says. */
-  onListing?(listing: OfferedListing): Promise<ReadonlySet<string>>;
+  /**
+   * RESPONSE step: listed tools to hide from this caller, whatever policy says — their names, or a map from
+   * name to the reason (audited with the listing).
+   */
+  onListing?(listing: OfferedListing): Promise<ReadonlySet<string> | ReadonlyMap<string, string>>;
 }
 
 /** What goes downstream: the message (identity injected by core/authorize) and the header changes. */

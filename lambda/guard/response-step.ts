@@ -4,6 +4,7 @@ import { AuditWriteError } from '../core/errors';
 import { filterListings, type Listed, listedIn, type Visible } from '../core/listings';
 import { type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { decodeResponseMessages, encodeResponseMessages, readableMessages } from '../core/response-messages';
+import { mayReadSchema } from '../core/schema-read';
 import { responseFailed, UNEXPECTED_FAILURE, uncheckableListing } from './answers';
 import {
   type AuditedFacts,
@@ -169,7 +170,7 @@ export function createResponseStep(
     // Gates hide in every mode; policy only when enforcing (log-only shows and audits what it would hide).
     const hiddenByGates =
       gates.length === 0
-        ? { names: new Set<string>(), all: false }
+        ? { names: new Set<string>(), reasons: new Map<string, string>(), all: false }
         : await gateHidden(
             gates,
             { door: input.door, caller, facts: input.facts, messages: response.messages },
@@ -180,14 +181,20 @@ export function createResponseStep(
       new Set([...names].filter((name) => !hiddenByGates.all && !hiddenByGates.names.has(name)));
     const visible: Visible = { ...decided.visible, tools: ungated(decided.visible.tools) };
     const enforce = settings.mode === 'enforce';
-    const shown: Visible = enforce
-      ? visible
-      : {
-          tools: ungated(union.tools),
-          prompts: new Set(union.prompts),
-          resources: new Set(union.resources),
-          templates: new Set(union.templates),
-        };
+    const everything: Visible = {
+      tools: new Set(union.tools),
+      prompts: new Set(union.prompts),
+      resources: new Set(union.resources),
+      templates: new Set(union.templates),
+    };
+    // An operator whose role policy lets read the schema (`schema/read`) sees every listed tool, unknown and
+    // drifted ones included, to regenerate the schema from it; calls are still decided tool by tool.
+    const schemaReader = union.tools.length > 0 && (await mayReadSchema(caller, pdp, settings.model));
+    const shown: Visible = schemaReader
+      ? everything
+      : enforce
+        ? visible
+        : { ...everything, tools: ungated(union.tools) };
     const body = encodeResponseMessages(
       response.decoded,
       (message) =>
@@ -220,7 +227,11 @@ export function createResponseStep(
           ...failure,
           extra: {
             listedTools: union.tools.filter((name) => shown.tools.has(name)),
-            hiddenTools: hidden(union.tools, visible.tools),
+            hiddenTools: schemaReader ? [] : hidden(union.tools, visible.tools),
+            ...(hiddenByGates.reasons.size === 0
+              ? {}
+              : { hiddenByGates: Object.fromEntries(hiddenByGates.reasons) }),
+            ...(schemaReader ? { schemaRead: true } : {}),
             ...(hiddenPrompts.length === 0 ? {} : { hiddenPrompts }),
             ...(hiddenResources.length === 0 ? {} : { hiddenResources }),
           },

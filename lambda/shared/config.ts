@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
+import { readToolPinsFile, type ToolPinMap } from '../adapters/tool-pin-store';
 import type { ClaimNames } from '../core/caller';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
@@ -181,6 +182,8 @@ export interface InterceptorConfig {
   readonly resourceId: string;
   readonly inputTypes?: Readonly<Record<string, CedarType>>;
   readonly catalog?: PolicyCatalog;
+  /** Pinned tool digests (`MCP_IDENTITY_TOOL_PINS_FILE`, written at synth from the schema); none: no pins. */
+  readonly toolPins?: ToolPinMap;
   /**
    * Verified Permissions policy name → stable id, for mapping the opaque ids IsAuthorized returns to catalogue
    * entries (see lambda/adapters/avp-policy-names.ts).
@@ -355,6 +358,15 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
     read.problem('POLICY_DIR', `is required when ${PREFIX}DECISION_POINT is local`);
   const inputTypesFile = read.raw('INPUT_TYPES_FILE');
   const catalogFile = read.raw('POLICY_CATALOG_FILE');
+  const toolPinsFile = read.raw('TOOL_PINS_FILE');
+  let toolPins: ToolPinMap | undefined;
+  if (toolPinsFile !== undefined) {
+    try {
+      toolPins = readToolPinsFile(toolPinsFile);
+    } catch (error) {
+      read.problem('TOOL_PINS_FILE', (error as Error).message);
+    }
+  }
   const inlineCatalog = read.json('POLICY_CATALOG');
   const namespace = read.text('CEDAR_NAMESPACE', 'McpIdentity');
   read.matching('CEDAR_NAMESPACE', namespace, NAMESPACE, 'is not a Cedar namespace');
@@ -410,6 +422,7 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
       ? {}
       : { inputTypes: readJsonFile('INPUT_TYPES_FILE', inputTypesFile) as Record<string, CedarType> }),
     ...(catalog === undefined ? {} : { catalog }),
+    ...(toolPins === undefined ? {} : { toolPins }),
     ...(policyNames === undefined ? {} : { policyNames }),
     mode,
     injection: { userParameter, rolesParameter, bindings: bindings as InjectionConfig['bindings'] },

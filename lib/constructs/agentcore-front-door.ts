@@ -83,6 +83,8 @@ export class AgentCoreFrontDoor extends Construct {
         MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
         // The policy catalogue ships in the code asset (it grows with every policy; the environment is 4 KB).
         MCP_IDENTITY_POLICY_CATALOG_FILE: '/var/task/policy-catalog.json',
+        // Pinned tool digests from the schema (issue 12 #4); an empty object when no target is pinned.
+        MCP_IDENTITY_TOOL_PINS_FILE: '/var/task/tool-pins.json',
         ...props.interceptorEnvironment,
       },
       commandHooks: {
@@ -91,6 +93,7 @@ export class AgentCoreFrontDoor extends Construct {
         afterBundling: (_inputDir: string, outputDir: string) => [
           `cp "${join(props.generatedDir, 'input-types.json')}" "${outputDir}/input-types.json"`,
           `cp "${join(props.generatedDir, 'policy-catalog.json')}" "${outputDir}/policy-catalog.json"`,
+          `cp "${join(props.generatedDir, 'tool-pins.json')}" "${outputDir}/tool-pins.json"`,
         ],
       },
     });

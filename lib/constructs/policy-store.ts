@@ -49,9 +49,8 @@ export class McpPolicyStore extends Construct {
   readonly policyStacks: ReadonlyMap<number, NestedStack>;
   /**
    * A folder made at synth with `input-types.json` (typed argument conversion) and {@link POLICY_CATALOG_FILE}
-   * (stable id → name, reason and Verified Permissions name), both copied next to the interceptor's handler,
-   * and `tool-pins.json` (pinned tool digests from the schema; not yet copied: the guard does not check pins
-   * yet).
+   * (stable id → name, reason and Verified Permissions name), and `tool-pins.json` (pinned tool digests from
+   * the schema), all copied next to the interceptor's handler.
    */
   readonly generatedDir: string;
 

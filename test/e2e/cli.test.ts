@@ -51,8 +51,8 @@ describe('mcp-identity dev and token (as a user runs them)', () => {
 
   it('prints the MCP URL, a token per user and commands to try', () => {
     expect(output).toMatch(/MCP endpoint\s+http:\/\/127\.0\.0\.1:\d+\/mcp/);
-    for (const user of ['alice', 'bob', 'carol']) expect(output).toContain(`  ${user}`);
-    expect(output.match(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/g)).toHaveLength(3);
+    for (const user of ['alice', 'bob', 'carol', 'ops']) expect(output).toContain(`  ${user}`);
+    expect(output.match(/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/g)).toHaveLength(4);
     expect(output).toContain('curl -s http://127.0.0.1:');
     expect(output).toContain('npx -y @modelcontextprotocol/inspector@0.21.2 --cli');
   });
@@ -153,7 +153,7 @@ describe('policy edits while the stack runs', () => {
         join(dir, 'everyone-reads.cedar'),
         '@id("everyone-reads")\npermit (principal, action == McpIdentity::Action::"orders___get_recent_activity", resource);\n',
       );
-      await waitFor('policies reloaded: 4 policies');
+      await waitFor('policies reloaded: 5 policies');
       expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
 
       writeFileSync(join(dir, 'broken.cedar'), 'permit (principal, action resource);');

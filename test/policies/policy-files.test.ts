@@ -22,6 +22,7 @@ describe('loadPolicyBundle', () => {
       'large-refunds-need-finance',
       'order-admins-update',
       'orders-readers',
+      'schema-readers',
     ]);
     expect(bundle.catalog.get('large-refunds-need-finance')?.reason).toMatch(/finance-approver/);
     expect(bundle.inputTypes.orders___update_order).toEqual({
