@@ -134,7 +134,7 @@ program
       '--authorizer-cache-ttl <seconds>',
       'API Gateway door: the authorizer result cache TTL (0 = off); tokens expiring within it are refused',
     )
-      .default(300)
+      .default(60)
       .argParser(cacheTtl),
   )
   .addOption(new Option('--port <port>', 'MCP gateway port').default(8080).argParser(port))

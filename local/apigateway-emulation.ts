@@ -50,7 +50,7 @@ export interface ApiGatewayEmulationOptions {
   readonly port?: number;
   /** The handlers in force (a function, so a policy reload swaps them); undefined while starting (503). */
   readonly handlers: () => ApiGatewayDoorHandlers | undefined;
-  /** The authorizer's `resultsCacheTtl` (0–3600; 0 turns the cache off). @default 300 */
+  /** The authorizer's `resultsCacheTtl` (0–3600; 0 turns the cache off). @default 60, as the stack's */
   readonly authorizerCacheTtlSeconds?: number;
   /** The authorization server advertised in the protected resource metadata. */
   readonly authorizationServer: () => string;
@@ -183,7 +183,7 @@ export async function startApiGatewayEmulation(
 ): Promise<ApiGatewayEmulation> {
   const api = options.api ?? LOCAL_API;
   const now = options.now ?? Date.now;
-  const cache = new AuthorizerCache(options.authorizerCacheTtlSeconds ?? 300, now);
+  const cache = new AuthorizerCache(options.authorizerCacheTtlSeconds ?? 60, now);
   let base = '';
   let invocations = 0;
 

@@ -25,7 +25,7 @@ export interface LocalDoorOptions {
   readonly authorizationServer: () => string;
   readonly assertionJwks: () => unknown;
   readonly onRequest: (line: string) => void;
-  /** API Gateway only: the authorizer's result cache TTL (0–3600). @default 300 */
+  /** API Gateway only: the authorizer's result cache TTL (0–3600). @default 60, as the stack's `doors.apiGateway` */
   readonly authorizerCacheTtlSeconds?: number;
 }
 
@@ -48,7 +48,8 @@ const PROXY_SETTINGS: ProxyDoorSettings = Object.freeze({
   keepAliveSeconds: 30,
 });
 
-const DEFAULT_AUTHORIZER_TTL_SECONDS = 300;
+/** The stack's default `doors.apiGateway.authorizerCacheTtlSeconds` (lib/door-config.ts). */
+const DEFAULT_AUTHORIZER_TTL_SECONDS = 60;
 
 const starting: InterceptorHandler = async () =>
   respond({

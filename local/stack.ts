@@ -72,7 +72,7 @@ export interface LocalStackOptions {
   readonly door?: DoorKind;
   /**
    * API Gateway door: the authorizer's result cache TTL in seconds (0–3600, 0 = off). The authorizer refuses
-   * tokens that expire within it. @default 300
+   * tokens that expire within it. @default 60, as the stack's `doors.apiGateway`
    */
   readonly authorizerCacheTtlSeconds?: number;
 }
