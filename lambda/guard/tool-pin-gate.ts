@@ -1,4 +1,5 @@
-import type { ToolPins } from '../core/tool-pins';
+import { type InjectionConfig, reservedParameters } from '../core/injection';
+import { ToolPins } from '../core/tool-pins';
 import type { AllowedRequest, Gate, GateRefusal, OfferedListing } from './hooks';
 
 /**
@@ -25,4 +26,17 @@ export function toolPinGate(pins: () => ToolPins): Gate {
       );
     },
   };
+}
+
+/**
+ * The gates of a Lambda door from its configuration: the pinned-definitions gate when the schema pins any target
+ * (the pins are fixed for the function's life), none otherwise.
+ */
+export function pinGatesFor(
+  toolPins: ReadonlyMap<string, string> | undefined,
+  injection: InjectionConfig,
+): Gate[] {
+  if (toolPins === undefined || toolPins.size === 0) return [];
+  const pins = new ToolPins(toolPins, (tool) => reservedParameters(injection, tool));
+  return [toolPinGate(() => pins)];
 }

@@ -23,6 +23,7 @@ import { unavailable } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
 import { identityDeliveryStep } from '../guard/identity-delivery-step';
+import { pinGatesFor } from '../guard/tool-pin-gate';
 import { type InterceptorConfig, loadProxyConfig, type UpstreamConfig } from '../shared/config';
 import { createAuditLogger, logger } from '../shared/logger';
 
@@ -123,6 +124,7 @@ function createProductionHandler(): ProxyHandler {
     log: logger,
     settings: proxyGuardSettings(config),
     forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
+    gates: pinGatesFor(config.toolPins, config.injection),
     upstream: upstreamFor(upstream),
     door: {
       timeoutMs: upstream.timeoutMs,

@@ -9,16 +9,14 @@ import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
 import { LogAuditSink } from '../adapters/log-audit-sink';
 import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
 import type { PolicyDecisionPoint } from '../core/decision';
-import { reservedParameters } from '../core/injection';
 import { ACCESS_DENIED_CODE, jsonRpcError } from '../core/mcp-responses';
-import { ToolPins } from '../core/tool-pins';
 import { respond } from '../doors/agentcore/contract';
 import { createAgentCoreDoor, type InterceptorHandler } from '../doors/agentcore/door';
 import { DECISION_HEADER } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
 import { identityDeliveryStep } from '../guard/identity-delivery-step';
-import { toolPinGate } from '../guard/tool-pin-gate';
+import { pinGatesFor } from '../guard/tool-pin-gate';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
 import { createAuditLogger, logger } from '../shared/logger';
 
@@ -97,15 +95,8 @@ function createProductionHandler(): InterceptorHandler {
     log: logger,
     settings: interceptorSettings(config),
     forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
-    gates: pinGates(config),
+    gates: pinGatesFor(config.toolPins, config.injection),
   });
-}
-
-/** The pinned-definitions gate, when the schema pins any target (the pins are fixed for the function's life). */
-function pinGates(config: InterceptorConfig) {
-  if (config.toolPins === undefined || config.toolPins.size === 0) return [];
-  const pins = new ToolPins(config.toolPins, (tool) => reservedParameters(config.injection, tool));
-  return [toolPinGate(() => pins)];
 }
 
 /**

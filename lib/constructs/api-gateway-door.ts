@@ -20,6 +20,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { type ILogGroup, LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
+import { TOOL_PINS_FILE } from '../../lambda/adapters/tool-pin-store';
 import type { ApiGatewayDoorConfig } from '../door-config';
 import { McpFunction, PROJECT_ROOT } from './mcp-function';
 import { POLICY_CATALOG_FILE } from './policy-store';
@@ -143,6 +144,8 @@ export class ApiGatewayDoor extends Construct {
         POWERTOOLS_SERVICE_NAME: 'mcp-identity-proxy',
         MCP_IDENTITY_INPUT_TYPES_FILE: '/var/task/input-types.json',
         MCP_IDENTITY_POLICY_CATALOG_FILE: `/var/task/${POLICY_CATALOG_FILE}`,
+        // Pinned tool digests from the schema (issue 12 #4), as the AgentCore interceptor has them.
+        MCP_IDENTITY_TOOL_PINS_FILE: `/var/task/${TOOL_PINS_FILE}`,
         ...props.proxyEnvironment,
         MCP_IDENTITY_RESOURCE_METADATA_URL: this.resourceMetadataUrl,
         ...(upstream.lambdaArn === undefined ? {} : { MCP_IDENTITY_UPSTREAM_LAMBDA_ARN: upstream.lambdaArn }),
@@ -162,6 +165,7 @@ export class ApiGatewayDoor extends Construct {
         afterBundling: (_inputDir: string, outputDir: string) => [
           `cp "${join(props.generatedDir, 'input-types.json')}" "${outputDir}/input-types.json"`,
           `cp "${join(props.generatedDir, POLICY_CATALOG_FILE)}" "${outputDir}/${POLICY_CATALOG_FILE}"`,
+          `cp "${join(props.generatedDir, TOOL_PINS_FILE)}" "${outputDir}/${TOOL_PINS_FILE}"`,
         ],
       },
     });
