@@ -3,6 +3,7 @@ import {
   authorizeOperation,
   callableTools,
   type Verdict,
+  visibleListings,
 } from '../../lambda/core/authorize';
 import { type Caller, callerFromClaims } from '../../lambda/core/caller';
 import type { AuthorizationRequest } from '../../lambda/core/cedar-request';
@@ -603,5 +604,238 @@ describe('callableTools', () => {
 
     expect(result).toStrictEqual({ callable: new Set() });
     expect(asked).toStrictEqual([]);
+  });
+});
+
+describe('a denial by a forbid (issue 10 #23)', () => {
+  const FORBIDDEN: PolicyAnswer = { decision: 'deny', determiningPolicies: ['forbid-large'], errors: [] };
+  const NAMES_FORBID = "Denied by policy 'forbid-large'.";
+  const NO_PERMIT =
+    "Denied: no policy permits u-1 to call the tool 'orders___update_order' (denied by default).";
+
+  /** A decision point answering its first request with `full` and any later one (the call without arguments)
+   * with `withoutInput`; `permits` is the engine's permits-alone check when it has one (cedar-wasm). */
+  function forbidPdp(
+    full: PolicyAnswer,
+    withoutInput: PolicyAnswer,
+    permits?: (request: AuthorizationRequest) => Promise<boolean>,
+  ) {
+    const asked: AuthorizationRequest[] = [];
+    const permitsAsked: AuthorizationRequest[] = [];
+    const pdp: PolicyDecisionPoint = {
+      isAuthorized: async (request) => {
+        asked.push(request);
+        return asked.length === 1 ? full : withoutInput;
+      },
+      couldBeAllowed: async (requests) => requests.map(() => true),
+      ...(permits === undefined
+        ? {}
+        : {
+            permits: async (request: AuthorizationRequest) => {
+              permitsAsked.push(request);
+              return permits(request);
+            },
+          }),
+    };
+    return { pdp, asked, permitsAsked };
+  }
+
+  const reasonOf = (verdict: Verdict) =>
+    verdict.decision.kind === 'deny' ? verdict.decision.reason : `not a deny: ${verdict.decision.kind}`;
+
+  it('names the forbid when the engine says a permit alone would allow, asking it about the same request', async () => {
+    const { pdp, asked, permitsAsked } = forbidPdp(FORBIDDEN, ALLOW, async () => true);
+
+    const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+    expect(verdict).toStrictEqual({
+      decision: { kind: 'deny', code: 'policy', reason: NAMES_FORBID, policies: ['forbid-large'] },
+      forward: false,
+      enforced: true,
+    });
+    expect(permitsAsked).toStrictEqual([asked[0]]);
+    expect(asked).toHaveLength(1);
+  });
+
+  it('says no policy permits the caller when the engine says no permit would allow, keeping the forbid on record', async () => {
+    const { pdp } = forbidPdp(FORBIDDEN, ALLOW, async () => false);
+
+    const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+    expect(verdict).toStrictEqual({
+      decision: { kind: 'deny', code: 'policy', reason: NO_PERMIT, policies: ['forbid-large'] },
+      forward: false,
+      enforced: true,
+    });
+  });
+
+  it('asks the permits-alone question for a prompt too, where the engine can answer it', async () => {
+    const { pdp, permitsAsked } = forbidPdp(FORBIDDEN, ALLOW, async () => false);
+
+    const verdict = await authorizeOperation(caller(), promptGet(), pdp, settings());
+
+    expect(reasonOf(verdict)).toBe(
+      "Denied: no policy permits u-1 to get the prompt 'summary' (denied by default).",
+    );
+    expect(permitsAsked).toHaveLength(1);
+  });
+
+  describe('on an engine that cannot evaluate permits alone (Verified Permissions)', () => {
+    it('names the forbid when the call without arguments is allowed', async () => {
+      const { pdp, asked } = forbidPdp(FORBIDDEN, ALLOW);
+
+      const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+      expect(reasonOf(verdict)).toBe(NAMES_FORBID);
+      expect(asked).toHaveLength(2);
+      expect(asked[1]?.action).toStrictEqual({ type: 'Ns::Action', id: 'orders___update_order' });
+      expect(asked[1]?.context).not.toHaveProperty('input');
+    });
+
+    it('says no policy permits the caller when the call without arguments is denied by default', async () => {
+      const { pdp } = forbidPdp(FORBIDDEN, DEFAULT_DENY);
+
+      const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+      expect(verdict).toStrictEqual({
+        decision: { kind: 'deny', code: 'policy', reason: NO_PERMIT, policies: ['forbid-large'] },
+        forward: false,
+        enforced: true,
+      });
+    });
+
+    it('names the forbid when a forbid still applies without arguments (it is the reason whatever the permits say)', async () => {
+      const { pdp } = forbidPdp(FORBIDDEN, {
+        decision: 'deny',
+        determiningPolicies: ['forbid-agent'],
+        errors: [],
+      });
+
+      const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+      expect(reasonOf(verdict)).toBe(NAMES_FORBID);
+    });
+
+    it('names the forbid when the call without arguments could not be evaluated', async () => {
+      const { pdp } = forbidPdp(FORBIDDEN, {
+        decision: 'deny',
+        determiningPolicies: [],
+        errors: [{ policyId: 'permit-orders', detail: 'attribute missing' }],
+      });
+
+      const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+      expect(reasonOf(verdict)).toBe(NAMES_FORBID);
+    });
+
+    it('names the forbid for a prompt or resource, without a second question (no argument-free form)', async () => {
+      for (const operation of [promptGet(), resourceRead]) {
+        const { pdp, asked } = forbidPdp(FORBIDDEN, DEFAULT_DENY);
+
+        const verdict = await authorizeOperation(caller(), operation, pdp, settings());
+
+        expect(reasonOf(verdict)).toBe(NAMES_FORBID);
+        expect(asked).toHaveLength(1);
+      }
+    });
+  });
+
+  it.each<[string, PolicyAnswer]>([
+    ['a default deny (no determining policy)', DEFAULT_DENY],
+    ['an allow', ALLOW],
+    [
+      'a deny with a policy that could not be evaluated',
+      { decision: 'deny', determiningPolicies: ['forbid-large'], errors: [{ policyId: 'x', detail: 'd' }] },
+    ],
+  ])('asks the engine only once for %s', async (_label, answer) => {
+    const { pdp, asked, permitsAsked } = forbidPdp(answer, ALLOW, async () => true);
+
+    await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+    expect(asked).toHaveLength(1);
+    expect(permitsAsked).toStrictEqual([]);
+  });
+
+  it('decides on a permits-alone failure as on any engine failure: an enforced error', async () => {
+    const failure = new DecisionPointError('throttled');
+    const { pdp } = forbidPdp(FORBIDDEN, ALLOW, async () => {
+      throw failure;
+    });
+
+    const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings({ mode: 'log-only' }));
+
+    expect(verdict).toStrictEqual({
+      decision: { kind: 'error', reason: failure.safeReason, error: failure },
+      forward: false,
+      enforced: true,
+    });
+  });
+});
+
+describe('visibleListings', () => {
+  const everything: PolicyDecisionPoint = {
+    isAuthorized: async () => ALLOW,
+    couldBeAllowed: async (requests) => requests.map(() => true),
+  };
+
+  it('never asks about, nor shows, a listed name no tools/call could carry', async () => {
+    const asked: string[] = [];
+    const pdp: PolicyDecisionPoint = {
+      ...everything,
+      couldBeAllowed: async (requests) => {
+        asked.push(...requests.map((request) => request.action.id));
+        return requests.map(() => true);
+      },
+    };
+
+    const result = await visibleListings(
+      caller(),
+      { tools: ['a___one', 'bad name!', ''], prompts: [], resources: [], templates: [] },
+      pdp,
+      settings(),
+    );
+
+    expect(result).toStrictEqual({
+      visible: {
+        tools: new Set(['a___one']),
+        prompts: new Set(),
+        resources: new Set(),
+        templates: new Set(),
+      },
+    });
+    expect(asked).toStrictEqual(['a___one']);
+  });
+
+  it('shows nothing and reports no error for an empty listing', async () => {
+    const result = await visibleListings(
+      caller(),
+      { tools: [], prompts: [], resources: [], templates: [] },
+      everything,
+      settings(),
+    );
+
+    expect(result).toStrictEqual({
+      visible: { tools: new Set(), prompts: new Set(), resources: new Set(), templates: new Set() },
+    });
+  });
+
+  it('hides everything when the engine answers a different number of requests, saying why', async () => {
+    const pdp: PolicyDecisionPoint = { ...everything, couldBeAllowed: async () => [true, true, true] };
+
+    const result = await visibleListings(
+      caller(),
+      { tools: ['a___one'], prompts: ['p'], resources: [], templates: [] },
+      pdp,
+      settings(),
+    );
+
+    expect(result.visible).toStrictEqual({
+      tools: new Set(),
+      prompts: new Set(),
+      resources: new Set(),
+      templates: new Set(),
+    });
+    expect(result.error).toBeInstanceOf(DecisionPointError);
+    expect(result.error?.message).toBe('decision point answered a different number of requests');
   });
 });
