@@ -8,7 +8,6 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LATEST_PROTOCOL_VERSION as TARGET_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { HEADER_MISMATCH_CODE, mirroredHeaderMismatch } from '../lambda/core/mcp-headers';
 import { DEFAULT_VALUE_PATTERNS, REDACTED, redactString } from '../lambda/core/redaction';
 import type {
   InterceptorInput,
@@ -16,6 +15,18 @@ import type {
   TransformedResponse,
 } from '../lambda/doors/agentcore/contract';
 import type { InterceptorHandler } from '../lambda/doors/agentcore/door';
+import {
+  DEFAULT_SUPPORTED_VERSIONS,
+  discoverAnswer,
+  type Era,
+  eraOf,
+  LEGACY_ONLY_METHODS,
+  liftedBody,
+  STATELESS_VERSION,
+  withoutModernMeta,
+} from './mcp-era';
+
+export { DEFAULT_SUPPORTED_VERSIONS, STATELESS_VERSION } from './mcp-era';
 
 /**
  * An emulation of the Amazon Bedrock AgentCore Gateway for MCP targets, on loopback. Each HTTP request
@@ -69,38 +80,10 @@ export interface GatewayOptions {
 /** Where the local gateway serves the identity-assertion JWKS. */
 export const ASSERTION_JWKS_PATH = '/.well-known/mcp-identity/assertion-jwks.json';
 
-/** The versions AgentCore Gateway documents (CONTRACTS §9), newest first. */
-export const DEFAULT_SUPPORTED_VERSIONS: readonly string[] = Object.freeze([
-  '2026-07-28',
-  '2025-11-25',
-  '2025-06-18',
-  '2025-03-26',
-]);
-
-/** The first revision without `initialize`: requests carry their version in `_meta` and in headers. */
-export const STATELESS_VERSION = '2026-07-28';
-const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
-const META_SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
-/** The 2026-07-28 per-request envelope: meaningful to the gateway, not to a legacy-era target. */
-const MODERN_META_KEYS = new Set([
-  META_PROTOCOL_VERSION,
-  'io.modelcontextprotocol/clientInfo',
-  'io.modelcontextprotocol/clientCapabilities',
-  'io.modelcontextprotocol/logLevel',
-]);
-const SERVER_INFO = Object.freeze({ name: 'mcp-identity-local-gateway', version: '1.0.0' });
-const CAPABILITIES = Object.freeze({ tools: { listChanged: false } });
-/** How long a client may reuse the discover answer: it is the same for every caller. */
-const DISCOVER_TTL_MS = 300_000;
-/**
- * Lists are not to be reused: policies (and so the per-caller view the interceptor makes of them) change at
- * any time. The gateway's own, unfiltered catalogue is `public`; the interceptor marks its filtered copy
- * `private`.
- */
-const LIST_TTL_MS = 0;
-const UNSUPPORTED_PROTOCOL_VERSION_CODE = -32022;
-/** Methods 2026-07-28 removed (or that only make sense with a session). */
-const LEGACY_ONLY_METHODS = new Set(['initialize', 'ping', 'logging/setLevel']);
+const SERVER = Object.freeze({
+  serverInfo: Object.freeze({ name: 'mcp-identity-local-gateway', version: '1.0.0' }),
+  capabilities: Object.freeze({ tools: { listChanged: false } }),
+});
 
 /** Bounds for the request log: enough for any real method or tool name, too little for a pasted document. */
 const LOG_METHOD_CHARS = 64;
@@ -242,48 +225,6 @@ function rpcError(id: JsonRpc['id'], code: number, message: string, statusCode =
   };
 }
 
-/** The protocol era of one request: the 2026-07-28 stateless flow, or the `initialize` handshake's. */
-type Era = { readonly stateless: false } | { readonly stateless: true; readonly version: string };
-
-/** A 2026-07-28 request as a legacy-era target reads it: the per-request envelope left out of `_meta`. */
-function withoutModernMeta(message: JsonRpc): JsonRpc {
-  const meta = message.params?._meta;
-  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return message;
-  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !MODERN_META_KEYS.has(key)));
-  const { _meta: _dropped, ...params } = message.params ?? {};
-  return { ...message, params: Object.keys(kept).length === 0 ? params : { ...params, _meta: kept } };
-}
-
-/**
- * A legacy-era answer in the 2026-07-28 shape: every result gets `resultType` (legacy servers have none) and
- * the gateway's `serverInfo` in `_meta`; list results get `ttlMs` and `cacheScope`. Errors pass as they are.
- */
-function lifted(answer: TransformedResponse, method: string): TransformedResponse {
-  const body = answer.body as { result?: unknown } | undefined;
-  const result = body?.result;
-  if (result === null || typeof result !== 'object' || Array.isArray(result)) return answer;
-  const fields = result as Record<string, unknown>;
-  const meta =
-    fields._meta !== null && typeof fields._meta === 'object' && !Array.isArray(fields._meta)
-      ? (fields._meta as Record<string, unknown>)
-      : {};
-  const cacheable = method.endsWith('/list') || method === 'resources/read';
-  return {
-    ...answer,
-    body: {
-      ...body,
-      result: {
-        ...fields,
-        resultType: typeof fields.resultType === 'string' ? fields.resultType : 'complete',
-        _meta: { ...meta, [META_SERVER_INFO]: SERVER_INFO },
-        ...(cacheable
-          ? { ttlMs: fields.ttlMs ?? LIST_TTL_MS, cacheScope: fields.cacheScope ?? 'public' }
-          : {}),
-      },
-    },
-  };
-}
-
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let base = '';
   const targets = new Map(options.targets.map((target) => [target.name, target]));
@@ -300,7 +241,6 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_CONNECTION_MS });
 
   const supported = [...(options.supportedVersions ?? DEFAULT_SUPPORTED_VERSIONS)];
-  const statelessVersions = supported.filter((version) => version >= STATELESS_VERSION);
   const handshakeVersions = supported
     .filter((version) => version < STATELESS_VERSION)
     .sort()
@@ -339,91 +279,24 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     };
   }
 
-  /**
-   * The era of a request the interceptor let through, or the answer that refuses it: a 2026-07-28 request
-   * names a supported stateless version in `_meta` and mirrors it (and its method and name) in headers.
-   */
-  function eraOf(
-    message: JsonRpc,
-    clientHeaders: Record<string, string | string[]>,
-  ): Era | TransformedResponse {
-    const headerVersions = [clientHeaders['mcp-protocol-version'] ?? []].flat();
-    const meta = message.params?._meta;
-    const requested =
-      meta !== null && typeof meta === 'object' && !Array.isArray(meta)
-        ? (meta as Record<string, unknown>)[META_PROTOCOL_VERSION]
-        : undefined;
-    const mismatch = (what: string) => rpcError(message.id, HEADER_MISMATCH_CODE, what, 400);
-    if (headerVersions.length > 1) return mismatch('Send exactly one MCP-Protocol-Version header.');
-    const headerVersion = headerVersions[0];
-    if (requested === undefined) {
-      if (headerVersion !== undefined && headerVersion >= STATELESS_VERSION)
-        return mismatch(
-          `MCP-Protocol-Version ${headerVersion} needs params._meta["${META_PROTOCOL_VERSION}"] in the body.`,
-        );
-      return { stateless: false };
-    }
-    if (typeof requested !== 'string' || !statelessVersions.includes(requested)) {
-      return {
-        statusCode: 400,
-        headers: { 'Content-Type': 'application/json' },
-        body: {
-          jsonrpc: '2.0',
-          id: message.id ?? null,
-          error: {
-            code: UNSUPPORTED_PROTOCOL_VERSION_CODE,
-            message: 'Unsupported protocol version',
-            data: { supported, requested: typeof requested === 'string' ? requested.slice(0, 64) : null },
-          },
-        },
-      };
-    }
-    if (headerVersion !== requested)
-      return mismatch('The MCP-Protocol-Version header must equal the protocol version in _meta.');
-    if (message.method !== undefined && !message.method.startsWith('notifications/')) {
-      const values = (name: string) => [clientHeaders[name] ?? []].flat();
-      if (values('mcp-method').length === 0) return mismatch('The Mcp-Method header is required.');
-      const named = ['tools/call', 'prompts/get', 'resources/read'].includes(message.method);
-      if (named && values('mcp-name').length === 0) return mismatch('The Mcp-Name header is required.');
-      // The interceptor has compared both with the body already; a server that processes the body checks too.
-      if (mirroredHeaderMismatch(values, message) !== undefined)
-        return mismatch('A mirrored header does not match the request body.');
-    }
-    return { stateless: true, version: requested };
-  }
-
   /** What the gateway itself answers for a request the interceptor let through. */
   async function route(
     message: JsonRpc,
     clientHeaders: Record<string, string | string[]>,
     interceptorHeaders?: Readonly<Record<string, string>>,
   ): Promise<TransformedResponse> {
-    if (message.method === 'server/discover') {
-      // Answered in any era: it is how a client finds out which one to speak.
-      return {
-        statusCode: 200,
-        body: {
-          jsonrpc: '2.0',
-          id: message.id,
-          result: {
-            resultType: 'complete',
-            supportedVersions: supported,
-            capabilities: CAPABILITIES,
-            _meta: { [META_SERVER_INFO]: SERVER_INFO },
-            ttlMs: DISCOVER_TTL_MS,
-            cacheScope: 'public',
-          },
-        },
-      };
-    }
-    const era = eraOf(message, clientHeaders);
-    if (!('stateless' in era)) return era;
+    // Answered in any era: it is how a client finds out which one to speak.
+    if (message.method === 'server/discover')
+      return { statusCode: 200, body: discoverAnswer(message.id, supported, SERVER) };
+    const era = eraOf(message, (name) => [clientHeaders[name] ?? []].flat(), supported);
+    if (!('stateless' in era))
+      return { statusCode: era.status, headers: { 'Content-Type': 'application/json' }, body: era.body };
     if (message.method === undefined || message.method.startsWith('notifications/'))
       return { statusCode: 202, body: undefined };
     if (era.stateless && LEGACY_ONLY_METHODS.has(message.method))
       return rpcError(message.id, -32601, `Method not found: ${message.method}`, 404);
     const answer = await routeMethod(message, clientHeaders, interceptorHeaders, era);
-    return era.stateless ? lifted(answer, message.method) : answer;
+    return era.stateless ? { ...answer, body: liftedBody(answer.body, message.method, SERVER) } : answer;
   }
 
   async function routeMethod(
@@ -444,7 +317,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
           body: {
             jsonrpc: '2.0',
             id: message.id,
-            result: { protocolVersion, capabilities: CAPABILITIES, serverInfo: SERVER_INFO },
+            result: { protocolVersion, capabilities: SERVER.capabilities, serverInfo: SERVER.serverInfo },
           },
         };
       }

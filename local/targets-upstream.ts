@@ -8,6 +8,16 @@ import {
   upstreamHeaders,
 } from '../lambda/doors/apigateway/upstream';
 import type { GatewayTarget } from './gateway';
+import {
+  DEFAULT_SUPPORTED_VERSIONS,
+  discoverAnswer,
+  type Era,
+  eraOf,
+  LEGACY_ONLY_METHODS,
+  liftedBody,
+  STATELESS_VERSION,
+  withoutModernMeta,
+} from './mcp-era';
 
 /**
  * The MCP server behind the local API Gateway door: one upstream made of the local stack's targets (the demo
@@ -22,34 +32,42 @@ import type { GatewayTarget } from './gateway';
  * answer exactly as it reads an HTTPS or Lambda upstream's.
  *
  * Only the headers a target allows (`allowedRequestHeaders`: the identity-assertion header) go on to it, as
- * with AgentCore's header allow-list; the client's `Authorization` never does.
+ * with AgentCore's header allow-list; the client's `Authorization` never does. MCP 2026-07-28 clients are served
+ * as the AgentCore emulation serves them (local/mcp-era.ts): `server/discover`, stateless requests, lifted
+ * results; the targets stay in the legacy era.
  */
 
 const SEPARATOR = '___';
-const SERVER_INFO = Object.freeze({ name: 'mcp-identity-local-apigw-upstream', version: '1.0.0' });
-const CAPABILITIES = Object.freeze({ tools: { listChanged: false } });
+const SERVER = Object.freeze({
+  serverInfo: Object.freeze({ name: 'mcp-identity-local-apigw-upstream', version: '1.0.0' }),
+  capabilities: Object.freeze({ tools: { listChanged: false } }),
+});
 const IDLE_CONNECTION_MS = 4_000;
 const MAX_TARGET_ANSWER_BYTES = 6 * 1024 * 1024;
 
 type JsonRpc = {
   readonly jsonrpc?: unknown;
   readonly id?: string | number | null;
-  readonly method?: unknown;
+  readonly method?: string;
   readonly params?: Record<string, unknown>;
 };
+
+/** An answer before it becomes bytes (so a 2026-07-28 result can be lifted first). */
+interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function answer(status: number, body: unknown, headers: [string, string[]][] = []): UpstreamResponse {
+function streamed({ status, body }: Answer, extra: [string, string[]][] = []): UpstreamResponse {
   const bytes = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body), 'utf8');
+  const headers: [string, string[]][] = body === undefined ? [] : [['content-type', ['application/json']]];
   return {
     status,
-    headers: new Map([
-      ...(body === undefined ? [] : [['content-type', ['application/json']]]),
-      ...headers,
-    ] as [string, string[]][]),
+    headers: new Map([...headers, ...extra]),
     body: {
       async *[Symbol.asyncIterator]() {
         if (bytes.length > 0) yield bytes;
@@ -58,8 +76,8 @@ function answer(status: number, body: unknown, headers: [string, string[]][] = [
   };
 }
 
-function rpcError(id: JsonRpc['id'], code: number, message: string, status = 200): UpstreamResponse {
-  return answer(status, { jsonrpc: '2.0', id: id ?? null, error: { code, message } });
+function rpcError(id: JsonRpc['id'], code: number, message: string, status = 200): Answer {
+  return { status, body: { jsonrpc: '2.0', id: id ?? null, error: { code, message } } };
 }
 
 /** POSTs one JSON-RPC message to a target and reads its JSON answer (targets here answer JSON, never SSE). */
@@ -110,7 +128,10 @@ export interface TargetsUpstream extends Upstream {
 }
 
 /** The stack's targets as one upstream for the API Gateway door (see the module comment). */
-export function createTargetsUpstream(targets: readonly GatewayTarget[]): TargetsUpstream {
+export function createTargetsUpstream(
+  targets: readonly GatewayTarget[],
+  supportedVersions: readonly string[] = DEFAULT_SUPPORTED_VERSIONS,
+): TargetsUpstream {
   const byName = new Map(targets.map((target) => [target.name, target]));
   const urls = new Map(targets.map((target) => [target.name, new URL(target.url)]));
   const allowed = new Map(
@@ -120,13 +141,16 @@ export function createTargetsUpstream(targets: readonly GatewayTarget[]): Target
     ]),
   );
   const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: IDLE_CONNECTION_MS });
+  const handshakeVersions = supportedVersions.filter(
+    (version) => version < STATELESS_VERSION && SUPPORTED_PROTOCOL_VERSIONS.includes(version),
+  );
 
-  async function callTarget(target: GatewayTarget, message: JsonRpc, request: UpstreamRequest) {
-    // The client's version when the targets' SDK speaks it; otherwise the newest they do (a 2026-07-28
-    // client's requests reach legacy-era targets as AgentCore's emulation bridges them).
+  async function callTarget(target: GatewayTarget, message: JsonRpc, request: UpstreamRequest, era: Era) {
+    // A legacy client's version goes on as it negotiated it; a 2026-07-28 request is bridged to the newest
+    // version the targets' SDK speaks, without the per-request envelope.
     const clientVersion = request.clientHeaders.get('mcp-protocol-version')?.[0];
     const version =
-      clientVersion !== undefined && SUPPORTED_PROTOCOL_VERSIONS.includes(clientVersion)
+      !era.stateless && clientVersion !== undefined && SUPPORTED_PROTOCOL_VERSIONS.includes(clientVersion)
         ? clientVersion
         : LATEST_PROTOCOL_VERSION;
     const headers: Record<string, string> = {
@@ -143,7 +167,7 @@ export function createTargetsUpstream(targets: readonly GatewayTarget[]): Target
         agent,
         urls.get(target.name) as URL,
         headers,
-        JSON.stringify(message),
+        JSON.stringify(era.stateless ? withoutModernMeta(message) : message),
         request.signal,
       );
     } catch (error) {
@@ -159,22 +183,25 @@ export function createTargetsUpstream(targets: readonly GatewayTarget[]): Target
     }
   }
 
-  async function route(message: JsonRpc, request: UpstreamRequest): Promise<UpstreamResponse> {
+  async function route(message: JsonRpc, request: UpstreamRequest, era: Era): Promise<Answer> {
     switch (message.method) {
       case 'initialize': {
         const requested = message.params?.protocolVersion;
         const protocolVersion =
-          typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+          typeof requested === 'string' && handshakeVersions.includes(requested)
             ? requested
-            : LATEST_PROTOCOL_VERSION;
-        return answer(200, {
-          jsonrpc: '2.0',
-          id: message.id,
-          result: { protocolVersion, capabilities: CAPABILITIES, serverInfo: SERVER_INFO },
-        });
+            : (handshakeVersions[0] ?? LATEST_PROTOCOL_VERSION);
+        return {
+          status: 200,
+          body: {
+            jsonrpc: '2.0',
+            id: message.id,
+            result: { protocolVersion, capabilities: SERVER.capabilities, serverInfo: SERVER.serverInfo },
+          },
+        };
       }
       case 'ping':
-        return answer(200, { jsonrpc: '2.0', id: message.id, result: {} });
+        return { status: 200, body: { jsonrpc: '2.0', id: message.id, result: {} } };
       case 'tools/list': {
         const tools: Record<string, unknown>[] = [];
         for (const target of byName.values()) {
@@ -182,13 +209,14 @@ export function createTargetsUpstream(targets: readonly GatewayTarget[]): Target
             target,
             { jsonrpc: '2.0', id: message.id ?? null, method: 'tools/list', params: {} },
             request,
+            era,
           );
           const result = isRecord(listed.body?.result) ? listed.body.result : {};
           for (const tool of Array.isArray(result.tools) ? result.tools : [])
             if (isRecord(tool))
               tools.push({ ...tool, name: `${target.name}${SEPARATOR}${String(tool.name)}` });
         }
-        return answer(200, { jsonrpc: '2.0', id: message.id, result: { tools } });
+        return { status: 200, body: { jsonrpc: '2.0', id: message.id, result: { tools } } };
       }
       case 'tools/call': {
         const name = String(message.params?.name ?? '');
@@ -199,29 +227,50 @@ export function createTargetsUpstream(targets: readonly GatewayTarget[]): Target
           target,
           { ...message, params: { ...message.params, name: name.slice(at + SEPARATOR.length) } },
           request,
+          era,
         );
-        return answer(called.status === 202 ? 200 : called.status, called.body);
+        return { status: called.status === 202 ? 200 : called.status, body: called.body };
       }
       default:
-        return rpcError(message.id, -32601, `Method not found: ${String(message.method).slice(0, 100)}`);
+        return rpcError(
+          message.id,
+          -32601,
+          `Method not found: ${String(message.method).slice(0, 100)}`,
+          era.stateless ? 404 : 200,
+        );
     }
+  }
+
+  async function serve(message: JsonRpc, request: UpstreamRequest): Promise<Answer> {
+    // Answered in any era: it is how a client finds out which one to speak.
+    if (message.method === 'server/discover' && message.id !== undefined)
+      return { status: 200, body: discoverAnswer(message.id, supportedVersions, SERVER) };
+    const era = eraOf(message, (name) => request.clientHeaders.get(name) ?? [], supportedVersions);
+    if (!('stateless' in era)) return era;
+    if (message.id === undefined || message.method?.startsWith('notifications/'))
+      return { status: 202, body: undefined };
+    if (era.stateless && LEGACY_ONLY_METHODS.has(message.method ?? ''))
+      return rpcError(message.id, -32601, `Method not found: ${message.method}`, 404);
+    const answer = await route(message, request, era);
+    return era.stateless
+      ? { ...answer, body: liftedBody(answer.body, message.method ?? '', SERVER) }
+      : answer;
   }
 
   return {
     async send(request) {
       // No sessions here: nothing to terminate (MCP: a server may answer DELETE with 405).
-      if (request.httpMethod !== 'POST') return answer(405, undefined, [['allow', ['POST']]]);
+      if (request.httpMethod !== 'POST')
+        return streamed({ status: 405, body: undefined }, [['allow', ['POST']]]);
       let message: unknown;
       try {
         message = JSON.parse(request.body ?? '');
       } catch {
-        return rpcError(null, -32700, 'Parse error', 400);
+        return streamed(rpcError(null, -32700, 'Parse error', 400));
       }
       if (!isRecord(message) || typeof message.method !== 'string')
-        return rpcError(null, -32600, 'Invalid Request', 400);
-      const rpc = message as JsonRpc;
-      if (rpc.id === undefined) return answer(202, undefined);
-      return route(rpc, request);
+        return streamed(rpcError(null, -32600, 'Invalid Request', 400));
+      return streamed(await serve(message as JsonRpc, request));
     },
     close: () => agent.destroy(),
   };

@@ -3,6 +3,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -270,6 +274,72 @@ describe('authentication at API Gateway: the authorizer, its cache and the gatew
     expect(await response.json()).toMatchObject({
       error: { message: 'No such resource here; the MCP endpoint is /mcp.' },
     });
+  });
+});
+
+describe('MCP 2026-07-28 clients (SDK v2) on this door', () => {
+  const v2 = async (user: string, mode: 'auto' | { pin: string }) => {
+    const client = new ClientV2({ name: 'e2e-apigw-v2', version: '1.0.0' }, { versionNegotiation: { mode } });
+    await client.connect(
+      new TransportV2(new URL(stack.mcpUrl), {
+        requestInit: { headers: { Authorization: `Bearer ${tokens[user]}` } },
+      }),
+    );
+    return client;
+  };
+
+  it.each([
+    ['pinned to 2026-07-28', { pin: '2026-07-28' }],
+    ['in auto mode', 'auto'],
+  ] as const)('a client %s gets the same per-user lists and decisions', async (_label, mode) => {
+    const alice = await v2('alice', mode);
+    try {
+      expect((await alice.listTools()).tools.map((tool) => tool.name).sort()).toEqual([
+        'orders___get_order',
+        'orders___get_recent_activity',
+      ]);
+      const own = await alice.callTool({ name: 'orders___get_order', arguments: { order_id: '1001' } });
+      expect(JSON.parse(text(own))).toMatchObject({ id: '1001', owner: 'alice' });
+      const denied = await alice.callTool({
+        name: 'orders___update_order',
+        arguments: { order_id: '1001', status: 'shipped' },
+      });
+      expect(denied.isError).toBe(true);
+      expect(text(denied)).toMatch(/^Denied: no policy permits alice@example.com/);
+    } finally {
+      await alice.close();
+    }
+  });
+
+  it('marks a 2026-07-28 list private, and refuses a mirrored header that does not match the body', async () => {
+    const post = (headers: Record<string, string>, body: Record<string, unknown>) =>
+      fetch(stack.mcpUrl, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${tokens.bob}`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          'MCP-Protocol-Version': '2026-07-28',
+          ...headers,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, ...body }),
+      });
+    const meta = { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } };
+    const listed = await post({ 'Mcp-Method': 'tools/list' }, { method: 'tools/list', params: meta });
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { result: Record<string, unknown> }).result).toMatchObject({
+      resultType: 'complete',
+      cacheScope: 'private',
+    });
+    const forged = await post(
+      { 'Mcp-Method': 'tools/call', 'Mcp-Name': 'orders___get_recent_activity' },
+      {
+        method: 'tools/call',
+        params: { ...meta, name: 'orders___update_order', arguments: { order_id: '1' } },
+      },
+    );
+    expect(forged.status).toBe(400);
+    expect(((await forged.json()) as { error: { code: number } }).error.code).toBe(-32020);
   });
 });
 
