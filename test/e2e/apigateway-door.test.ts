@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +26,7 @@ import { createApiGatewayProxyHandler } from '../../lambda/handlers/apigateway-p
 import { type ApiGatewayEmulation, startApiGatewayEmulation } from '../../local/apigateway-emulation';
 import { DevIssuer } from '../../local/dev-issuer';
 import { type LocalStack, startLocalStack } from '../../local/stack';
-import { cliAsync } from '../cli/helpers';
+import { cli, cliAsync, ROOT } from '../cli/helpers';
 import { MemoryAuditSink, POLICY_DIR, policyBundle, settings, silentLog } from '../helpers/harness';
 
 /**
@@ -406,6 +407,65 @@ describe('the audit store and the target', () => {
       ['request', 'deny'],
       ['response', 'deny'],
     ]);
+  });
+});
+
+describe('mcp-identity dev --door apigateway (as a user runs it)', () => {
+  it('says which door it emulates, prints working tokens and stops cleanly on SIGTERM', async () => {
+    const dev = spawn(process.execPath, [
+      join(ROOT, 'bin', 'mcp-identity.js'),
+      'dev',
+      '--door',
+      'apigateway',
+      '--port',
+      '0',
+      '--issuer-port',
+      '0',
+      '--data',
+      mkdtempSync(join(tmpdir(), 'mcp-identity-apigw-cli-')),
+      '--no-watch',
+    ]);
+    let output = '';
+    dev.stdout.on('data', (chunk) => {
+      output += String(chunk);
+    });
+    dev.stderr.on('data', (chunk) => {
+      output += String(chunk);
+    });
+    try {
+      const started = Date.now();
+      while (!output.includes('Requests:')) {
+        if (Date.now() - started > 20_000 || dev.exitCode !== null)
+          throw new Error(`dev did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(output).toMatch(
+        /MCP endpoint\s+http:\/\/127\.0\.0\.1:\d+\/mcp\s+\(Streamable HTTP, API Gateway REST API emulation/,
+      );
+      expect(output).toMatch(/authorizer cache\s+60 s/);
+      const url = /MCP endpoint\s+(\S+)/.exec(output)?.[1] as string;
+      const token = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.exec(output)?.[0] as string;
+      const client = await connect(url, token);
+      expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+      await client.close();
+    } finally {
+      const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+      dev.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  }, 30_000);
+
+  it.each([
+    [
+      ['--door', 'lambda-url'],
+      /argument 'lambda-url' is invalid\. Allowed choices are agentcore, apigateway/,
+    ],
+    [['--authorizer-cache-ttl', '2h'], /must be 0 \(off\) to 3600 seconds/],
+  ])('refuses %j with a clear message and exit code 2', (args, message) => {
+    const result = cli(['dev', ...args]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
