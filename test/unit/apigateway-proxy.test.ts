@@ -285,9 +285,10 @@ describe('API Gateway MCP proxy: lists filtered per caller', () => {
     const { call } = proxy();
     const { body } = await call(proxyEvent(await token(user), toolsList()));
     const [message] = messages(body);
-    return (
-      (message?.result as { tools: { name: string; inputSchema: { properties?: object } }[] }).tools ?? []
-    ).map((tool) => tool.name);
+    const result = message?.result as
+      | { tools?: { name: string; inputSchema: { properties?: object } }[] }
+      | undefined;
+    return (result?.tools ?? []).map((tool) => tool.name);
   };
 
   it('shows each caller only what they could call, named as on AgentCore Gateway', async () => {
@@ -330,9 +331,8 @@ describe('API Gateway MCP proxy: lists filtered per caller', () => {
     });
     expect(body.startsWith(`: hello\n\n${progress}`)).toBe(true);
     const [, answer] = messages(body);
-    expect((answer?.result as { tools: { name: string }[] }).tools.map((tool) => tool.name)).toEqual([
-      'orders___get_order',
-    ]);
+    const listed = answer?.result as { tools: { name: string }[] } | undefined;
+    expect(listed?.tools.map((tool) => tool.name)).toEqual(['orders___get_order']);
     expect(audit.events.at(-1)?.additionalEventData).toMatchObject({
       hiddenTools: '["orders___update_order"]',
     });
