@@ -42,18 +42,33 @@ export function headerValues(headers: HeaderMap, name: string): string[] {
   return multi.length > 0 ? multi : collect(headers.single);
 }
 
-/** Every header as lower-cased name → values, from both maps (multi wins for a name it holds). */
-export function allHeaders(headers: HeaderMap): Map<string, string[]> {
-  const names = new Set(
-    [...Object.keys(headers.single ?? {}), ...Object.keys(headers.multi ?? {})].map((key) =>
-      key.toLowerCase(),
-    ),
-  );
-  const all = new Map<string, string[]>();
-  for (const name of names) {
-    const values = headerValues(headers, name);
-    if (values.length > 0) all.set(name, values);
+/** One map's string values grouped by lower-cased name, in the map's order. */
+function grouped(map: Readonly<Record<string, unknown>> | undefined): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const [key, value] of Object.entries(map ?? {})) {
+    const values =
+      typeof value === 'string'
+        ? [value]
+        : Array.isArray(value)
+          ? value.filter((item): item is string => typeof item === 'string')
+          : [];
+    const name = key.toLowerCase();
+    const group = groups.get(name);
+    if (group === undefined) groups.set(name, [...values]);
+    else group.push(...values);
   }
+  return groups;
+}
+
+/**
+ * Every header as lower-cased name → values, from both maps (multi wins for a name it holds values for): the
+ * same answer as {@link headerValues} per name, in one pass over each map rather than one per name.
+ */
+export function allHeaders(headers: HeaderMap): Map<string, string[]> {
+  const multi = grouped(headers.multi);
+  const all = new Map<string, string[]>();
+  for (const [name, values] of grouped(headers.single)) if (values.length > 0) all.set(name, values);
+  for (const [name, values] of multi) if (values.length > 0) all.set(name, values);
   return all;
 }
 
@@ -65,11 +80,12 @@ export function allHeaders(headers: HeaderMap): Map<string, string[]> {
 export function requestFacts(event: Readonly<Record<string, unknown>>, headers: HeaderMap): RequestFacts {
   const context = isRecord(event.requestContext) ? event.requestContext : {};
   const identity = isRecord(context.identity) ? context.identity : {};
-  const sessionId = headerValues(headers, 'mcp-session-id')[0];
-  const userAgent = headerValues(headers, 'user-agent')[0] ?? stringField(identity, 'userAgent');
+  const all = allHeaders(headers);
+  const sessionId = all.get('mcp-session-id')?.[0];
+  const userAgent = all.get('user-agent')?.[0] ?? stringField(identity, 'userAgent');
   const sourceIp = stringField(identity, 'sourceIp');
   return {
-    headers: allHeaders(headers),
+    headers: all,
     ...(sessionId === undefined || sessionId === '' ? {} : { sessionId }),
     ...(userAgent === undefined || userAgent === '' ? {} : { userAgent }),
     ...(sourceIp === undefined || sourceIp === '' ? {} : { sourceIp }),
