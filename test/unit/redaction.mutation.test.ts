@@ -66,6 +66,7 @@ describe('redaction by key', () => {
     ['Id-Token.', 'a hyphen and a trailing dot'],
     ['p-r-i-v-a-t-e_k.e y', 'a separator between every letter'],
     ['ＡＰＩ＿ＫＥＹ', 'full-width compatibility forms'],
+    ['clıent_secret', 'a dotless i, which a tool upper-casing names reads as I'],
   ])('matches %j (%s) to a default key', (key) => {
     const redacted = redactValue({ [key]: 'hunter2' }, DEFAULT_REDACTION);
 
