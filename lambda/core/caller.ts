@@ -97,8 +97,9 @@ function firstString(claims: Claims, names: readonly string[]): string | undefin
 export function parseRoles(value: unknown): string[] {
   let raw: unknown[];
   if (Array.isArray(value)) raw = value;
-  // Stryker disable next-line Regex: splitting on single separators only adds empty entries, which are dropped below
-  else if (typeof value === 'string') raw = value.split(/[\s,]+/);
+  else if (typeof value === 'string')
+    // Stryker disable next-line Regex: splitting on single separators only adds empty entries, which are dropped below
+    raw = value.split(/[\s,]+/);
   else return [];
   const roles = new Set<string>();
   for (const entry of raw) {

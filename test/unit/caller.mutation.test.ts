@@ -222,3 +222,24 @@ describe('parseRoles', () => {
     expect(parseRoles(['', 'a', 0, false, 'b'])).toStrictEqual(['a', 'b']);
   });
 });
+
+describe('identifier claims that cannot be used as issued', () => {
+  it('keeps a subject of 1024 characters and refuses one of 1025, naming the claim', () => {
+    expect(callerFromClaims({ ...base, sub: 'a'.repeat(1024) }).subject).toHaveLength(1024);
+    expect(() => callerFromClaims({ ...base, sub: 'a'.repeat(1025) })).toThrow(
+      new InvalidClaimsError("token claim 'sub' is longer than 1024 characters"),
+    );
+  });
+
+  it.each([
+    ['iss', { iss: ' https://idp.example.com' }],
+    ['jti', { jti: 'token-1\u0000' }],
+    ['act.sub', { act: { sub: 'agent\u200b' } }],
+  ])('refuses an unclean %s, naming it', (claim, claims) => {
+    expect(() => callerFromClaims({ ...base, ...claims })).toThrow(
+      new InvalidClaimsError(
+        `token claim '${claim}' has leading or trailing whitespace or control characters`,
+      ),
+    );
+  });
+});
