@@ -238,6 +238,7 @@ describe('Verified Permissions', () => {
       'large-refunds-need-finance: refunds above 500 need the finance-approver role',
       'order-admins-update: only order-admin may change orders',
       'orders-readers: db-reader and order-admin may read orders and their own recent activity',
+      'schema-readers: mcp-operator may list every tool, unfiltered, to regenerate the schema',
     ]);
     for (const policy of policies) expect(policy.Properties.Definition.Static.Statement).not.toContain('@id');
   });

@@ -5,7 +5,7 @@ import { cli, policyCopy } from './helpers';
 describe('mcp-identity policies validate', () => {
   it('accepts the repository policies', () => {
     const result = cli(['policies', 'validate']);
-    expect(result.stdout).toContain('3 policies: 0 error(s), 0 warning(s)');
+    expect(result.stdout).toContain('4 policies: 0 error(s), 0 warning(s)');
     expect(result.status).toBe(0);
   });
 

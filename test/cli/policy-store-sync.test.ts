@@ -62,9 +62,17 @@ function mockStore(options: { tags?: Record<string, string>; schema?: string | n
     .resolves({
       policies: [
         { policyStoreId: STORE, policyId: 'SP2', policyType: 'STATIC' },
+        { policyStoreId: STORE, policyId: 'SP3', policyType: 'STATIC', name: byId('schema-readers').name },
         { policyStoreId: STORE, policyId: 'SP9', policyType: 'STATIC' },
       ],
     } as never);
+  // The demo's schema-readers policy, deployed and in sync, like orders-readers.
+  const schemaReaders = byId('schema-readers');
+  avp.on(GetPolicyCommand, { policyId: 'SP3' }).resolves({
+    policyId: 'SP3',
+    name: schemaReaders.name,
+    definition: { static: { statement: schemaReaders.statement, description: schemaReaders.description } },
+  } as never);
   const readers = byId('orders-readers');
   const admins = byId('order-admins-update');
   avp.on(GetPolicyCommand, { policyId: 'SP1' }).resolves({
@@ -95,7 +103,7 @@ describe('readStore', () => {
   it('pages through ListPolicies and reads each policy', async () => {
     mockStore();
     const state = await readStore(client, STORE);
-    expect(state.policies.map((policy) => policy.policyId)).toEqual(['SP1', 'SP2', 'SP9']);
+    expect(state.policies.map((policy) => policy.policyId)).toEqual(['SP1', 'SP2', 'SP3', 'SP9']);
     expect(avp.commandCalls(GetPolicyStoreCommand)[0]?.args[0].input).toEqual({
       policyStoreId: STORE,
       tags: true,
@@ -188,7 +196,7 @@ describe('diff', () => {
     mockStore();
     const diff = diffStore(local, await readStore(client, STORE));
     expect(diff.schema).toBe('unchanged');
-    expect(diff.unchanged).toBe(1);
+    expect(diff.unchanged).toBe(2);
     expect(diff.added.map((policy) => policy.id)).toEqual(['large-refunds-need-finance']);
     expect(diff.changed.map((change) => [change.local.id, change.what, change.replace])).toEqual([
       ['order-admins-update', ['statement', 'description', 'name'], true],

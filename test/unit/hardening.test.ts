@@ -342,11 +342,18 @@ describe('issue 10 #9, #12, #13: every listing in a response is filtered per cal
     event.mcp.gatewayResponse = { statusCode: 200, headers: {}, body };
     return event;
   };
-  /** Permits what the names say: prompt 'open', resources under public://, and orders___get_order. */
+  /**
+   * Permits what the names say: prompt 'open', resources under public://, and orders___get_order. Nobody may
+   * read the schema (`schema/read` would show every listed tool unfiltered).
+   */
   const namedPdp = async () =>
     startHarness({
       pdp: {
-        isAuthorized: async () => ({ decision: 'allow', determiningPolicies: [], errors: [] }),
+        isAuthorized: async (request) => ({
+          decision: request.action.id === 'schema/read' ? 'deny' : 'allow',
+          determiningPolicies: [],
+          errors: [],
+        }),
         couldBeAllowed: async (requests) =>
           requests.map((request) =>
             request.action.id === 'prompts/get'
