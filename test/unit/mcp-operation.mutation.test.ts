@@ -237,6 +237,19 @@ describe('method parameters', () => {
     ).toMatchObject({ kind: 'prompt-get', id: 1, name: 'p', arguments: { topic: 'x' } });
   });
 
+  it.each([
+    ['no arguments', { name: 'p' }],
+    ['null arguments', { name: 'p', arguments: null }],
+  ])('reads a prompt with %s as one with empty arguments', (_label, params) => {
+    expect(operation({ jsonrpc: '2.0', id: 1, method: 'prompts/get', params })).toStrictEqual({
+      kind: 'prompt-get',
+      id: 1,
+      name: 'p',
+      arguments: {},
+      params,
+    });
+  });
+
   it.each(['prompts/list', 'resources/list', 'resources/templates/list', 'tools/list'])(
     'lists with %s',
     (method) => {
