@@ -139,13 +139,16 @@ export async function startTargetBridge(
   }
   const client = new Client({ name: 'mcp-identity-local-gateway', version: '1.0.0' });
   let closed = false;
+  let connected = false;
   client.onclose = () => {
-    if (!closed)
+    // Reported once, and only for a server that was up: a failed handshake is reported by the error below.
+    if (connected && !closed)
       log(`[${spec.name}] the MCP server closed the connection; calls to ${spec.name}___* now fail`);
     closed = true;
   };
   try {
     await client.connect(transport);
+    connected = true;
   } catch (error) {
     await client.close().catch(() => undefined);
     throw new TargetBridgeError(
