@@ -15,11 +15,13 @@ export function decodeMirroredValue(value: string): string | undefined {
   if (match === null) return value;
   const bytes = Buffer.from(match[1] as string, 'base64');
   if (bytes.toString('base64') !== match[1]) return undefined;
+  // Stryker disable next-line ObjectLiteral: fatal: false is TextDecoder's default
   const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
   return text.includes('\uFFFD') ? undefined : text;
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: callers read the result through ?. ; null, a primitive or a list has no method, name or uri either
   return value !== null && typeof value === 'object' && !Array.isArray(value)
     ? (value as Record<string, unknown>)
     : undefined;

@@ -29,6 +29,7 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 function decodeSse(text: string): SseEvent[] | undefined {
   const blocks = text
     .replace(/\r\n?/g, '\n')
+    // Stryker disable next-line Regex: split on exactly two, extra newlines start the next block with empty lines, which are ignored
     .split(/\n\n+/)
     .filter((block) => block.trim().length > 0);
   const events: SseEvent[] = [];
@@ -41,6 +42,7 @@ function decodeSse(text: string): SseEvent[] | undefined {
     if (other.some((line) => line.length > 0 && !/^(event|id|retry)?:/.test(line) && !line.startsWith(':')))
       return undefined;
     const raw = data.join('\n');
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: without data lines raw is '', which does not parse either
     const parsed = data.length > 0 ? parseJson(raw) : { ok: false as const };
     events.push({ other, raw, ...(parsed.ok ? { message: parsed.value } : {}) });
   }
