@@ -48,6 +48,14 @@ describe('filterToolList', () => {
     expect(body).toStrictEqual(listBody({ tools: [{ name: 'a' }] }));
   });
 
+  it('reports nothing shown or hidden for an answer that is not a tool list, and passes it on', () => {
+    const body = listBody({ prompts: [] });
+
+    const filtered = filterToolList(body, new Set(['a___one']), DEFAULT_INJECTION);
+
+    expect(filtered).toStrictEqual({ body, shown: [], hidden: [] });
+  });
+
   it('drops entries it cannot name, reporting them neither shown nor hidden', () => {
     const result = filterToolList(
       listBody({ tools: [{ name: 'a' }, { title: 'nameless' }, 'b', null, { name: 5 }, { name: 'c' }] }),
