@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
+import { ConfigurationError } from '../../lambda/core/errors';
 import { assertionSigningJwk, jwkThumbprint, publicJwkFromSpki } from '../../lambda/core/jwk-thumbprint';
 
 function p256() {
@@ -101,6 +102,28 @@ describe('publicJwkFromSpki / assertionSigningJwk', () => {
     expect(() => publicJwkFromSpki(Buffer.from('not a key'))).toThrow(
       'identity assertion public key is not a DER SubjectPublicKeyInfo',
     );
+  });
+
+  it('keeps the parser failure as the cause of the refusal, for the logs', () => {
+    const thrown = (act: () => unknown): unknown => {
+      try {
+        act();
+      } catch (error) {
+        return error;
+      }
+      throw new Error('expected a throw');
+    };
+    const parserFailure = thrown(() =>
+      createPublicKey({ key: Buffer.from('not a key'), format: 'der', type: 'spki' }),
+    ) as Error & { code?: string };
+
+    const refusal = thrown(() => publicJwkFromSpki(Buffer.from('not a key')));
+
+    expect(refusal).toBeInstanceOf(ConfigurationError);
+    expect((refusal as ConfigurationError).cause).toMatchObject({
+      message: parserFailure.message,
+      code: parserFailure.code,
+    });
   });
 
   it.each([
