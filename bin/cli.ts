@@ -31,6 +31,7 @@ import {
   testPolicyFolder,
   validatePolicyFolder,
 } from '../cli/policies';
+import { registerAuthorizeCommand } from '../cli/policies-authorize';
 import {
   describeDiff,
   diffStore,
@@ -522,6 +523,8 @@ policies
   );
 
 // --- schema -----------------------------------------------------------------------------------------------
+
+registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
 
 registerSchemaCommand(program, DEFAULT_POLICY_DIR);
 
