@@ -3,7 +3,7 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { type ILogGroup, LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -90,6 +90,9 @@ export class McpFunction extends Construct {
           Object.entries(bundling.alias).map(([name, path]) => [`--alias:${name}`, path]),
         ),
         format: OutputFormat.CJS,
+        // esbuild's own default is info (a file-size summary and "⚡ Done in …" per function on every synth and
+        // every CDK test); warnings and errors still print, and a failed build still fails synth.
+        logLevel: LogLevel.WARNING,
         externalModules: [],
         forceDockerBundling: false,
         ...(props.commandHooks ? { commandHooks: props.commandHooks } : {}),

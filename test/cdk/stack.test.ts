@@ -708,6 +708,10 @@ describe('the CDK CLI, as a user runs it', () => {
     expect(result.stderr).not.toMatch(/ERROR/);
     expect(result.status).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'McpIdentity.template.json'), 'utf8')).Resources).toBeDefined();
+    // esbuild runs at warning level: no per-function size summary or "Done in" line on a clean synth.
+    expect(result.stderr).toContain('Bundling asset');
+    expect(result.stderr).not.toMatch(/Done in \d+m?s/);
+    expect(result.stderr).not.toMatch(/index\.js\.map\s+[\d.]+kb/);
   }, 120_000);
 
   it('fails with the list of bad keys for a bad configuration file', () => {
