@@ -24,6 +24,7 @@ import {
 } from '../cli/activity';
 import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
+import { HELP_EXAMPLES } from '../cli/help-examples';
 import {
   type Finding,
   formatFinding,
@@ -117,6 +118,12 @@ function readState(dataDir: string): LocalStackState {
 const program = new Command()
   .name('mcp-identity')
   .description('Per-human identity, Cedar authorization and audit for MCP tool calls')
+  .version(
+    (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    '-V, --version',
+    'print the mcp-identity version',
+  )
+  .addHelpText('after', HELP_EXAMPLES.program)
   .showHelpAfterError()
   .exitOverride();
 
@@ -125,6 +132,7 @@ program
   .description(
     'run the whole path locally: dev identity provider, gateway emulation, Cedar, demo MCP tools, JSONL audit',
   )
+  .addHelpText('after', HELP_EXAMPLES.dev)
   .addOption(
     new Option('--door <door>', 'the front door to emulate: AgentCore Gateway, or API Gateway (REST API)')
       .choices(DOOR_KINDS)
@@ -267,6 +275,7 @@ program
 program
   .command('token')
   .description('print a bearer token for a user of the running local stack')
+  .addHelpText('after', HELP_EXAMPLES.token)
   .argument('<user>', 'a user from the users file (alice, bob, carol)')
   .addOption(
     new Option('--ttl <duration>', 'lifetime: 900, 90s, 15m, 1h').default(900, '15m').argParser(duration),
@@ -306,6 +315,7 @@ const audit = program.command('audit').description('the audit trail');
 audit
   .command('redrive')
   .description('replay audit events parked in the dead-letter queue into the CloudTrail Lake channel')
+  .addHelpText('after', HELP_EXAMPLES.auditRedrive)
   .requiredOption('--queue-url <url>', 'the DeadLetterQueueUrl stack output')
   .requiredOption('--channel-arn <arn>', 'the AuditChannelArn stack output')
   .option(
@@ -371,7 +381,10 @@ audit
 // --- policies ---------------------------------------------------------------------------------------------
 
 const DEFAULT_POLICY_DIR = join(ROOT, 'policies');
-const policies = program.command('policies').description('write, check, test and deploy Cedar policies');
+const policies = program
+  .command('policies')
+  .description('write, check, test and deploy Cedar policies')
+  .addHelpText('after', HELP_EXAMPLES.policies);
 
 /** The policy folder named by --dir, or a clear error when there is none. */
 function policyFolder(dir: string): string {
@@ -535,6 +548,7 @@ const ACTIVITY_COLUMNS = ['time', 'user', 'tool', 'decision', 'policies', 'reaso
 program
   .command('activity')
   .description('who did what through agents: list, summarise or trace audited decisions')
+  .addHelpText('after', HELP_EXAMPLES.activity)
   .option('--user <subject>', 'the user (token subject)')
   .option('--tool <name>', 'the tool, e.g. orders___update_order')
   .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -242,5 +242,31 @@ describe('guards of the local stack', () => {
     } finally {
       await stack.stop();
     }
+  });
+});
+
+describe('--version and --help (as a user runs them)', () => {
+  it('--version prints the version from package.json and exits 0', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    const result = run('--version');
+    expect(result.status).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
+  });
+
+  it.each([
+    [['--help'], 'npx mcp-identity token alice'],
+    [['dev', '--help'], 'npx mcp-identity dev --door apigateway'],
+    [['token', '--help'], 'npx mcp-identity token bob --ttl 1h'],
+    [['activity', '--help'], 'npx mcp-identity activity --report denials'],
+    [['policies', '--help'], 'npx mcp-identity policies test'],
+    [['audit', 'redrive', '--help'], 'npx mcp-identity audit redrive --queue-url'],
+  ])('%j ends with usage examples and exits 0', (args, example) => {
+    const result = run(...args);
+    expect(result.status).toBe(0);
+    const examples = result.stdout.slice(result.stdout.indexOf('\nExamples:\n'));
+    expect(examples).toMatch(/^\nExamples:\n/);
+    expect(examples).toContain(example);
   });
 });

@@ -1,0 +1,44 @@
+/**
+ * The "Examples:" section at the end of each main command's `--help`, written as users run the CLI from a
+ * clone (`npx mcp-identity …`). Kept here so bin/cli.ts stays about wiring.
+ */
+const examples = (...lines: readonly string[]): string =>
+  `\nExamples:\n${lines.map((line) => `  ${line}`).join('\n')}\n`;
+
+export const HELP_EXAMPLES = {
+  program: examples(
+    'npm start                                          # the local stack (same as npx mcp-identity dev)',
+    'npx mcp-identity token alice                       # a bearer token for alice',
+    'npx mcp-identity activity --decision deny          # recent denials',
+    'npx mcp-identity policies test                     # run the policy fixtures',
+    'npx mcp-identity <command> --help                  # options and examples of one command',
+  ),
+  dev: examples(
+    'npx mcp-identity dev',
+    'npx mcp-identity dev --door apigateway --port 9090',
+    'npx mcp-identity dev --target crm=http://127.0.0.1:3000/mcp --target fs=stdio:"npx my-mcp-server"',
+    'npx mcp-identity dev --log-only --policies ./my-policies',
+  ),
+  token: examples(
+    'npx mcp-identity token alice',
+    'npx mcp-identity token bob --ttl 1h',
+    'curl -H "Authorization: Bearer $(npx mcp-identity token alice)" http://127.0.0.1:8080/mcp …',
+  ),
+  activity: examples(
+    'npx mcp-identity activity --user alice --since 1h',
+    'npx mcp-identity activity --decision deny --tool orders___update_order',
+    'npx mcp-identity activity --report denials --since 7d',
+    'npx mcp-identity activity --request <uid>           # one request, start to finish',
+    'npx mcp-identity activity --stack McpIdentity --json  # the deployed audit store',
+  ),
+  policies: examples(
+    'npx mcp-identity policies validate',
+    'npx mcp-identity policies test --dir ./my-policies',
+    'npx mcp-identity policies format --check',
+    'npx mcp-identity policies diff --store <PolicyStoreId>',
+    'npx mcp-identity policies push --store <PolicyStoreId> --dry-run',
+  ),
+  auditRedrive: examples(
+    'npx mcp-identity audit redrive --queue-url <DeadLetterQueueUrl> --channel-arn <AuditChannelArn>',
+  ),
+} as const;
