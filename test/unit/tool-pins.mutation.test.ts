@@ -5,6 +5,7 @@ import {
   isToolDigest,
   PINNED_FIELDS,
   pinnedDefinition,
+  TOOL_DIGEST_ANNOTATION,
   ToolDefinitionError,
   ToolPins,
   toolDigest,
@@ -105,6 +106,12 @@ describe('pinnedDefinition', () => {
       expect(() => pinnedDefinition(tool, RESERVED)).toThrow(
         new ToolDefinitionError('a tool definition must be an object with a name'),
       );
+  });
+});
+
+describe('the pin annotation', () => {
+  it('is @mcp_tool_digest, the name committed schemas carry', () => {
+    expect(TOOL_DIGEST_ANNOTATION).toBe('mcp_tool_digest');
   });
 });
 
