@@ -110,7 +110,7 @@ describe('pinnedDefinition', () => {
 });
 
 describe('the pin annotation', () => {
-  it('is @mcp_tool_digest, the name committed schemas carry', () => {
+  it('is @mcp_tool_digest, the name in schemas generated before (changing it would drop every pin)', () => {
     expect(TOOL_DIGEST_ANNOTATION).toBe('mcp_tool_digest');
   });
 });
