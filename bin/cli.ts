@@ -24,6 +24,7 @@ import {
 } from '../cli/activity';
 import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
+import { registerDoctorCommand } from '../cli/doctor';
 import { HELP_EXAMPLES } from '../cli/help-examples';
 import {
   type Finding,
@@ -540,6 +541,8 @@ policies
 registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
 
 registerSchemaCommand(program, DEFAULT_POLICY_DIR);
+
+registerDoctorCommand(program, { config: join(process.cwd(), 'cdk.json') });
 
 // --- activity ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,477 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient, ListEventDataStoresCommand } from '@aws-sdk/client-cloudtrail';
+import { ListPolicyStoresCommand, VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import type { Command } from 'commander';
+import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
+import { loadPolicyBundle } from '../lambda/adapters/policy-files';
+import { callerFromClaims } from '../lambda/core/caller';
+import {
+  CONFIG_FILE_CONTEXT_KEY,
+  CONTEXT_KEY,
+  configFromContext,
+  parseStackConfig,
+  type StackConfig,
+} from '../lib/config';
+import { probeAgentCore } from './agentcore-probe';
+import { type AwsContext, awsContext, describeAwsError } from './aws-context';
+import { resolveToken } from './bearer-token';
+import { claimNamesOf, decodeSampleToken } from './sample-token';
+
+/**
+ * `mcp-identity doctor`: a pre-deploy checklist. Each check passes (✓), fails (✗, with the fix) or is skipped
+ * (–, with why). Checks that need the network are skipped with `--offline`; AWS checks are skipped when there
+ * are no region and credentials (which is itself a failure). Every AWS call is read-only and cheap.
+ */
+
+export type CheckStatus = 'pass' | 'fail' | 'skip';
+
+export interface CheckResult {
+  readonly check: string;
+  readonly status: CheckStatus;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+export interface DoctorOptions {
+  /** cdk.json (the `mcpIdentity` context, or the file `mcpIdentityConfigFile` names) or a bare config file. */
+  readonly configFile: string;
+  /** A sample access token (decoded; its signature checked only online). */
+  readonly tokenFile?: string;
+  readonly offline: boolean;
+  readonly region?: string;
+  /** @default region and credentials from the SDK's default chains ({@link awsContext}) */
+  readonly aws?: () => Promise<AwsContext>;
+  /** @default the Region's AgentCore control endpoint */
+  readonly agentCoreEndpoint?: string;
+  readonly now?: Date;
+  readonly timeoutMs?: number;
+  /** For the AgentCore probe. @default the platform fetch */
+  readonly fetch?: typeof fetch;
+}
+
+const pass = (check: string, detail: string): CheckResult => ({ check, status: 'pass', detail });
+const fail = (check: string, detail: string, fix: string): CheckResult => ({
+  check,
+  status: 'fail',
+  detail,
+  fix,
+});
+const skip = (check: string, detail: string): CheckResult => ({ check, status: 'skip', detail });
+
+/** One line for a failed AWS call: what the service answered, or why it could not be reached. */
+function awsReason(error: unknown): string {
+  const described = describeAwsError(error);
+  if (described !== undefined) return described;
+  const code = (error as { code?: string }).code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `the endpoint does not resolve (${code}): the service may not be offered in this Region`;
+  return ((error as Error).message ?? String(error)).split('\n')[0] ?? 'failed';
+}
+
+function readConfig(configFile: string): StackConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (error) {
+    throw new Error(`cannot read ${configFile}: ${(error as Error).message}`);
+  }
+  const context = (raw as { context?: Record<string, unknown> } | null)?.context;
+  if (context !== undefined && context !== null && typeof context === 'object') {
+    // cdk.json: relative paths in context (the config file) are relative to the CDK app's folder.
+    const folder = dirname(resolve(configFile));
+    return configFromContext((key) => {
+      const value = context[key];
+      return key === CONFIG_FILE_CONTEXT_KEY && typeof value === 'string' ? resolve(folder, value) : value;
+    });
+  }
+  return parseStackConfig(raw, configFile);
+}
+
+function configCheck(configFile: string): { result: CheckResult; config?: StackConfig } {
+  try {
+    const config = readConfig(configFile);
+    const doors = [config.doors.agentcore ? 'AgentCore' : '', config.doors.apiGateway ? 'API Gateway' : '']
+      .filter(Boolean)
+      .join(' + ');
+    return {
+      config,
+      result: pass(
+        'configuration',
+        `${configFile}: issuer ${config.identity.issuer}, ${doors}, audit store ${config.audit.store}`,
+      ),
+    };
+  } catch (error) {
+    return {
+      result: fail(
+        'configuration',
+        (error as Error).message,
+        `edit the "${CONTEXT_KEY}" context in ${configFile} (or the file -c ${CONFIG_FILE_CONTEXT_KEY}= names); see the README's configuration reference`,
+      ),
+    };
+  }
+}
+
+function policyCheck(configFile: string, config: StackConfig): CheckResult {
+  const dir = resolve(dirname(resolve(configFile)), config.authorization.policyDir);
+  try {
+    const bundle = loadPolicyBundle(dir);
+    return pass('policies', `${dir}: ${bundle.policies.length} policies, STRICT-valid against the schema`);
+  } catch (error) {
+    return fail(
+      'policies',
+      `${dir}: ${(error as Error).message}`,
+      `npx mcp-identity policies validate --dir ${dir}`,
+    );
+  }
+}
+
+async function bootstrapCheck(aws: AwsContext): Promise<CheckResult> {
+  const name = 'CDK bootstrap';
+  try {
+    const { Stacks } = await new CloudFormationClient(aws).send(
+      new DescribeStacksCommand({ StackName: 'CDKToolkit' }),
+    );
+    const stack = Stacks?.[0];
+    const status = stack?.StackStatus ?? 'unknown';
+    const version = stack?.Outputs?.find((output) => output.OutputKey === 'BootstrapVersion')?.OutputValue;
+    if (/_COMPLETE$/.test(status) && !/ROLLBACK|DELETE/.test(status))
+      return pass(
+        name,
+        `CDKToolkit is ${status} in ${aws.region}${version ? ` (bootstrap version ${version})` : ''}`,
+      );
+    return fail(
+      name,
+      `CDKToolkit is ${status} in ${aws.region}`,
+      `npx cdk bootstrap (fix or delete the stack first)`,
+    );
+  } catch (error) {
+    if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message))
+      return fail(
+        name,
+        `no CDKToolkit stack in ${aws.region}`,
+        `npx cdk bootstrap aws://<account>/${aws.region}`,
+      );
+    return fail(name, awsReason(error), 'check the credentials can call cloudformation:DescribeStacks');
+  }
+}
+
+async function verifiedPermissionsCheck(aws: AwsContext): Promise<CheckResult> {
+  const name = 'Verified Permissions';
+  try {
+    await new VerifiedPermissionsClient(aws).send(new ListPolicyStoresCommand({ maxResults: 1 }));
+    return pass(name, `answers in ${aws.region}`);
+  } catch (error) {
+    return fail(
+      name,
+      awsReason(error),
+      'deploy to a Region that offers Amazon Verified Permissions, with credentials allowed verifiedpermissions:*',
+    );
+  }
+}
+
+async function agentCoreCheck(aws: AwsContext, options: DoctorOptions): Promise<CheckResult> {
+  const name = 'AgentCore';
+  const answer = await probeAgentCore({
+    region: aws.region,
+    credentials: aws.credentials,
+    ...(options.agentCoreEndpoint === undefined ? {} : { endpoint: options.agentCoreEndpoint }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+  });
+  if (answer.ok) return pass(name, `AgentCore Gateway answers in ${aws.region}`);
+  return fail(
+    name,
+    answer.reason,
+    answer.unavailable
+      ? 'deploy to a Region that offers Amazon Bedrock AgentCore, or use the API Gateway door (doors.apiGateway)'
+      : 'check the credentials can call bedrock-agentcore:ListGateways',
+  );
+}
+
+async function lakeCheck(aws: AwsContext, config: StackConfig | undefined): Promise<CheckResult> {
+  const name = 'CloudTrail Lake';
+  if (config?.audit.store === 'cloudwatch') return skip(name, 'not used: audit.store is "cloudwatch"');
+  try {
+    const { EventDataStores } = await new CloudTrailClient(aws).send(
+      new ListEventDataStoresCommand({ MaxResults: 1 }),
+    );
+    if ((EventDataStores ?? []).length === 0)
+      return pass(
+        name,
+        `answers in ${aws.region}, with no event data store yet; Lake is closed to new customers, so if the deploy cannot create one, set audit.store to "cloudwatch"`,
+      );
+    return pass(name, `answers in ${aws.region}; this account already uses Lake`);
+  } catch (error) {
+    return fail(
+      name,
+      `${awsReason(error)}: CloudTrail Lake cannot be used here`,
+      'set "audit": { "store": "cloudwatch" } in the configuration',
+    );
+  }
+}
+
+async function discoveryCheck(config: StackConfig, timeoutMs: number): Promise<CheckResult> {
+  const name = 'discovery document';
+  const url = config.identity.discoveryUrl;
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    return fail(
+      name,
+      `${url} is not reachable (${cause})`,
+      'check identity.discoveryUrl and that it is public',
+    );
+  }
+  if (response.status !== 200)
+    return fail(name, `${url} answered HTTP ${response.status}`, 'check identity.discoveryUrl');
+  let document: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    document = (await response.json()) as typeof document;
+  } catch {
+    return fail(name, `${url} is not JSON`, 'identity.discoveryUrl must name an OIDC discovery document');
+  }
+  if (document.issuer !== config.identity.issuer)
+    return fail(
+      name,
+      `its issuer is ${JSON.stringify(document.issuer)}, the configuration says ${JSON.stringify(config.identity.issuer)}`,
+      'set identity.issuer to the discovery document’s issuer exactly (trailing slash included)',
+    );
+  if (typeof document.jwks_uri !== 'string' && config.identity.jwksUri === undefined)
+    return fail(name, `${url} has no jwks_uri`, 'set identity.jwksUri');
+  return pass(name, `${url} is reachable; issuer matches`);
+}
+
+function audienceOf(claims: Readonly<Record<string, unknown>>): string[] {
+  if (typeof claims.aud === 'string') return [claims.aud];
+  return Array.isArray(claims.aud)
+    ? claims.aud.filter((value): value is string => typeof value === 'string')
+    : [];
+}
+
+/** What the configuration requires of a token that this one does not have (signature aside). */
+function tokenProblems(
+  header: Readonly<Record<string, unknown>>,
+  claims: Readonly<Record<string, unknown>>,
+  config: StackConfig,
+  agent: string | undefined,
+): string[] {
+  const { identity } = config;
+  const problems: string[] = [];
+  if (!(identity.algorithms as readonly unknown[]).includes(header.alg))
+    problems.push(`alg ${JSON.stringify(header.alg)} is not one of ${identity.algorithms.join(', ')}`);
+  if (claims.iss !== identity.issuer)
+    problems.push(`iss is ${JSON.stringify(claims.iss)}, not ${JSON.stringify(identity.issuer)}`);
+  const audience = audienceOf(claims);
+  if (!audience.some((value) => identity.audience.includes(value)))
+    problems.push(
+      audience.length === 0
+        ? `no aud claim; the configuration expects one of ${identity.audience.join(', ')} (an access token without aud, e.g. Cognito's, carries client_id instead)`
+        : `aud ${audience.join(', ')} is not one of ${identity.audience.join(', ')}`,
+    );
+  if (
+    identity.allowedClients !== undefined &&
+    (agent === undefined || !identity.allowedClients.includes(agent))
+  )
+    problems.push(`the client ${agent ?? '(none)'} is not in identity.allowedClients`);
+  for (const required of identity.requiredClaims) {
+    const value = claims[required.name];
+    const list = Array.isArray(value) ? value : [];
+    const ok =
+      required.match === 'EQUALS'
+        ? value === required.values[0]
+        : required.match === 'CONTAINS'
+          ? list.includes(required.values[0])
+          : required.values.some((wanted) => list.includes(wanted));
+    if (!ok)
+      problems.push(
+        `claim ${required.name} does not satisfy ${required.match} ${required.values.join(', ')}`,
+      );
+  }
+  return problems;
+}
+
+async function tokenCheck(options: DoctorOptions, config: StackConfig, now: Date): Promise<CheckResult> {
+  const name = 'sample token';
+  let token: string;
+  let from: string;
+  try {
+    const source = resolveToken({ tokenFile: options.tokenFile as string }, {});
+    if (source === undefined) return skip(name, 'no --token-file');
+    token = source.token;
+    from = source.from;
+  } catch (error) {
+    return fail(name, (error as Error).message, 'paste one access token into the file');
+  }
+  const fixForIdp =
+    'get a token from the identity provider for the configured audience, or fix identity.* in the configuration';
+  let decoded: ReturnType<typeof decodeSampleToken>;
+  try {
+    decoded = decodeSampleToken(token, from);
+  } catch (error) {
+    return fail(name, (error as Error).message, fixForIdp);
+  }
+  const claimNames = claimNamesOf(config.identity.claims);
+  let caller: ReturnType<typeof callerFromClaims>;
+  try {
+    caller = callerFromClaims(decoded.claims, claimNames);
+  } catch (error) {
+    return fail(name, `the gateway would refuse it: ${(error as Error).message}`, fixForIdp);
+  }
+  const problems = tokenProblems(decoded.header, decoded.claims, config, caller.agent);
+  const maps = `${caller.subject} with roles [${caller.roles.join(', ')}] (claim ${claimNames.roles})${caller.agent === undefined ? '' : `, agent ${caller.agent}`}`;
+  const expired = caller.expiresAt <= Math.floor(now.getTime() / 1000);
+  const expiry = expired ? `; it expired at ${new Date(caller.expiresAt * 1000).toISOString()}` : '';
+  if (problems.length > 0) return fail(name, `${problems.join('; ')} (maps to ${maps}${expiry})`, fixForIdp);
+  if (options.offline)
+    return pass(
+      name,
+      `maps to ${maps}; audience, issuer, algorithm and required claims match${expiry}; signature not checked (offline)`,
+    );
+  if (expired)
+    return pass(name, `maps to ${maps}; claims match; signature not checked: the token has expired${expiry}`);
+  try {
+    const verifier = new JwtTokenVerifier({
+      issuer: config.identity.issuer,
+      audience: config.identity.audience,
+      discoveryUrl: config.identity.discoveryUrl,
+      ...(config.identity.jwksUri === undefined ? {} : { jwksUri: config.identity.jwksUri }),
+      algorithms: config.identity.algorithms,
+      graceSeconds: 0,
+      claimNames,
+      fetchTimeoutMs: options.timeoutMs ?? 5000,
+    });
+    await verifier.verify(token);
+  } catch (error) {
+    return fail(
+      name,
+      `the signature does not verify: ${(error as Error).message} (maps to ${maps})`,
+      fixForIdp,
+    );
+  }
+  return pass(name, `maps to ${maps}; signature verified with the issuer's keys`);
+}
+
+/** Runs every check, in order; never throws for an expected problem (each is a ✗ with its fix). */
+export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> {
+  const now = options.now ?? new Date();
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const results: CheckResult[] = [];
+  const { result, config } = configCheck(options.configFile);
+  results.push(result);
+  if (config !== undefined) results.push(policyCheck(options.configFile, config));
+
+  const awsChecks = ['CDK bootstrap', 'Verified Permissions', 'AgentCore', 'CloudTrail Lake'];
+  if (options.offline) {
+    results.push(skip('region and credentials', 'offline'));
+    for (const check of awsChecks) results.push(skip(check, 'offline'));
+  } else {
+    let aws: AwsContext | undefined;
+    try {
+      aws = await (
+        options.aws ?? (() => awsContext(options.region === undefined ? {} : { region: options.region }))
+      )();
+      const identity = await aws.credentials();
+      results.push(
+        pass('region and credentials', `${aws.region}, access key …${identity.accessKeyId.slice(-4)}`),
+      );
+    } catch (error) {
+      results.push(
+        fail(
+          'region and credentials',
+          (error as Error).message,
+          'set AWS_REGION (or --region) and AWS_PROFILE (aws configure, aws sso login)',
+        ),
+      );
+    }
+    if (aws === undefined)
+      for (const check of awsChecks) results.push(skip(check, 'needs region and credentials'));
+    else {
+      results.push(await bootstrapCheck(aws));
+      results.push(await verifiedPermissionsCheck(aws));
+      results.push(
+        config !== undefined && config.doors.agentcore === undefined
+          ? skip('AgentCore', 'not used: no AgentCore door in the configuration')
+          : await agentCoreCheck(aws, options),
+      );
+      results.push(await lakeCheck(aws, config));
+    }
+  }
+
+  if (config === undefined) {
+    results.push(skip('discovery document', 'needs a valid configuration'));
+    results.push(skip('sample token', 'needs a valid configuration'));
+    return results;
+  }
+  results.push(
+    options.offline ? skip('discovery document', 'offline') : await discoveryCheck(config, timeoutMs),
+  );
+  results.push(
+    options.tokenFile === undefined
+      ? skip('sample token', 'no --token-file')
+      : await tokenCheck(options, config, now),
+  );
+  return results;
+}
+
+const MARK: Record<CheckStatus, string> = { pass: '✓', fail: '✗', skip: '–' };
+
+export function formatResults(results: readonly CheckResult[]): string[] {
+  const width = Math.max(...results.map((result) => result.check.length));
+  const lines = results.flatMap((result) => [
+    `${MARK[result.status]} ${result.check.padEnd(width)}  ${result.detail}`,
+    ...(result.fix === undefined ? [] : [`  ${' '.repeat(width)}  fix: ${result.fix}`]),
+  ]);
+  const failed = results.filter((result) => result.status === 'fail').length;
+  const skipped = results.filter((result) => result.status === 'skip');
+  lines.push('');
+  lines.push(
+    `${results.length - failed - skipped.length} passed, ${failed} failed, ${skipped.length} skipped${skipped.length > 0 ? ` (${skipped.map((result) => result.check).join(', ')})` : ''}`,
+  );
+  return lines;
+}
+
+/** Registers `doctor` on the program. */
+export function registerDoctorCommand(program: Command, defaults: { config: string }): void {
+  program
+    .command('doctor')
+    .description(
+      'check an account, a Region and the configuration before deploying (exit 1 if a check fails)',
+    )
+    .option('--config <file>', 'cdk.json, or a configuration file', defaults.config)
+    .option('--token-file <file>', 'a sample access token to check against the configuration')
+    .option('--region <region>', 'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE)')
+    .option('--offline', 'skip every check that needs the network', false)
+    .option('--json', 'the results as JSON', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ mcp-identity doctor
+  $ mcp-identity doctor --token-file token.jwt
+  $ mcp-identity doctor --offline --config my-config.json --token-file token.jwt`,
+    )
+    .action(
+      async (options: {
+        config: string;
+        tokenFile?: string;
+        region?: string;
+        offline: boolean;
+        json: boolean;
+      }) => {
+        const results = await runDoctor({
+          configFile: options.config,
+          offline: options.offline,
+          ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile }),
+          ...(options.region === undefined ? {} : { region: options.region }),
+        });
+        process.stdout.write(
+          options.json ? `${JSON.stringify(results, null, 2)}\n` : `${formatResults(results).join('\n')}\n`,
+        );
+        process.exitCode = results.some((result) => result.status === 'fail') ? 1 : 0;
+      },
+    );
+}
