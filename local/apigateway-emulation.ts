@@ -20,7 +20,8 @@ import {
   requestContext,
 } from './apigateway-events';
 import { emulatedStream } from './apigateway-stream';
-import { ASSERTION_JWKS_PATH, logSafe } from './gateway';
+import { ASSERTION_JWKS_PATH } from './gateway';
+import { logSafe, withRequestLog } from './request-log';
 
 /**
  * An emulation of the API Gateway door — a REST API with a Lambda REQUEST authorizer and a response-streaming
@@ -332,7 +333,7 @@ export async function startApiGatewayEmulation(
   }
 
   const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
+    withRequestLog(() => handle(request, response)).catch(() => {
       if (!response.headersSent) sendJson(response, 500, { message: 'Internal server error' });
       else response.destroy();
     });

@@ -8,7 +8,6 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LATEST_PROTOCOL_VERSION as TARGET_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { DEFAULT_VALUE_PATTERNS, REDACTED, redactString } from '../lambda/core/redaction';
 import type {
   InterceptorInput,
   InterceptorOutput,
@@ -25,6 +24,7 @@ import {
   STATELESS_VERSION,
   withoutModernMeta,
 } from './mcp-era';
+import { logSafe, withRequestLog } from './request-log';
 
 export { DEFAULT_SUPPORTED_VERSIONS, STATELESS_VERSION } from './mcp-era';
 
@@ -89,21 +89,7 @@ const SERVER = Object.freeze({
 const LOG_METHOD_CHARS = 64;
 const LOG_TOOL_CHARS = 128;
 
-/**
- * Client text as the request log may print it: credential-shaped values replaced as in the audit trail (before
- * cutting, so a token is never cut into a shape the patterns miss), control and line-breaking characters
- * replaced (no forged log lines), and the length bounded. Anything but a string prints as `?`.
- */
-export function logSafe(value: unknown, maxChars: number): string {
-  if (typeof value !== 'string' || value.length === 0) return '?';
-  const cleaned = redactString(value, DEFAULT_VALUE_PATTERNS).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, '?');
-  if (cleaned.length <= maxChars) return cleaned;
-  // Never end inside a redaction marker, so a cut line still reads as redacted.
-  const cut = cleaned.slice(0, maxChars);
-  const marker = cut.lastIndexOf('[');
-  const partial = marker !== -1 && REDACTED.startsWith(cut.slice(marker)) && cut.slice(marker) !== REDACTED;
-  return `${partial ? cut.slice(0, marker) : cut}…`;
-}
+export { logSafe } from './request-log';
 
 export interface Gateway {
   readonly url: string;
@@ -447,14 +433,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       const after = await options.interceptor()(responseEvent);
       answer = after.mcp.transformedGatewayResponse ?? answer;
     }
-    options.onRequest?.(
-      `${method}${tool} → ${answer.statusCode}${(answer.body as { result?: { isError?: boolean } } | undefined)?.result?.isError ? ' (denied/error)' : ''}`,
-    );
+    // Who, the decision and its reason are added by the stack from the guard's audit of this request.
+    options.onRequest?.(`${method}${tool} → ${answer.statusCode}`);
     send(response, answer);
   }
 
   const server: Server = createServer((request, response) => {
-    handle(request, response).catch(() => {
+    withRequestLog(() => handle(request, response)).catch(() => {
       if (!response.headersSent) send(response, rpcError(null, -32603, 'Internal gateway error', 500));
     });
   });

@@ -19,6 +19,7 @@ import { toolPinGate } from '../lambda/guard/tool-pin-gate';
 import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
 import { type OrdersServer, startOrdersServer } from './orders-server';
+import { decisionSummary, recordingAuditSink } from './request-log';
 import { type BridgedTarget, startTargetBridge } from './target-bridge';
 import type { TargetSpec } from './target-specs';
 import { type LocalUsers, loadUsers } from './users';
@@ -147,8 +148,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   try {
     // Closed last (stops run in reverse): requests still in flight while the gateway stops keep their records.
-    const audit = new JsonlAuditSink(auditFile);
-    stops.push(() => audit.close());
+    const store = new JsonlAuditSink(auditFile);
+    stops.push(() => store.close());
+    const audit = recordingAuditSink(store);
     let target: OrdersServer | undefined;
     const targets: LocalTarget[] = [];
     if (options.targets === undefined || options.targets.length === 0) {
@@ -195,7 +197,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       })),
       assertionJwks: () => assertionSigner.jwks(),
       authorizationServer: () => issuerUrl,
-      onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}`),
+      // One line per request: the door's method, tool and status, then who, the decision and why (audited).
+      onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}${decisionSummary()}`),
     });
     stops.push(() => door.stop());
 

@@ -265,8 +265,14 @@ describe('authentication at API Gateway: the authorizer, its cache and the gatew
     await client.close();
     const session = logLines.slice(before);
     expect(session.length).toBeGreaterThanOrEqual(4);
-    expect(session[0]).toMatch(/initialize → 200$/);
-    expect(session.slice(1).every((line) => line.endsWith('(authorizer cache hit)'))).toBe(true);
+    expect(session[0]).toMatch(/initialize → 200( · bob allow)?$/);
+    // The cache note, then who and the decision when the guard audited the request (a notification is not).
+    expect(session.slice(1).every((line) => /\(authorizer cache hit\)( · bob allow)?$/.test(line))).toBe(
+      true,
+    );
+    expect(
+      session.some((line) => / orders___get_order → 200 \(authorizer cache hit\) · bob allow$/.test(line)),
+    ).toBe(true);
   });
 
   it('answers a path the API does not have as API Gateway does', async () => {

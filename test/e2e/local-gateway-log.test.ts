@@ -1,7 +1,9 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AuditEventData } from '../../lambda/core/audit-event';
 import { logSafe } from '../../local/gateway';
+import { decisionSummary } from '../../local/request-log';
 import { type LocalStack, startLocalStack } from '../../local/stack';
 import { POLICY_DIR } from '../helpers/harness';
 
@@ -110,7 +112,96 @@ describe('the local gateway request log', () => {
       true,
     );
     expect(printed).toHaveLength(1);
-    expect(printed[0]).toMatch(/ tools\/call orders___get_order → 200$/);
+    expect(printed[0]).toMatch(/ tools\/call orders___get_order → 200 · alice allow$/);
+  });
+
+  it('a denied call names the user, the tool, the decision and the reason, on one line', async () => {
+    const printed = await send(
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'orders___update_order', arguments: { order_id: '1001', status: 'cancelled' } },
+      },
+      true,
+    );
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatch(
+      / tools\/call orders___update_order → 200 · alice deny: Denied: no policy permits alice@example\.com to call the tool 'orders___update_order' \(denied by default\)\.$/,
+    );
+  });
+
+  it('a request without a token is logged as anonymous with the refusal', async () => {
+    const printed = await send({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, false);
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatch(/ tools\/list → 401 · anonymous deny: Authentication required/);
+  });
+
+  it('concurrent requests of different users each get their own decision', async () => {
+    const carol = await stack.token('carol');
+    const call = (bearer: string, id: number) =>
+      fetch(stack.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${bearer}`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id,
+          method: 'tools/call',
+          params: { name: 'orders___get_order', arguments: { order_id: '1001' } },
+        }),
+      }).then((response) => response.arrayBuffer());
+    const before = lines.length;
+    await Promise.all(Array.from({ length: 6 }, (_, i) => call(i % 2 === 0 ? token : carol, i)));
+    const printed = lines.slice(before);
+    expect(printed).toHaveLength(6);
+    expect(printed.filter((line) => line.endsWith(' · alice allow'))).toHaveLength(3);
+    expect(
+      printed.filter((line) => / · carol deny: Denied: no policy permits carol@/.test(line)),
+    ).toHaveLength(3);
+    for (const line of printed) expect(line).not.toContain(carol);
+  });
+});
+
+describe('decisionSummary', () => {
+  const event = (overrides: Partial<AuditEventData>): AuditEventData => ({
+    version: '1.0',
+    UID: 'u',
+    eventTime: '2026-01-01T00:00:00Z',
+    eventSource: 'mcp-identity-local',
+    eventName: 'orders___get_order',
+    recipientAccountId: '000000000000',
+    userIdentity: { type: 'McpUser', principalId: 'alice' },
+    responseElements: { decision: 'allow', enforced: 'true' },
+    additionalEventData: { phase: 'request' },
+    ...overrides,
+  });
+
+  it('bounds and scrubs the reason and the subject', () => {
+    const jwt = `eyJ${'a'.repeat(30)}.eyJ${'b'.repeat(30)}.${'c'.repeat(40)}`;
+    const summary = decisionSummary([
+      event({
+        userIdentity: { type: 'McpUser', principalId: `x${jwt}\ny` },
+        responseElements: { decision: 'deny', reason: `${jwt} ${'r'.repeat(500)}` },
+      }),
+    ]);
+    expect(summary).not.toContain('eyJ');
+    expect(summary).not.toMatch(/[\r\n]/);
+    expect(summary).toContain('[REDACTED]');
+    expect(summary.length).toBeLessThan(260);
+  });
+
+  it('reads the request step, adds a failed outcome, and says nothing when nothing was audited', () => {
+    const response = event({
+      additionalEventData: { phase: 'response' },
+      responseElements: { decision: 'allow' },
+      errorCode: 'ToolError',
+    });
+    expect(decisionSummary([response, event({})])).toBe(' · alice allow (outcome: ToolError)');
+    expect(decisionSummary([])).toBe('');
   });
 });
 
