@@ -52,6 +52,12 @@ export class McpIdentityStack extends Stack {
       terminationProtection: config.audit.terminationProtection,
       ...(encryptionKey ? { encryptionKey } : {}),
     });
+    // Synth cannot ask AWS whether this account may use Lake; `mcp-identity doctor` can.
+    if (config.audit.store === 'cloudtrail-lake')
+      Annotations.of(this.auditTrail).addWarningV2(
+        'mcp-identity:cloudtrail-lake',
+        'audit.store is "cloudtrail-lake": CloudTrail Lake is closed to new customers, so in an account that does not use it already the event data store cannot be created and the deploy fails. Check with `npx mcp-identity doctor`, or set "audit": { "store": "cloudwatch" }.',
+      );
 
     // Policies and targets must agree: a tool of no declared target fails synth (issue 12 #1).
     const targets = config.doors.agentcore === undefined ? [] : config.gateway.targets;

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { parseStackConfig, type StackConfig, StackConfigError } from '../../lib/config';
@@ -603,6 +603,21 @@ describe('audit trail', () => {
       template.resourceCountIs(type, 0);
     template.resourceCountIs('AWS::Lambda::Function', 2);
     template.hasOutput('AuditStore', { Value: 'cloudwatch' });
+  });
+
+  it('warns at synth that CloudTrail Lake is closed to new customers, only when the store is cloudtrail-lake', () => {
+    const lake = Annotations.fromStack(main.stack).findWarning(
+      '*',
+      Match.stringLikeRegexp('closed to new customers'),
+    );
+    const cloudwatch = synth({ audit: { ...EXAMPLE.audit, store: 'cloudwatch' } });
+
+    expect(lake.map((warning) => warning.id)).toEqual(['/Test/Audit']);
+    expect(String(lake[0]?.entry.data)).toContain('set "audit": { "store": "cloudwatch" }');
+    Annotations.fromStack(cloudwatch.stack).hasNoWarning(
+      '*',
+      Match.stringLikeRegexp('closed to new customers'),
+    );
   });
 
   it('outputs the gateway URL, policy store, event data store, log group and DLQ', () => {
