@@ -536,11 +536,13 @@ policies
     },
   );
 
-// --- schema -----------------------------------------------------------------------------------------------
-
 registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
 
+// --- schema -----------------------------------------------------------------------------------------------
+
 registerSchemaCommand(program, DEFAULT_POLICY_DIR);
+
+// --- doctor -----------------------------------------------------------------------------------------------
 
 registerDoctorCommand(program, { config: join(process.cwd(), 'cdk.json') });
 
