@@ -692,6 +692,14 @@ describe('a denial by a forbid (issue 10 #23)', () => {
       expect(asked[1]?.context).not.toHaveProperty('input');
     });
 
+    it('reads the answer without arguments by its decision, not by the policies it names', async () => {
+      const { pdp } = forbidPdp(FORBIDDEN, { decision: 'allow', determiningPolicies: [], errors: [] });
+
+      const verdict = await authorizeOperation(caller(), toolCall(), pdp, settings());
+
+      expect(reasonOf(verdict)).toBe(NAMES_FORBID);
+    });
+
     it('says no policy permits the caller when the call without arguments is denied by default', async () => {
       const { pdp } = forbidPdp(FORBIDDEN, DEFAULT_DENY);
 
