@@ -282,14 +282,29 @@ program
     new Option('--ttl <duration>', 'lifetime: 900, 90s, 15m, 1h').default(900, '15m').argParser(duration),
   )
   .option('--data <dir>', 'where the running stack keeps its state', join(ROOT, '.data'))
-  .action(async (user: string, options: { ttl: number; data: string }) => {
+  .option('--agent <client-id>', 'the agent (client_id) the token is issued to, to try agent rules')
+  .option(
+    '--act <actor,...>',
+    'a delegation chain (RFC 8693 act claim), current actor first, to try delegation rules',
+    (value: string) =>
+      value
+        .split(',')
+        .map((actor) => actor.trim())
+        .filter((actor) => actor.length > 0),
+  )
+  .action(async (user: string, options: { ttl: number; data: string; agent?: string; act?: string[] }) => {
     const state = readState(options.data);
     let response: Response;
     try {
       response = await fetch(state.tokenEndpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ user, ttlSeconds: options.ttl }),
+        body: JSON.stringify({
+          user,
+          ttlSeconds: options.ttl,
+          ...(options.agent === undefined ? {} : { agent: options.agent }),
+          ...(options.act === undefined ? {} : { act: options.act }),
+        }),
         signal: AbortSignal.timeout(5000),
       });
     } catch {

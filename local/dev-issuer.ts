@@ -28,6 +28,17 @@ export interface DevIssuerOptions {
   readonly clientId?: string;
 }
 
+/** An agent or actor name the local token endpoint accepts. */
+const ACTOR_NAME = /^[A-Za-z0-9._@:/-]{1,64}$/;
+
+/** RFC 8693 `act`: the current actor outermost, each earlier one nested in it. */
+export function actClaim(actors: readonly string[]): Record<string, unknown> | undefined {
+  return actors.reduceRight<Record<string, unknown> | undefined>(
+    (inner, sub) => (inner === undefined ? { sub } : { sub, act: inner }),
+    undefined,
+  );
+}
+
 /** Longest token the local token endpoint mints. */
 export const MAX_DEV_TTL_SECONDS = 24 * 3600;
 
@@ -103,6 +114,22 @@ export class DevIssuer {
                 error_description: `ttlSeconds must be 1..${MAX_DEV_TTL_SECONDS}`,
               });
             }
+            // `agent` (the token's client_id) and `act` (a delegation chain, current actor first) let agent and
+            // delegation rules be tried locally; they name local test actors, so the same characters as user names.
+            const agent = body?.agent;
+            const act = body?.act ?? [];
+            if (
+              (agent !== undefined && !(typeof agent === 'string' && ACTOR_NAME.test(agent))) ||
+              !Array.isArray(act) ||
+              act.length > 10 ||
+              act.some((actor) => !(typeof actor === 'string' && ACTOR_NAME.test(actor)))
+            ) {
+              return send(400, {
+                error: 'invalid_request',
+                error_description:
+                  'agent and each act entry are 1-64 letters, digits, . _ @ : / - (at most 10 actors)',
+              });
+            }
             const known = users();
             const user = known[name];
             if (user === undefined) {
@@ -118,7 +145,9 @@ export class DevIssuer {
                 ...(user.email ? { email: user.email } : {}),
                 roles: user.roles,
                 aud: options.audience,
-                client_id: options.clientId ?? 'mcp-identity-local-agent',
+                client_id:
+                  typeof agent === 'string' ? agent : (options.clientId ?? 'mcp-identity-local-agent'),
+                ...(act.length === 0 ? {} : { act: actClaim(act as string[]) }),
               },
               { ttlSeconds: ttl },
             );
