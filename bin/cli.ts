@@ -594,6 +594,8 @@ program
   )
   .option('--request <uid>', "one request's full story by its audit event UID")
   .option('--outcomes', 'include tool-call outcome events, not only decisions', false)
+  .option('--wide', 'table: add the event UID and show every cell in full (reasons are not cut)', false)
+  .option('--show-arguments', 'add the tool-call arguments as the audit recorded them (redacted)', false)
   .addOption(
     new Option(
       '--store <store>',
@@ -637,7 +639,10 @@ program
     const output = (records: Record<string, string | number>[], columns: string[]) => {
       if (options.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
       else if (options.csv) process.stdout.write(`${toCsv(records, columns)}\n`);
-      else process.stdout.write(`${toTable(records, columns)}\n`);
+      else
+        process.stdout.write(
+          `${toTable(records, columns, options.wide ? { maxWidth: Number.POSITIVE_INFINITY } : {})}\n`,
+        );
     };
     if (options.report === 'summary')
       return output(summarizeByUser(rows) as never, ['user', 'calls', 'denials', 'tools']);
@@ -647,9 +652,14 @@ program
       throw new CliError(
         `no audit event with UID ${options.request} between ${filter.since.toISOString()} and ${filter.until.toISOString()} (widen --since)`,
       );
-    output(
-      rows as never,
-      options.request
+    // Arguments are shown only when asked for, in every format; --wide adds the UID to the listing.
+    const listed = options.showArguments ? rows : rows.map(({ arguments: _hidden, ...row }) => row);
+    const extra = [
+      ...(options.wide && !options.request ? ['uid'] : []),
+      ...(options.showArguments ? ['arguments'] : []),
+    ];
+    output(listed as never, [
+      ...(options.request
         ? [
             'time',
             'phase',
@@ -665,8 +675,9 @@ program
           ]
         : options.outcomes
           ? ['time', 'phase', 'user', 'tool', 'decision', 'errorCode', 'policies', 'reason', 'agent']
-          : ACTIVITY_COLUMNS,
-    );
+          : ACTIVITY_COLUMNS),
+      ...extra,
+    ]);
   });
 
 interface ActivityOptions {
@@ -680,6 +691,8 @@ interface ActivityOptions {
   report?: 'summary' | 'denials';
   request?: string;
   outcomes: boolean;
+  wide: boolean;
+  showArguments: boolean;
   store?: 'cloudtrail-lake' | 'cloudwatch' | 'local';
   eventDataStore?: string;
   logGroup?: string;

@@ -53,6 +53,8 @@ export interface ActivityRow {
   readonly phase: string;
   /** Ties a decision to its outcome (same caller, session, JSON-RPC id and request). */
   readonly requestKey: string;
+  /** The tool call's arguments as the audit recorded them (JSON text, already redacted), or ''. */
+  readonly arguments: string;
 }
 
 export class ActivityError extends Error {}
@@ -135,7 +137,7 @@ export function buildLakeSql(filter: ActivityFilter, eventDataStore: string): st
     "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
     '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
     "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
-    "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey",
+    "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey, arbitrary(element_at(eventData.requestParameters, 'arguments')) AS arguments",
     `FROM ${storeId}`,
     `WHERE ${where.join('\n  AND ')}`,
     'GROUP BY eventData.uid',
@@ -151,7 +153,7 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
     '  auditEvent.eventName as tool, auditEvent.userIdentity.details.agent as agent, auditEvent.responseElements.decision as decision,',
     '  auditEvent.responseElements.enforced as enforced, auditEvent.errorCode as errorCode, auditEvent.errorMessage as reason,',
     '  auditEvent.responseElements.determiningPolicies as policies, auditEvent.additionalEventData.phase as phase,',
-    '  auditEvent.additionalEventData.requestKey as requestKey',
+    '  auditEvent.additionalEventData.requestKey as requestKey, auditEvent.requestParameters.arguments as arguments',
     '| filter ispresent(auditEvent.UID)',
   ];
   if (filter.user !== undefined)
@@ -191,6 +193,7 @@ function rowFromEvent(event: AuditEventData): ActivityRow {
     policies: auditList(response.determiningPolicies).join(','),
     phase: text(additional.phase),
     requestKey: text(additional.requestKey),
+    arguments: text(event.requestParameters?.arguments),
   };
 }
 
@@ -301,6 +304,7 @@ function rowFromColumns(columns: Record<string, unknown>): ActivityRow {
     policies: auditList(text(columns.policies)).join(','),
     phase: text(columns.phase),
     requestKey: text(columns.requestKey),
+    arguments: text(columns.arguments),
   };
 }
 
@@ -528,13 +532,17 @@ export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
 
 // --- output ------------------------------------------------------------------------------------------------
 
+/** Table cells are cut at this many characters, unless `maxWidth` says otherwise (`activity --wide`: none). */
+export const TABLE_CELL_CHARS = 60;
+
 export function toTable(
   rows: readonly Record<string, string | number>[],
   columns: readonly string[],
+  { maxWidth = TABLE_CELL_CHARS }: { readonly maxWidth?: number } = {},
 ): string {
   if (rows.length === 0) return '(no matching activity)';
   const widths = columns.map((column) =>
-    Math.min(60, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))),
+    Math.min(maxWidth, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))),
   );
   const cell = (value: string, width: number) =>
     value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width);

@@ -26,7 +26,7 @@ export const HELP_EXAMPLES = {
   ),
   activity: examples(
     'npx mcp-identity activity --user alice --since 1h',
-    'npx mcp-identity activity --decision deny --tool orders___update_order',
+    'npx mcp-identity activity --decision deny --tool orders___update_order --wide --show-arguments',
     'npx mcp-identity activity --report denials --since 7d',
     'npx mcp-identity activity --request <uid>           # one request, start to finish',
     'npx mcp-identity activity --stack McpIdentity --json  # the deployed audit store',

@@ -291,6 +291,34 @@ describe('mcp-identity activity over the audit store this run produced', () => {
     expect(result.stdout).toMatch(/bob\s+orders___update_order\s+deny\s+large-refunds-need-finance/);
   });
 
+  it('--wide adds the UID and shows reasons in full; --show-arguments adds the recorded arguments', async () => {
+    const narrow = await activity('--tool', 'orders___update_order', '--decision', 'deny');
+    expect(narrow.stdout).not.toContain('"order_id"');
+    expect(narrow.stdout).not.toContain('(refunds above 500 need the finance-approver role).');
+    const json = JSON.parse((await activity('--user', 'bob', '--json')).stdout) as Record<string, unknown>[];
+    expect(json.length).toBeGreaterThan(0);
+    expect(json.every((row) => !('arguments' in row))).toBe(true);
+
+    const wide = await activity(
+      '--tool',
+      'orders___update_order',
+      '--decision',
+      'deny',
+      '--wide',
+      '--show-arguments',
+    );
+    expect(wide.status).toBe(0);
+    expect(wide.stdout.split('\n')[0]).toMatch(
+      /^TIME\s+USER\s+TOOL\s+DECISION\s+POLICIES\s+REASON\s+AGENT\s+UID\s+ARGUMENTS$/,
+    );
+    const bob = wide.stdout.split('\n').find((line) => line.includes('large-refunds-need-finance')) ?? '';
+    expect(bob).toContain(
+      "Denied by policy 'large-refunds-need-finance' (refunds above 500 need the finance-approver role).",
+    );
+    expect(bob).toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+    expect(bob).toContain('"order_id":"2001"');
+  });
+
   it('summarises per user and denials by policy', async () => {
     const summary = await activity('--report', 'summary', '--json');
     const users = JSON.parse(summary.stdout) as { user: string; calls: number; denials: number }[];

@@ -81,6 +81,7 @@ const rowOf = (overrides: Partial<ActivityRow>): ActivityRow => ({
   policies: 'p1',
   phase: 'request',
   requestKey: 'k',
+  arguments: '',
   ...overrides,
 });
 

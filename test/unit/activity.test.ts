@@ -73,7 +73,7 @@ describe('CloudTrail Lake SQL', () => {
         "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
         '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
         "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
-        "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey",
+        "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey, arbitrary(element_at(eventData.requestParameters, 'arguments')) AS arguments",
         'FROM eds-0123abcd',
         "WHERE eventTime >= '2026-11-14 00:00:00'",
         "  AND eventTime < '2026-11-21 00:00:00'",
@@ -174,7 +174,7 @@ describe('Logs Insights query', () => {
         '  auditEvent.eventName as tool, auditEvent.userIdentity.details.agent as agent, auditEvent.responseElements.decision as decision,',
         '  auditEvent.responseElements.enforced as enforced, auditEvent.errorCode as errorCode, auditEvent.errorMessage as reason,',
         '  auditEvent.responseElements.determiningPolicies as policies, auditEvent.additionalEventData.phase as phase,',
-        '  auditEvent.additionalEventData.requestKey as requestKey',
+        '  auditEvent.additionalEventData.requestKey as requestKey, auditEvent.requestParameters.arguments as arguments',
         '| filter ispresent(auditEvent.UID)',
         '| filter auditEvent.userIdentity.principalId = "alice"',
         '| filter auditEvent.eventName = "orders___update_order"',
@@ -412,6 +412,7 @@ describe('reports and output', () => {
     reason: '',
     phase: 'request',
     requestKey: '',
+    arguments: '',
     ...row,
   }));
 
@@ -434,5 +435,10 @@ describe('reports and output', () => {
     );
     expect(toTable([], ['user'])).toBe('(no matching activity)');
     expect(toTable([{ user: 'alice', calls: 2 }], ['user', 'calls'])).toBe('USER   CALLS\nalice  2');
+    const reason = `Denied by policy 'p' (${'r'.repeat(100)})`;
+    expect(toTable([{ reason }], ['reason'])).toBe(`REASON\n${reason.slice(0, 59)}…`);
+    expect(toTable([{ reason }], ['reason'], { maxWidth: Number.POSITIVE_INFINITY })).toBe(
+      `REASON\n${reason}`,
+    );
   });
 });
