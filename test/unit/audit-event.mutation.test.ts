@@ -160,6 +160,13 @@ describe('buildAuditEvent', () => {
     });
   });
 
+  it('has no error message for an allowed call, even one with a reason, which stays in the response elements', () => {
+    const event = buildAuditEvent(record({ reason: 'Allowed by policy.' }), settings);
+
+    expect(event).not.toHaveProperty('errorMessage');
+    expect(event.responseElements?.reason).toBe('Allowed by policy.');
+  });
+
   it('has no error message for a denial without a reason', () => {
     const event = buildAuditEvent(record({ decision: 'deny', errorCode: 'AccessDenied' }), settings);
 
