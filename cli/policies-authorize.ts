@@ -10,6 +10,7 @@ import type { PolicyAnswer, PolicyDecisionPoint } from '../lambda/core/decision'
 import { McpIdentityError } from '../lambda/core/errors';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { type McpOperation, parseMcpRequest } from '../lambda/core/mcp-operation';
+import { actClaim } from '../local/dev-issuer';
 import { loadUsers, UsersFileError } from '../local/users';
 import { BearerTokenError, resolveToken } from './bearer-token';
 import { decodeSampleToken, SampleTokenError } from './sample-token';
@@ -38,6 +39,8 @@ export interface AuthorizeInput {
   readonly user?: string;
   readonly roles?: readonly string[];
   readonly agent?: string;
+  /** A delegation chain (the token's `act`), current actor first. */
+  readonly act?: readonly string[];
   /** Where roles and email come from when `roles` is not given. */
   readonly usersFile: string;
   /** A sample token whose claims name the caller instead of `user`/`roles` (never verified, never printed). */
@@ -151,6 +154,7 @@ function resolveCaller(
       roles: [...roles],
       ...(email === undefined ? {} : { email }),
       ...(input.agent === undefined ? {} : { client_id: input.agent }),
+      ...(input.act === undefined || input.act.length === 0 ? {} : { act: actClaim(input.act) }),
     };
   }
   try {
@@ -342,6 +346,7 @@ interface AuthorizeOptions {
   user?: string;
   roles?: string[];
   agent?: string;
+  act?: string[];
   tool: string;
   args?: string;
   argsFile?: string;
@@ -370,6 +375,11 @@ export function registerAuthorizeCommand(policies: Command, defaults: { dir: str
       ),
     )
     .option('--agent <client-id>', 'the agent (OAuth client id) acting for the user')
+    .addOption(
+      new Option('--act <actor,...>', 'a delegation chain (the token act claim), current actor first')
+        .argParser(roleList)
+        .conflicts('tokenFile'),
+    )
     .requiredOption('--tool <name>', 'the tool, e.g. orders___update_order', toolName)
     .addOption(new Option('--args <json>', 'the tool arguments as a JSON object').conflicts('argsFile'))
     .option('--args-file <file>', 'the tool arguments from a JSON file')
@@ -424,6 +434,7 @@ Exit codes: 0 allowed, 3 denied, 1 could not decide (bad input, invalid policies
           ...(options.user === undefined ? {} : { user: options.user }),
           ...(options.roles === undefined ? {} : { roles: options.roles }),
           ...(options.agent === undefined ? {} : { agent: options.agent }),
+          ...(options.act === undefined ? {} : { act: options.act }),
           ...(token === undefined ? {} : { token }),
         });
         process.stdout.write(

@@ -154,6 +154,38 @@ describe('mcp-identity policies authorize', () => {
     );
   });
 
+  it('passes the agent and the delegation chain to the policies, and shows them', async () => {
+    const dir = policyCopy();
+    writeFileSync(
+      join(dir, 'no-delegated-reads.cedar'),
+      '@id("no-delegated-reads")\n@reason("orders are not read through sub-agents")\nforbid (principal, action == McpIdentity::Action::"orders___get_order", resource)\nwhen { context.actors.contains("planner") };\n',
+    );
+    const base = {
+      dir,
+      usersFile: USERS,
+      user: 'alice',
+      tool: 'orders___get_order',
+      arguments: { order_id: '1' },
+    };
+
+    const direct = await explainToolCall({ ...base, agent: 'claude-desktop' });
+    const delegated = await explainToolCall({
+      ...base,
+      agent: 'claude-desktop',
+      act: ['planner', 'orchestrator'],
+    });
+
+    expect(direct.decision).toBe('allow');
+    expect(delegated).toMatchObject({
+      decision: 'deny',
+      caller: { agent: 'claude-desktop', actors: ['planner', 'orchestrator'] },
+      determining: [
+        expect.objectContaining({ id: 'no-delegated-reads', file: 'no-delegated-reads.cedar', line: 1 }),
+      ],
+      overriddenPermits: [expect.objectContaining({ id: 'orders-readers' })],
+    });
+  });
+
   it('denies a client that sets a reserved identity argument, as the gateway does', async () => {
     const report = await explainToolCall({
       dir: POLICIES,
