@@ -450,9 +450,9 @@ export function registerDoctorCommand(program: Command, defaults: { config: stri
       'after',
       `
 Examples:
-  $ mcp-identity doctor
-  $ mcp-identity doctor --token-file token.jwt
-  $ mcp-identity doctor --offline --config my-config.json --token-file token.jwt`,
+  npx mcp-identity doctor
+  npx mcp-identity doctor --token-file token.jwt
+  npx mcp-identity doctor --offline --config my-config.json --token-file token.jwt`,
     )
     .action(
       async (options: {

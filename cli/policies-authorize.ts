@@ -95,7 +95,7 @@ function loadBundle(dir: string): PolicyBundle {
     return loadPolicyBundle(dir);
   } catch (error) {
     throw new AuthorizeError(
-      `the policy folder ${dir} cannot be used: ${(error as Error).message} (see: mcp-identity policies validate --dir ${dir})`,
+      `the policy folder ${dir} cannot be used: ${(error as Error).message} (see: npx mcp-identity policies validate --dir ${dir})`,
     );
   }
 }
@@ -396,10 +396,10 @@ export function registerAuthorizeCommand(policies: Command, defaults: { dir: str
       'after',
       `
 Examples:
-  $ mcp-identity policies authorize --user alice --tool orders___get_order --args '{"order_id":"1001"}'
-  $ mcp-identity policies authorize --user bob --roles order-admin --tool orders___update_order \\
+  npx mcp-identity policies authorize --user alice --tool orders___get_order --args '{"order_id":"1001"}'
+  npx mcp-identity policies authorize --user bob --roles order-admin --tool orders___update_order \\
       --args '{"order_id":"1","status":"refunded","amount":900}'
-  $ mcp-identity policies authorize --token-file token.jwt --tool orders___get_order --args-file args.json --json
+  npx mcp-identity policies authorize --token-file token.jwt --tool orders___get_order --args-file args.json --json
 
 Exit codes: 0 allowed, 3 denied, 1 could not decide (bad input, invalid policies, engine error), 2 bad usage.`,
     )
