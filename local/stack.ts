@@ -1,5 +1,5 @@
-import { type FSWatcher, mkdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { AssertionCache } from '../lambda/adapters/assertion-cache';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
@@ -202,9 +202,26 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     stops.push(() => door.stop());
 
+    // The users file is read again whenever it changed (size, time or a replacing save), by every reader: the
+    // issuer's token endpoint, stack.token() and users(). The watcher only makes a reload show in the log at
+    // once. A broken edit keeps the previous users. (Tokens already issued keep the roles they were issued with:
+    // the guard reads roles from the verified token, never from this file.)
+    let usersStamp = fileStamp(options.usersFile);
+    const currentUsers = (): LocalUsers => {
+      const stamp = fileStamp(options.usersFile);
+      if (stamp === usersStamp) return users;
+      usersStamp = stamp;
+      try {
+        users = loadUsers(options.usersFile);
+        log(`users reloaded: ${Object.keys(users).join(', ')}`);
+      } catch (error) {
+        log(`users file not reloaded, still using the previous users: ${(error as Error).message}`);
+      }
+      return users;
+    };
     const issuer = await DevIssuer.start({
       port: options.issuerPort ?? 8081,
-      users: () => users,
+      users: () => currentUsers(),
       audience: door.url,
     });
     stops.push(() => issuer.stop());
@@ -282,14 +299,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         watcher?.close();
       });
     }
-    // Reload the users file on demand too: the token endpoint reads it per request.
-    const reloadUsers = () => {
-      try {
-        users = loadUsers(options.usersFile);
-      } catch (error) {
-        log(`users file not reloaded: ${(error as Error).message}`);
-      }
-    };
+    if (options.watchPolicies ?? true) {
+      let timer: NodeJS.Timeout | undefined;
+      // The folder, not the file: editors often save by writing a new file and renaming it over the old one.
+      const usersWatcher = watch(dirname(resolve(options.usersFile)), (_event, name) => {
+        if (name !== null && name !== basename(options.usersFile)) return;
+        clearTimeout(timer);
+        timer = setTimeout(currentUsers, 250);
+      });
+      stops.push(async () => {
+        clearTimeout(timer);
+        usersWatcher.close();
+      });
+    }
 
     const state: LocalStackState = {
       pid: process.pid,
@@ -315,11 +337,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       targets,
       assertion: { issuer: door.url, header: DEFAULT_ASSERTION_HEADER, jwksUrl: door.assertionJwksUrl },
       devIssuer: issuer,
-      users: () => users,
+      users: () => currentUsers(),
       policies: () => bundle,
       token: async (user, ttlSeconds = 900) => {
-        reloadUsers();
-        const known = users[user];
+        const known = currentUsers()[user];
         if (known === undefined)
           throw new Error(`unknown user '${user}' (known: ${Object.keys(users).join(', ')})`);
         return issuer.sign(
@@ -340,4 +361,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stopAll();
     throw error;
   }
+}
+
+/** What changes when a file is edited or replaced: its inode, size and modification time ('' when missing). */
+function fileStamp(path: string): string {
+  const stat = statSync(path, { throwIfNoEntry: false });
+  return stat === undefined ? '' : `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
 }

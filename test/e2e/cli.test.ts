@@ -165,6 +165,61 @@ describe('policy edits while the stack runs', () => {
   });
 });
 
+describe('users file edits while the stack runs', () => {
+  it('reloads users.json on change for the token endpoint and stack.token alike, and keeps the previous users when an edit is broken', async () => {
+    const usersFile = join(mkdtempSync(join(tmpdir(), 'mcp-identity-users-')), 'users.json');
+    cpSync(USERS, usersFile);
+    const lines: string[] = [];
+    const stack = await startLocalStack({
+      port: 0,
+      issuerPort: 0,
+      policyDir: POLICY_DIR,
+      usersFile,
+      dataDir: mkdtempSync(join(tmpdir(), 'd-')),
+      log: (line) => lines.push(line),
+    });
+    const tokenEndpoint = (user: string) =>
+      fetch(`${stack.issuer}/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ user }),
+      });
+    const roles = (jwt: string) =>
+      (JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { roles: string[] })
+        .roles;
+    const logged = async (text: string) => {
+      const started = Date.now();
+      while (!lines.some((line) => line.includes(text))) {
+        if (Date.now() - started > 5000) throw new Error(`no "${text}" in the log:\n${lines.join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    try {
+      expect((await tokenEndpoint('dave')).status).toBe(404);
+
+      const users = JSON.parse(readFileSync(usersFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(
+        usersFile,
+        JSON.stringify({ ...users, dave: { email: 'dave@example.com', roles: ['order-admin'] } }),
+      );
+      await logged('users reloaded: alice, bob, carol, ops, dave');
+      const issued = await tokenEndpoint('dave');
+      expect(issued.status).toBe(200);
+      expect(roles(((await issued.json()) as { access_token: string }).access_token)).toEqual([
+        'order-admin',
+      ]);
+      expect(roles(await stack.token('dave'))).toEqual(['order-admin']);
+
+      writeFileSync(usersFile, '{ "dave": ');
+      await logged('users file not reloaded, still using the previous users');
+      expect((await tokenEndpoint('dave')).status).toBe(200);
+      expect(Object.keys(stack.users())).toContain('dave');
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('guards of the local stack', () => {
   it('refuses a second stack on the same data folder while the first runs', async () => {
     const data = mkdtempSync(join(tmpdir(), 'mcp-identity-twice-'));
