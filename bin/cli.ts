@@ -50,7 +50,13 @@ import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { DOOR_KINDS, type DoorKind } from '../local/doors';
 import { seedPolicyFolder } from '../local/policy-folder';
-import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
+import {
+  AUDIT_FILE,
+  LocalStackError,
+  type LocalStackState,
+  STATE_FILE,
+  startLocalStack,
+} from '../local/stack';
 import { TargetBridgeError } from '../local/target-bridge';
 import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
 import { UsersFileError } from '../local/users';
@@ -605,7 +611,12 @@ program
   .option('--event-data-store <id>', 'CloudTrail Lake event data store id (the EventDataStoreId output)')
   .option('--log-group <name>', 'the audit log group (the AuditLogGroup output)')
   .option('--stack <name>', 'read the store from this deployed stack’s outputs')
-  .option('--file <path>', 'the local audit store', join(ROOT, '.data', 'audit.jsonl'))
+  // --data names the local stack's folder, as in dev and token; --file (the audit file itself) was activity's
+  // own name for it and stays as a hidden alias.
+  .option('--data <dir>', `the local stack's folder; its ${AUDIT_FILE} is read`, join(ROOT, '.data'))
+  .addOption(
+    new Option('--file <path>', 'the local audit file (alias of --data)').hideHelp().conflicts('data'),
+  )
   .option(
     '--region <region>',
     'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
@@ -697,7 +708,8 @@ interface ActivityOptions {
   eventDataStore?: string;
   logGroup?: string;
   stack?: string;
-  file: string;
+  data: string;
+  file?: string;
   region?: string;
   timeout: number;
   json: boolean;
@@ -727,11 +739,10 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
   }
   store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
   if (store === 'local') {
-    const result = queryLocal(options.file, filter);
+    const auditFile = options.file ?? join(options.data, AUDIT_FILE);
+    const result = queryLocal(auditFile, filter);
     if (result.unreadable > 0)
-      process.stderr.write(
-        `warning: ${result.unreadable} unreadable line(s) in ${options.file} were skipped\n`,
-      );
+      process.stderr.write(`warning: ${result.unreadable} unreadable line(s) in ${auditFile} were skipped\n`);
     return result.rows;
   }
   const context = await awsOnce();

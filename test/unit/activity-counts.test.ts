@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   CloudTrailClient,
   DescribeQueryCommand,
@@ -243,5 +243,25 @@ describe('issue 11 #4: queries count each call once', () => {
       [alice.UID, 'request'],
       [outcome.UID, 'response'],
     ]);
+  }, 60_000);
+
+  it('the CLI: activity --data names the stack folder as dev and token do; --file stays as a hidden alias', () => {
+    const file = storeWithCopies([buildAuditEvent(record({}), settings)]);
+    const window = ['--since', '2026-11-20', '--until', '2026-11-22', '--store', 'local', '--json'];
+
+    const byData = cli(['activity', ...window, '--data', dirname(file)]);
+    expect(byData.status).toBe(0);
+    expect((JSON.parse(byData.stdout) as ActivityRow[]).map((row) => row.user)).toStrictEqual(['alice']);
+    expect(cli(['activity', ...window, '--file', file]).stdout).toBe(byData.stdout);
+
+    const missing = cli(['activity', ...window, '--data', join(dirname(file), 'nowhere')]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(join(dirname(file), 'nowhere', 'audit.jsonl'));
+    const both = cli(['activity', ...window, '--data', dirname(file), '--file', file]);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/'--file <path>' cannot be used with option '--data <dir>'/);
+    const help = cli(['activity', '--help']).stdout;
+    expect(help).toMatch(/--data <dir>/);
+    expect(help).not.toContain('--file');
   }, 60_000);
 });
