@@ -29,8 +29,10 @@ function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
 function decodeSse(text: string): SseEvent[] | undefined {
   const blocks = text
     .replace(/\r\n?/g, '\n')
-    // Stryker disable next-line Regex: split on exactly two, extra newlines start the next block with empty lines, which are ignored
-    .split(/\n\n+/)
+    .split(
+      // Stryker disable next-line Regex: split on exactly two, extra newlines start the next block with empty lines, which are ignored
+      /\n\n+/,
+    )
     .filter((block) => block.trim().length > 0);
   const events: SseEvent[] = [];
   for (const block of blocks) {

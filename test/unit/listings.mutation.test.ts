@@ -229,7 +229,7 @@ describe('filterListings', () => {
 
     it('leaves other items as they are: not text, text that is not JSON or not a list, unreadable JSON', () => {
       const content = [
-        { type: 'image', data: 'AAAA', text: '[]' },
+        { type: 'image', data: 'AAAA', text: '[{"name":"t___hidden"}]' },
         { type: 'text', text: 7 },
         'loose',
         text('found 2 tools'),
