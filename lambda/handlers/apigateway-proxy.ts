@@ -1,19 +1,8 @@
-import { KMSClient } from '@aws-sdk/client-kms';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
-import { AssertionCache } from '../adapters/assertion-cache';
-import { AvpDecisionPoint } from '../adapters/avp-decision-point';
-import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
-import { CachingDecisionPoint } from '../adapters/decision-cache';
-import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
-import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
-import { LogAuditSink } from '../adapters/log-audit-sink';
 import { NO_CREDENTIALS, SecretsManagerCredentials } from '../adapters/outbound-credentials';
 import { HttpsUpstream } from '../adapters/upstream-https';
 import { LambdaUpstream } from '../adapters/upstream-lambda';
-import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
-import type { PolicyDecisionPoint } from '../core/decision';
 import { createApiGatewayDoor, type ProxyDoorSettings, type ProxyHandler } from '../doors/apigateway/door';
 import { httpResponseOpener, lambdaStreaming, type OpenHttpResponse } from '../doors/apigateway/http-stream';
 import { answerResponse } from '../doors/apigateway/proxy';
@@ -22,10 +11,9 @@ import type { Upstream } from '../doors/apigateway/upstream';
 import { unavailable } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
-import { identityDeliveryStep } from '../guard/identity-delivery-step';
-import { pinGatesFor } from '../guard/tool-pin-gate';
 import { type InterceptorConfig, loadProxyConfig, type UpstreamConfig } from '../shared/config';
-import { createAuditLogger, logger } from '../shared/logger';
+import { logger } from '../shared/logger';
+import { productionGuardDeps } from './production-guard';
 
 /**
  * The API Gateway door's MCP proxy Lambda: wiring only. Configuration from the environment → adapters → the
@@ -88,43 +76,8 @@ export function upstreamFor(config: UpstreamConfig): Upstream {
 
 function createProductionHandler(): ProxyHandler {
   const { guard: config, upstream } = loadProxyConfig();
-  if (config.decisionPoint.kind !== 'avp')
-    throw new Error(
-      'the Lambda proxy uses Verified Permissions; MCP_IDENTITY_DECISION_POINT=local is for the local stack',
-    );
-  const verifier = new JwtTokenVerifier(config.jwt);
-  // Started during the init phase, so the first request finds the JWKS (and policy names) loaded.
-  void verifier.hydrate();
-  const client = new VerifiedPermissionsClient({ maxAttempts: 2 });
-  const avp = new AvpDecisionPoint(client, config.decisionPoint);
-  let pdp: PolicyDecisionPoint = avp;
-  if (config.policyNames !== undefined) {
-    const names = new AvpPolicyNames(client, config.decisionPoint.policyStoreId, config.policyNames);
-    void names.hydrate();
-    pdp = new StableIdDecisionPoint(avp, names);
-  }
-  // The upstream takes the caller as the configured delivery says (arguments, the signed assertion), as a
-  // gateway target does.
-  let assertions: AssertionCache | undefined;
-  if (config.assertion !== undefined) {
-    const signer = new KmsAssertionSigner(new KMSClient({ maxAttempts: 2 }), {
-      keyArn: config.assertion.keyArn,
-    });
-    signer.keyId().catch(() => undefined);
-    assertions = new AssertionCache(signer, {
-      issuer: config.assertion.issuer,
-      ttlSeconds: config.assertion.ttlSeconds,
-    });
-  }
   return createApiGatewayProxyHandler({
-    // The request and response steps of one call, and the calls of one token, verify it once.
-    verifier: new CachingTokenVerifier(verifier),
-    pdp: new CachingDecisionPoint(pdp, config.cache),
-    audit: new LogAuditSink(createAuditLogger()),
-    log: logger,
-    settings: proxyGuardSettings(config),
-    forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
-    gates: pinGatesFor(config.toolPins, config.injection),
+    ...productionGuardDeps(config, proxyGuardSettings(config), 'proxy'),
     upstream: upstreamFor(upstream),
     door: {
       timeoutMs: upstream.timeoutMs,

@@ -1,24 +1,12 @@
-import { KMSClient } from '@aws-sdk/client-kms';
-import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
-import { AssertionCache } from '../adapters/assertion-cache';
-import { AvpDecisionPoint } from '../adapters/avp-decision-point';
-import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
-import { CachingDecisionPoint } from '../adapters/decision-cache';
-import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
-import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
-import { LogAuditSink } from '../adapters/log-audit-sink';
-import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
-import type { PolicyDecisionPoint } from '../core/decision';
 import { ACCESS_DENIED_CODE, jsonRpcError } from '../core/mcp-responses';
 import { respond } from '../doors/agentcore/contract';
 import { createAgentCoreDoor, type InterceptorHandler } from '../doors/agentcore/door';
 import { DECISION_HEADER } from '../guard/answers';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { createGuard } from '../guard/guard';
-import { identityDeliveryStep } from '../guard/identity-delivery-step';
-import { pinGatesFor } from '../guard/tool-pin-gate';
 import { type InterceptorConfig, loadInterceptorConfig } from '../shared/config';
-import { createAuditLogger, logger } from '../shared/logger';
+import { logger } from '../shared/logger';
+import { productionGuardDeps } from './production-guard';
 
 /**
  * The AgentCore Gateway interceptor Lambda: wiring only. Configuration from the environment → adapters → the
@@ -59,44 +47,7 @@ export function interceptorSettings(config: InterceptorConfig): InterceptorSetti
  */
 function createProductionHandler(): InterceptorHandler {
   const config = loadInterceptorConfig();
-  if (config.decisionPoint.kind !== 'avp') {
-    throw new Error(
-      'the Lambda interceptor uses Verified Permissions; MCP_IDENTITY_DECISION_POINT=local is for the local stack',
-    );
-  }
-  const verifier = new JwtTokenVerifier(config.jwt);
-  // Started here, during the init phase, so the first request finds the JWKS (and policy names) loaded.
-  void verifier.hydrate();
-  const client = new VerifiedPermissionsClient({ maxAttempts: 2 });
-  const avp = new AvpDecisionPoint(client, config.decisionPoint);
-  let pdp: PolicyDecisionPoint = avp;
-  if (config.policyNames !== undefined) {
-    const names = new AvpPolicyNames(client, config.decisionPoint.policyStoreId, config.policyNames);
-    void names.hydrate();
-    pdp = new StableIdDecisionPoint(avp, names);
-  }
-  let assertions: AssertionCache | undefined;
-  if (config.assertion !== undefined) {
-    const signer = new KmsAssertionSigner(new KMSClient({ maxAttempts: 2 }), {
-      keyArn: config.assertion.keyArn,
-    });
-    // The public key (the assertions' kid) loads during the init phase; a failure is retried on first use.
-    signer.keyId().catch(() => undefined);
-    assertions = new AssertionCache(signer, {
-      issuer: config.assertion.issuer,
-      ttlSeconds: config.assertion.ttlSeconds,
-    });
-  }
-  return createInterceptorHandler({
-    // REQUEST and RESPONSE phases of one call, and the calls of one token, verify it once.
-    verifier: new CachingTokenVerifier(verifier),
-    pdp: new CachingDecisionPoint(pdp, config.cache),
-    audit: new LogAuditSink(createAuditLogger()),
-    log: logger,
-    settings: interceptorSettings(config),
-    forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
-    gates: pinGatesFor(config.toolPins, config.injection),
-  });
+  return createInterceptorHandler(productionGuardDeps(config, interceptorSettings(config), 'interceptor'));
 }
 
 /**
