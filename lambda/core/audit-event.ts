@@ -307,6 +307,10 @@ export function buildAuditEvent(
                 issuer: caller.issuer,
                 tokenId: caller.tokenId,
                 actors: caller.actors.length > 0 ? [...caller.actors] : undefined,
+                // The token facts a policy can read as `context.token` (seconds since the epoch): recorded so
+                // that `policies replay` rebuilds the very Cedar request that was decided.
+                tokenIssuedAt: caller.issuedAt,
+                tokenExpiresAt: caller.expiresAt,
               }),
               LIMITS.details,
             ),

@@ -157,6 +157,7 @@ describe('buildAuditEvent', () => {
       roles: '[]',
       issuer: 'https://idp',
       actors: '["agent-1","agent-0"]',
+      tokenExpiresAt: '2000000000',
     });
   });
 

@@ -81,7 +81,14 @@ describe('buildAuditEvent', () => {
       userIdentity: {
         type: 'McpUser',
         principalId: 'alice',
-        details: { agent: 'agent', roles: '["r"]', email: 'a@x.io', issuer: 'https://idp', tokenId: 'tok-1' },
+        details: {
+          agent: 'agent',
+          roles: '["r"]',
+          email: 'a@x.io',
+          issuer: 'https://idp',
+          tokenId: 'tok-1',
+          tokenExpiresAt: '2000000000',
+        },
       },
       responseElements: { decision: 'allow', enforced: 'true', determiningPolicies: '["orders-readers"]' },
       additionalEventData: { phase: 'request', requestKey: key, mode: 'enforce' },
