@@ -10,7 +10,7 @@ import {
 } from '../../lambda/core/audit-event';
 import { callerFromClaims } from '../../lambda/core/caller';
 
-/** Exact values and boundaries of the audit event builder (written to kill mutants; see README "Mutation testing"). */
+/** Exact values and boundaries of the audit event builder (written to kill mutants; see CONTRIBUTING.md "Mutation testing"). */
 const MARKER = '…[truncated]';
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
 
