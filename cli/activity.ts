@@ -118,6 +118,23 @@ export function eventDataStoreId(value: string): string {
  */
 export function buildLakeSql(filter: ActivityFilter, eventDataStore: string): string {
   const storeId = eventDataStoreId(eventDataStore);
+  return [
+    'SELECT eventData.uid AS uid, min(eventData.eventTime) AS time, arbitrary(eventData.userIdentity.principalId) AS user,',
+    "  arbitrary(eventData.eventName) AS tool, arbitrary(element_at(eventData.userIdentity.details, 'agent')) AS agent,",
+    "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
+    '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
+    "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
+    "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey, arbitrary(element_at(eventData.requestParameters, 'arguments')) AS arguments",
+    `FROM ${storeId}`,
+    `WHERE ${lakeConditions(filter).join('\n  AND ')}`,
+    'GROUP BY eventData.uid',
+    'ORDER BY max(eventTime) DESC',
+    `LIMIT ${Math.trunc(filter.limit)}`,
+  ].join('\n');
+}
+
+/** The WHERE conditions of a filter in Lake SQL (ANDed), shared by every query over the audit events. */
+export function lakeConditions(filter: ActivityFilter): string[] {
   const where = [
     `eventTime >= ${sqlString(lakeTime(filter.since))}`,
     `eventTime < ${sqlString(lakeTime(filter.until))}`,
@@ -131,19 +148,7 @@ export function buildLakeSql(filter: ActivityFilter, eventDataStore: string): st
   if (filter.uid !== undefined) where.push(`eventData.uid = ${sqlString(filter.uid)}`);
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') where.push(`element_at(eventData.additionalEventData, 'phase') = ${sqlString(phase)}`);
-  return [
-    'SELECT eventData.uid AS uid, min(eventData.eventTime) AS time, arbitrary(eventData.userIdentity.principalId) AS user,',
-    "  arbitrary(eventData.eventName) AS tool, arbitrary(element_at(eventData.userIdentity.details, 'agent')) AS agent,",
-    "  arbitrary(element_at(eventData.responseElements, 'decision')) AS decision, arbitrary(element_at(eventData.responseElements, 'enforced')) AS enforced,",
-    '  arbitrary(eventData.errorCode) AS errorCode, arbitrary(eventData.errorMessage) AS reason,',
-    "  arbitrary(element_at(eventData.responseElements, 'determiningPolicies')) AS policies, arbitrary(element_at(eventData.additionalEventData, 'phase')) AS phase,",
-    "  arbitrary(element_at(eventData.additionalEventData, 'requestKey')) AS requestKey, arbitrary(element_at(eventData.requestParameters, 'arguments')) AS arguments",
-    `FROM ${storeId}`,
-    `WHERE ${where.join('\n  AND ')}`,
-    'GROUP BY eventData.uid',
-    'ORDER BY max(eventTime) DESC',
-    `LIMIT ${Math.trunc(filter.limit)}`,
-  ].join('\n');
+  return where;
 }
 
 /** The CloudWatch Logs Insights query for a filter (the time range goes in StartQuery's start/end). */
@@ -155,7 +160,16 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
     '  auditEvent.responseElements.determiningPolicies as policies, auditEvent.additionalEventData.phase as phase,',
     '  auditEvent.additionalEventData.requestKey as requestKey, auditEvent.requestParameters.arguments as arguments',
     '| filter ispresent(auditEvent.UID)',
+    ...insightsFilters(filter),
   ];
+  // `dedup` keeps the first row per UID in sort order: copies of one event count once.
+  lines.push('| sort @timestamp desc', '| dedup auditEvent.UID', `| limit ${Math.trunc(filter.limit)}`);
+  return lines.join('\n');
+}
+
+/** The `filter` commands of a filter in Logs Insights, shared by every query over the audit events. */
+export function insightsFilters(filter: ActivityFilter): string[] {
+  const lines: string[] = [];
   if (filter.user !== undefined)
     lines.push(`| filter auditEvent.userIdentity.principalId = ${insightsString(filter.user)}`);
   if (filter.tool !== undefined) lines.push(`| filter auditEvent.eventName = ${insightsString(filter.tool)}`);
@@ -166,9 +180,7 @@ export function buildInsightsQuery(filter: ActivityFilter): string {
   if (filter.uid !== undefined) lines.push(`| filter auditEvent.UID = ${insightsString(filter.uid)}`);
   const phase = filter.phase ?? 'request';
   if (phase !== 'all') lines.push(`| filter auditEvent.additionalEventData.phase = ${insightsString(phase)}`);
-  // `dedup` keeps the first row per UID in sort order: copies of one event count once.
-  lines.push('| sort @timestamp desc', '| dedup auditEvent.UID', `| limit ${Math.trunc(filter.limit)}`);
-  return lines.join('\n');
+  return lines;
 }
 
 /**
@@ -342,11 +354,19 @@ export async function queryLake(
   filter: ActivityFilter,
   options: RemoteQueryOptions,
 ): Promise<ActivityRow[]> {
+  const rows = await runLakeQuery(client, buildLakeSql(filter, eventDataStore), options);
+  return distinctByUid(rows.map(rowFromColumns));
+}
+
+/** Runs one Lake SQL query to the end (progress, timeout, cancel) and returns every row as column → value. */
+export async function runLakeQuery(
+  client: CloudTrailClient,
+  sql: string,
+  options: RemoteQueryOptions,
+): Promise<Record<string, string>[]> {
   const started = (options.now ?? Date.now)();
   // Describe/GetQueryResults/CancelQuery take the query id alone: their `EventDataStore` member is deprecated.
-  const { QueryId } = await client.send(
-    new StartQueryCommand({ QueryStatement: buildLakeSql(filter, eventDataStore) }),
-  );
+  const { QueryId } = await client.send(new StartQueryCommand({ QueryStatement: sql }));
   if (QueryId === undefined) throw new ActivityError('CloudTrail Lake did not return a query id');
   await waitFor(
     async () => {
@@ -374,16 +394,16 @@ export async function queryLake(
     () => client.send(new CancelQueryCommand({ QueryId })),
     options,
   );
-  const rows: ActivityRow[] = [];
+  const rows: Record<string, string>[] = [];
   let NextToken: string | undefined;
   do {
     const page = await client.send(
       new GetQueryResultsCommand({ QueryId, ...(NextToken ? { NextToken } : {}) }),
     );
-    for (const row of page.QueryResultRows ?? []) rows.push(rowFromColumns(Object.assign({}, ...row)));
+    for (const row of page.QueryResultRows ?? []) rows.push(Object.assign({}, ...row));
     NextToken = page.NextToken;
   } while (NextToken);
-  return distinctByUid(rows);
+  return rows;
 }
 
 export async function queryInsights(
@@ -392,14 +412,43 @@ export async function queryInsights(
   filter: ActivityFilter,
   options: RemoteQueryOptions,
 ): Promise<ActivityRow[]> {
+  const rows = await runInsightsQuery(
+    client,
+    {
+      logGroup,
+      since: filter.since,
+      until: filter.until,
+      query: buildInsightsQuery(filter),
+      limit: filter.limit,
+    },
+    options,
+  );
+  return distinctByUid(rows.map(rowFromColumns));
+}
+
+/** Logs Insights returns at most this many rows per query. */
+export const INSIGHTS_MAX_ROWS = 10_000;
+
+/** Runs one Logs Insights query to the end (progress, timeout, stop) and returns every row as field → value. */
+export async function runInsightsQuery(
+  client: CloudWatchLogsClient,
+  query: {
+    readonly logGroup: string;
+    readonly since: Date;
+    readonly until: Date;
+    readonly query: string;
+    readonly limit: number;
+  },
+  options: RemoteQueryOptions,
+): Promise<Record<string, string>[]> {
   const started = (options.now ?? Date.now)();
   const { queryId } = await client.send(
     new StartInsightsQueryCommand({
-      logGroupNames: [logGroup],
-      startTime: Math.floor(filter.since.getTime() / 1000),
-      endTime: Math.ceil(filter.until.getTime() / 1000),
-      queryString: buildInsightsQuery(filter),
-      limit: Math.min(filter.limit, 10_000),
+      logGroupNames: [query.logGroup],
+      startTime: Math.floor(query.since.getTime() / 1000),
+      endTime: Math.ceil(query.until.getTime() / 1000),
+      queryString: query.query,
+      limit: Math.min(query.limit, INSIGHTS_MAX_ROWS),
     }),
   );
   if (queryId === undefined) throw new ActivityError('CloudWatch Logs did not return a query id');
@@ -424,10 +473,8 @@ export async function queryInsights(
     () => client.send(new StopQueryCommand({ queryId })),
     options,
   );
-  return distinctByUid(
-    (results ?? []).map((fields) =>
-      rowFromColumns(Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? '']))),
-    ),
+  return (results ?? []).map((fields) =>
+    Object.fromEntries(fields.map((field) => [field.field ?? '', field.value ?? ''])),
   );
 }
 
