@@ -182,7 +182,7 @@ function recording(inner: CedarDecisionPoint): { pdp: PolicyDecisionPoint; answe
   };
 }
 
-function references(bundle: PolicyBundle, dir: string): (id: string) => PolicyReference {
+export function references(bundle: PolicyBundle, dir: string): (id: string) => PolicyReference {
   const texts = new Map<string, string>();
   const byId = new Map(bundle.policies.map((policy) => [policy.id, policy]));
   return (id) => {
@@ -281,7 +281,7 @@ export async function explainToolCall(input: AuthorizeInput): Promise<AuthorizeR
   };
 }
 
-function where(policy: PolicyReference): string {
+export function where(policy: PolicyReference): string {
   const place =
     policy.file === undefined ? '' : ` (${policy.file}${policy.line === undefined ? '' : `:${policy.line}`})`;
   return `${policy.effect ?? 'policy'} ${policy.id}${place}${policy.reason === undefined ? '' : ` — ${policy.reason}`}`;
