@@ -1,47 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import {
-  ActivityError,
-  type ActivityFilter,
-  type ActivityRow,
-  denialsByPolicy,
-  formatBytes,
-  parseWhen,
-  type QueryProgress,
-  queryInsights,
-  queryLake,
-  queryLocal,
-  requestStory,
-  summarizeByUser,
-  toCsv,
-  toTable,
-} from '../cli/activity';
+import { ActivityError } from '../cli/activity';
+import { registerActivityCommand } from '../cli/activity-command';
 import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
 import { registerDoctorCommand } from '../cli/doctor';
 import { HELP_EXAMPLES } from '../cli/help-examples';
-import {
-  type Finding,
-  formatFinding,
-  formatPolicyFolder,
-  testPolicyFolder,
-  validatePolicyFolder,
-} from '../cli/policies';
 import { registerAuthorizeCommand } from '../cli/policies-authorize';
-import {
-  describeDiff,
-  diffStore,
-  localPolicies,
-  PolicyStoreError,
-  pushStore,
-  readStore,
-} from '../cli/policy-store-sync';
+import { registerPolicyCommands } from '../cli/policies-commands';
+import { PolicyStoreError } from '../cli/policy-store-sync';
 import { SchemaGenerationError } from '../cli/schema';
 import { registerSchemaCommand } from '../cli/schema-command';
 import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
@@ -50,13 +20,7 @@ import { McpIdentityError } from '../lambda/core/errors';
 import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
 import { DOOR_KINDS, type DoorKind } from '../local/doors';
 import { seedPolicyFolder } from '../local/policy-folder';
-import {
-  AUDIT_FILE,
-  LocalStackError,
-  type LocalStackState,
-  STATE_FILE,
-  startLocalStack,
-} from '../local/stack';
+import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
 import { TargetBridgeError } from '../local/target-bridge';
 import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
 import { UsersFileError } from '../local/users';
@@ -73,15 +37,6 @@ const ROOT = resolve(__dirname, '..');
 class CliError extends Error {}
 /** Bad usage that commander cannot see (a combination of options): exit code 2 like its own. */
 class UsageError extends Error {}
-
-/** `--since`/`--until` values, parsed when the command line is, so a bad one is a usage error. */
-function asTime(value: string): Date {
-  try {
-    return parseWhen(value, new Date());
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -408,155 +363,7 @@ const policies = program
   .description('write, check, test and deploy Cedar policies')
   .addHelpText('after', HELP_EXAMPLES.policies);
 
-/** The policy folder named by --dir, or a clear error when there is none. */
-function policyFolder(dir: string): string {
-  if (!existsSync(dir))
-    throw new CliError(
-      `no policy folder at ${dir} (pass --dir <folder with schema.cedarschema and *.cedar>)`,
-    );
-  return dir;
-}
-
-function printFindings(findings: readonly Finding[], json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
-  else for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
-}
-
-policies
-  .command('validate')
-  .description(
-    'STRICT validation against the schema (as Verified Permissions validates), plus unguarded reads in forbids',
-  )
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--warnings-as-errors', 'fail on warnings too', false)
-  .option('--json', 'findings as JSON', false)
-  .action((options: { dir: string; warningsAsErrors: boolean; json: boolean }) => {
-    const report = validatePolicyFolder(policyFolder(options.dir));
-    printFindings(report.findings, options.json);
-    const errors = report.findings.filter((finding) => finding.severity === 'error').length;
-    const warnings = report.findings.length - errors;
-    if (!options.json)
-      process.stdout.write(`${report.policies} policies: ${errors} error(s), ${warnings} warning(s)\n`);
-    if (errors > 0 || (options.warningsAsErrors && warnings > 0)) process.exitCode = EXIT_FAILED;
-  });
-
-policies
-  .command('test')
-  .description('run the ALLOW/DENY decision fixtures with the real Cedar engine')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--json', 'results as JSON', false)
-  .action(async (options: { dir: string; json: boolean }) => {
-    const outcomes = await testPolicyFolder(policyFolder(options.dir));
-    if (options.json) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
-    else {
-      for (const outcome of outcomes) {
-        process.stdout.write(
-          `${outcome.passed ? '✓' : '✗'} ${outcome.expected.decision.toUpperCase()} ${outcome.description} (${outcome.file})\n`,
-        );
-        if (!outcome.passed) {
-          process.stdout.write(
-            `    expected: ${outcome.expected.decision}${outcome.expected.policies ? ` by [${outcome.expected.policies.join(', ')}]` : ''}\n`,
-          );
-          process.stdout.write(
-            `    actual:   ${outcome.actual.decision} by [${outcome.actual.policies.join(', ')}]${outcome.actual.errors.length > 0 ? `, errors: ${outcome.actual.errors.join('; ')}` : ''}\n`,
-          );
-          process.stdout.write(`    request:  ${JSON.stringify(outcome.request)}\n`);
-        }
-      }
-      const failed = outcomes.filter((outcome) => !outcome.passed).length;
-      process.stdout.write(`${outcomes.length - failed} passed, ${failed} failed\n`);
-    }
-    if (outcomes.length === 0)
-      throw new CliError(
-        `no decision fixtures under ${join(options.dir, 'fixtures')} (ALLOW/*.json, DENY/*.json)`,
-      );
-    if (outcomes.some((outcome) => !outcome.passed)) process.exitCode = EXIT_FAILED;
-  });
-
-policies
-  .command('format')
-  .description('format every policy file with the Cedar formatter')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--check', 'change nothing; fail if a file is not formatted', false)
-  .action((options: { dir: string; check: boolean }) => {
-    const result = formatPolicyFolder(policyFolder(options.dir), options.check);
-    printFindings(result.errors, false);
-    for (const file of result.changed)
-      process.stdout.write(`${options.check ? 'not formatted' : 'formatted'}: ${file}\n`);
-    if (result.changed.length === 0 && result.errors.length === 0)
-      process.stdout.write('all policy files are formatted\n');
-    if (result.errors.length > 0 || (options.check && result.changed.length > 0))
-      process.exitCode = EXIT_FAILED;
-  });
-
-async function avpClient(region: string | undefined): Promise<VerifiedPermissionsClient> {
-  return new VerifiedPermissionsClient(await awsContext(region === undefined ? {} : { region }));
-}
-
-function requireValid(dir: string): void {
-  const errors = validatePolicyFolder(dir).findings.filter((finding) => finding.severity === 'error');
-  if (errors.length > 0) {
-    printFindings(errors, false);
-    throw new CliError('the policy folder does not validate; nothing was compared or pushed');
-  }
-}
-
-policies
-  .command('diff')
-  .description('compare the policy folder with a Verified Permissions policy store')
-  .requiredOption('--store <policy-store-id>', 'the policy store (the PolicyStoreId stack output)')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option(
-    '--region <region>',
-    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
-  )
-  .option('--json', 'the diff as JSON', false)
-  .action(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
-    // Region and credentials first: a missing one is reported before the (slower) validation runs.
-    const client = await avpClient(options.region);
-    requireValid(policyFolder(options.dir));
-    const state = await readStore(client, options.store);
-    const diff = diffStore(localPolicies(options.dir), state);
-    if (options.json)
-      process.stdout.write(`${JSON.stringify({ managedBy: state.managedBy ?? null, ...diff }, null, 2)}\n`);
-    else {
-      if (state.managedBy)
-        process.stdout.write(
-          `note: this store is managed by ${state.managedBy}; deploy changes with \`npx cdk deploy\`\n`,
-        );
-      for (const line of describeDiff(diff)) process.stdout.write(`${line}\n`);
-    }
-  });
-
-policies
-  .command('push')
-  .description(
-    'apply the policy folder to a Verified Permissions policy store (schema first, then create, update, delete)',
-  )
-  .requiredOption('--store <policy-store-id>', 'the policy store')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option(
-    '--region <region>',
-    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
-  )
-  .option('--dry-run', 'show what would be done, change nothing', false)
-  .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
-  .action(
-    async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
-      const client = await avpClient(options.region);
-      requireValid(policyFolder(options.dir));
-      const state = await readStore(client, options.store);
-      const result = await pushStore(client, state, localPolicies(options.dir), {
-        dryRun: options.dryRun,
-        force: options.force,
-        onProgress: (line) => process.stdout.write(`${line}\n`),
-      });
-      process.stdout.write(
-        `${result.operations.length === 0 ? 'nothing to do' : `${result.operations.length} operation(s) ${options.dryRun ? 'would be applied' : 'applied'}`}\n`,
-      );
-    },
-  );
-
+registerPolicyCommands(policies, { dir: DEFAULT_POLICY_DIR });
 registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
 
 // --- schema -----------------------------------------------------------------------------------------------
@@ -569,223 +376,7 @@ registerDoctorCommand(program, { config: join(process.cwd(), 'cdk.json') });
 
 // --- activity ---------------------------------------------------------------------------------------------
 
-const ACTIVITY_COLUMNS = ['time', 'user', 'tool', 'decision', 'policies', 'reason', 'agent'];
-
-program
-  .command('activity')
-  .description('who did what through agents: list, summarise or trace audited decisions')
-  .addHelpText('after', HELP_EXAMPLES.activity)
-  .option('--user <subject>', 'the user (token subject)')
-  .option('--tool <name>', 'the tool, e.g. orders___update_order')
-  .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
-  .option('--agent <client-id>', 'the agent (OAuth client id)')
-  .option('--since <when>', 'ISO time or relative (30m, 24h, 7d)', asTime, asTime('24h'))
-  .option('--until <when>', 'ISO time or relative (default: now)', asTime)
-  .option(
-    '--limit <count>',
-    'most rows to return',
-    (value) => {
-      const parsed = Number(value);
-      if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100_000)
-        throw new InvalidArgumentError('must be 1..100000');
-      return parsed;
-    },
-    100,
-  )
-  .addOption(
-    new Option('--report <name>', 'summary (per user) or denials (by policy)').choices([
-      'summary',
-      'denials',
-    ]),
-  )
-  .option('--request <uid>', "one request's full story by its audit event UID")
-  .option('--outcomes', 'include tool-call outcome events, not only decisions', false)
-  .option('--wide', 'table: add the event UID and show every cell in full (reasons are not cut)', false)
-  .option('--show-arguments', 'add the tool-call arguments as the audit recorded them (redacted)', false)
-  .addOption(
-    new Option(
-      '--store <store>',
-      'where to look (default: --event-data-store, --log-group, --stack, else local)',
-    ).choices(['cloudtrail-lake', 'cloudwatch', 'local']),
-  )
-  .option('--event-data-store <id>', 'CloudTrail Lake event data store id (the EventDataStoreId output)')
-  .option('--log-group <name>', 'the audit log group (the AuditLogGroup output)')
-  .option('--stack <name>', 'read the store from this deployed stack’s outputs')
-  // --data names the local stack's folder, as in dev and token; --file (the audit file itself) was activity's
-  // own name for it and stays as a hidden alias.
-  .option('--data <dir>', `the local stack's folder; its ${AUDIT_FILE} is read`, join(ROOT, '.data'))
-  .addOption(
-    new Option('--file <path>', 'the local audit file (alias of --data)').hideHelp().conflicts('data'),
-  )
-  .option(
-    '--region <region>',
-    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
-  )
-  .option(
-    '--timeout <seconds>',
-    'give up (and cancel the query) after this long',
-    (value) => Number(value),
-    300,
-  )
-  .addOption(new Option('--json', 'JSON output').default(false).conflicts('csv'))
-  .option('--csv', 'CSV output', false)
-  .action(async (options: ActivityOptions) => {
-    const now = new Date();
-    const filter: ActivityFilter = {
-      ...(options.user ? { user: options.user } : {}),
-      ...(options.tool ? { tool: options.tool } : {}),
-      ...(options.decision ? { decision: options.decision } : {}),
-      ...(options.agent ? { agent: options.agent } : {}),
-      ...(options.request ? { uid: options.request } : {}),
-      since: options.since,
-      until: options.until ?? new Date(now.getTime() + 1000),
-      limit: options.limit,
-      phase: options.outcomes || options.request ? 'all' : 'request',
-    };
-    if (filter.since >= filter.until) throw new UsageError('--since must be before --until');
-    if (options.report && options.limit === 100) (filter as { limit: number }).limit = 10_000;
-    const rows = options.request
-      ? await requestStory(options.request, filter, (query) => activityRows(options, query))
-      : await activityRows(options, filter);
-    const output = (records: Record<string, string | number>[], columns: string[]) => {
-      if (options.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
-      else if (options.csv) process.stdout.write(`${toCsv(records, columns)}\n`);
-      else
-        process.stdout.write(
-          `${toTable(records, columns, options.wide ? { maxWidth: Number.POSITIVE_INFINITY } : {})}\n`,
-        );
-    };
-    if (options.report === 'summary')
-      return output(summarizeByUser(rows) as never, ['user', 'calls', 'denials', 'tools']);
-    if (options.report === 'denials')
-      return output(denialsByPolicy(rows) as never, ['policy', 'denials', 'users', 'tools']);
-    if (options.request && rows.length === 0)
-      throw new CliError(
-        `no audit event with UID ${options.request} between ${filter.since.toISOString()} and ${filter.until.toISOString()} (widen --since)`,
-      );
-    // Arguments are shown only when asked for, in every format; --wide adds the UID to the listing.
-    const listed = options.showArguments ? rows : rows.map(({ arguments: _hidden, ...row }) => row);
-    const extra = [
-      ...(options.wide && !options.request ? ['uid'] : []),
-      ...(options.showArguments ? ['arguments'] : []),
-    ];
-    output(listed as never, [
-      ...(options.request
-        ? [
-            'time',
-            'phase',
-            'user',
-            'tool',
-            'decision',
-            'enforced',
-            'errorCode',
-            'policies',
-            'reason',
-            'agent',
-            'uid',
-          ]
-        : options.outcomes
-          ? ['time', 'phase', 'user', 'tool', 'decision', 'errorCode', 'policies', 'reason', 'agent']
-          : ACTIVITY_COLUMNS),
-      ...extra,
-    ]);
-  });
-
-interface ActivityOptions {
-  user?: string;
-  tool?: string;
-  decision?: 'allow' | 'deny';
-  agent?: string;
-  since: Date;
-  until?: Date;
-  limit: number;
-  report?: 'summary' | 'denials';
-  request?: string;
-  outcomes: boolean;
-  wide: boolean;
-  showArguments: boolean;
-  store?: 'cloudtrail-lake' | 'cloudwatch' | 'local';
-  eventDataStore?: string;
-  logGroup?: string;
-  stack?: string;
-  data: string;
-  file?: string;
-  region?: string;
-  timeout: number;
-  json: boolean;
-  csv: boolean;
-}
-
-async function activityRows(options: ActivityOptions, filter: ActivityFilter): Promise<ActivityRow[]> {
-  let store = options.store;
-  let eventDataStore = options.eventDataStore;
-  let logGroup = options.logGroup;
-  // Resolved (region and credentials, from the SDK's default chains) only when AWS is actually asked.
-  let aws: Awaited<ReturnType<typeof awsContext>> | undefined;
-  const awsOnce = async () => {
-    aws ??= await awsContext(options.region === undefined ? {} : { region: options.region });
-    return aws;
-  };
-  if (
-    options.stack !== undefined &&
-    (store === undefined ||
-      (store === 'cloudtrail-lake' && !eventDataStore) ||
-      (store === 'cloudwatch' && !logGroup))
-  ) {
-    const outputs = await stackOutputs(new CloudFormationClient(await awsOnce()), options.stack);
-    store ??= outputs.AuditStore as ActivityOptions['store'];
-    eventDataStore ??= outputs.EventDataStoreId;
-    logGroup ??= outputs.AuditLogGroup;
-  }
-  store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
-  if (store === 'local') {
-    const auditFile = options.file ?? join(options.data, AUDIT_FILE);
-    const result = queryLocal(auditFile, filter);
-    if (result.unreadable > 0)
-      process.stderr.write(`warning: ${result.unreadable} unreadable line(s) in ${auditFile} were skipped\n`);
-    return result.rows;
-  }
-  const context = await awsOnce();
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  const tty = process.stderr.isTTY === true;
-  const progress = (state: QueryProgress) => {
-    if (!tty) return;
-    const scanned = state.bytesScanned === undefined ? '' : `, ${formatBytes(state.bytesScanned)} scanned`;
-    process.stderr.write(`\r${state.status} ${(state.elapsedMs / 1000).toFixed(1)} s${scanned}   `);
-  };
-  const remote = { timeoutMs: options.timeout * 1000, signal: controller.signal, onProgress: progress };
-  try {
-    if (store === 'cloudtrail-lake') {
-      if (!eventDataStore)
-        throw new CliError('CloudTrail Lake needs --event-data-store <id> (or --stack <name>)');
-      return await queryLake(new CloudTrailClient(context), eventDataStore, filter, remote);
-    }
-    if (!logGroup) throw new CliError('CloudWatch Logs needs --log-group <name> (or --stack <name>)');
-    return await queryInsights(new CloudWatchLogsClient(context), logGroup, filter, remote);
-  } catch (error) {
-    if (controller.signal.aborted) process.exitCode = 130;
-    throw error;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-    if (tty) process.stderr.write('\n');
-  }
-}
-
-async function stackOutputs(
-  client: CloudFormationClient,
-  stackName: string,
-): Promise<Record<string, string>> {
-  try {
-    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
-    return Object.fromEntries(
-      (Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']),
-    );
-  } catch (error) {
-    throw new CliError(`cannot read the outputs of stack ${stackName}: ${(error as Error).message}`);
-  }
-}
+registerActivityCommand(program, { data: join(ROOT, '.data') });
 
 async function main(argv: string[]): Promise<number> {
   try {

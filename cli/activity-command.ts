@@ -1,0 +1,273 @@
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { AUDIT_FILE } from '../local/stack';
+import {
+  ActivityError,
+  type ActivityFilter,
+  type ActivityRow,
+  denialsByPolicy,
+  formatBytes,
+  parseWhen,
+  type QueryProgress,
+  queryInsights,
+  queryLake,
+  queryLocal,
+  requestStory,
+  summarizeByUser,
+  toCsv,
+  toTable,
+} from './activity';
+import { awsContext } from './aws-context';
+import { HELP_EXAMPLES } from './help-examples';
+
+/**
+ * `mcp-identity activity`: the command's options and wiring (the queries, reports and output live in
+ * `activity.ts`). Bad combinations of options exit 2; a store that cannot be read or queried exits 1.
+ */
+
+const EXIT_USAGE = 2;
+
+/** Bad usage commander cannot see (a combination of options): reported on one line, exit code 2. */
+export class ActivityUsageError extends Error {}
+
+/** `--since`/`--until` values, parsed when the command line is, so a bad one is a usage error. */
+function asTime(value: string): Date {
+  try {
+    return parseWhen(value, new Date());
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+const ACTIVITY_COLUMNS = ['time', 'user', 'tool', 'decision', 'policies', 'reason', 'agent'];
+
+export function registerActivityCommand(program: Command, defaults: { readonly data: string }): void {
+  program
+    .command('activity')
+    .description('who did what through agents: list, summarise or trace audited decisions')
+    .addHelpText('after', HELP_EXAMPLES.activity)
+    .option('--user <subject>', 'the user (token subject)')
+    .option('--tool <name>', 'the tool, e.g. orders___update_order')
+    .addOption(new Option('--decision <decision>', 'allow or deny').choices(['allow', 'deny']))
+    .option('--agent <client-id>', 'the agent (OAuth client id)')
+    .option('--since <when>', 'ISO time or relative (30m, 24h, 7d)', asTime, asTime('24h'))
+    .option('--until <when>', 'ISO time or relative (default: now)', asTime)
+    .option(
+      '--limit <count>',
+      'most rows to return',
+      (value) => {
+        const parsed = Number(value);
+        if (!Number.isInteger(parsed) || parsed < 1 || parsed > 100_000)
+          throw new InvalidArgumentError('must be 1..100000');
+        return parsed;
+      },
+      100,
+    )
+    .addOption(
+      new Option('--report <name>', 'summary (per user) or denials (by policy)').choices([
+        'summary',
+        'denials',
+      ]),
+    )
+    .option('--request <uid>', "one request's full story by its audit event UID")
+    .option('--outcomes', 'include tool-call outcome events, not only decisions', false)
+    .option('--wide', 'table: add the event UID and show every cell in full (reasons are not cut)', false)
+    .option('--show-arguments', 'add the tool-call arguments as the audit recorded them (redacted)', false)
+    .addOption(
+      new Option(
+        '--store <store>',
+        'where to look (default: --event-data-store, --log-group, --stack, else local)',
+      ).choices(['cloudtrail-lake', 'cloudwatch', 'local']),
+    )
+    .option('--event-data-store <id>', 'CloudTrail Lake event data store id (the EventDataStoreId output)')
+    .option('--log-group <name>', 'the audit log group (the AuditLogGroup output)')
+    .option('--stack <name>', 'read the store from this deployed stack’s outputs')
+    // --data names the local stack's folder, as in dev and token; --file (the audit file itself) was activity's
+    // own name for it and stays as a hidden alias.
+    .option('--data <dir>', `the local stack's folder; its ${AUDIT_FILE} is read`, defaults.data)
+    .addOption(
+      new Option('--file <path>', 'the local audit file (alias of --data)').hideHelp().conflicts('data'),
+    )
+    .option(
+      '--region <region>',
+      'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
+    )
+    .option(
+      '--timeout <seconds>',
+      'give up (and cancel the query) after this long',
+      (value) => Number(value),
+      300,
+    )
+    .addOption(new Option('--json', 'JSON output').default(false).conflicts('csv'))
+    .option('--csv', 'CSV output', false)
+    .action(async (options: ActivityOptions) => {
+      try {
+        await runActivity(options);
+      } catch (error) {
+        if (!(error instanceof ActivityUsageError)) throw error;
+        process.stderr.write(`mcp-identity: ${error.message}\n`);
+        process.exitCode = EXIT_USAGE;
+      }
+    });
+}
+
+async function runActivity(options: ActivityOptions): Promise<void> {
+  const now = new Date();
+  const filter: ActivityFilter = {
+    ...(options.user ? { user: options.user } : {}),
+    ...(options.tool ? { tool: options.tool } : {}),
+    ...(options.decision ? { decision: options.decision } : {}),
+    ...(options.agent ? { agent: options.agent } : {}),
+    ...(options.request ? { uid: options.request } : {}),
+    since: options.since,
+    until: options.until ?? new Date(now.getTime() + 1000),
+    limit: options.limit,
+    phase: options.outcomes || options.request ? 'all' : 'request',
+  };
+  if (filter.since >= filter.until) throw new ActivityUsageError('--since must be before --until');
+  if (options.report && options.limit === 100) (filter as { limit: number }).limit = 10_000;
+  const rows = options.request
+    ? await requestStory(options.request, filter, (query) => activityRows(options, query))
+    : await activityRows(options, filter);
+  const output = (records: Record<string, string | number>[], columns: string[]) => {
+    if (options.json) process.stdout.write(`${JSON.stringify(records, null, 2)}\n`);
+    else if (options.csv) process.stdout.write(`${toCsv(records, columns)}\n`);
+    else
+      process.stdout.write(
+        `${toTable(records, columns, options.wide ? { maxWidth: Number.POSITIVE_INFINITY } : {})}\n`,
+      );
+  };
+  if (options.report === 'summary')
+    return output(summarizeByUser(rows) as never, ['user', 'calls', 'denials', 'tools']);
+  if (options.report === 'denials')
+    return output(denialsByPolicy(rows) as never, ['policy', 'denials', 'users', 'tools']);
+  if (options.request && rows.length === 0)
+    throw new ActivityError(
+      `no audit event with UID ${options.request} between ${filter.since.toISOString()} and ${filter.until.toISOString()} (widen --since)`,
+    );
+  // Arguments are shown only when asked for, in every format; --wide adds the UID to the listing.
+  const listed = options.showArguments ? rows : rows.map(({ arguments: _hidden, ...row }) => row);
+  const extra = [
+    ...(options.wide && !options.request ? ['uid'] : []),
+    ...(options.showArguments ? ['arguments'] : []),
+  ];
+  output(listed as never, [
+    ...(options.request
+      ? [
+          'time',
+          'phase',
+          'user',
+          'tool',
+          'decision',
+          'enforced',
+          'errorCode',
+          'policies',
+          'reason',
+          'agent',
+          'uid',
+        ]
+      : options.outcomes
+        ? ['time', 'phase', 'user', 'tool', 'decision', 'errorCode', 'policies', 'reason', 'agent']
+        : ACTIVITY_COLUMNS),
+    ...extra,
+  ]);
+}
+
+interface ActivityOptions {
+  user?: string;
+  tool?: string;
+  decision?: 'allow' | 'deny';
+  agent?: string;
+  since: Date;
+  until?: Date;
+  limit: number;
+  report?: 'summary' | 'denials';
+  request?: string;
+  outcomes: boolean;
+  wide: boolean;
+  showArguments: boolean;
+  store?: 'cloudtrail-lake' | 'cloudwatch' | 'local';
+  eventDataStore?: string;
+  logGroup?: string;
+  stack?: string;
+  data: string;
+  file?: string;
+  region?: string;
+  timeout: number;
+  json: boolean;
+  csv: boolean;
+}
+
+async function activityRows(options: ActivityOptions, filter: ActivityFilter): Promise<ActivityRow[]> {
+  let store = options.store;
+  let eventDataStore = options.eventDataStore;
+  let logGroup = options.logGroup;
+  // Resolved (region and credentials, from the SDK's default chains) only when AWS is actually asked.
+  let aws: Awaited<ReturnType<typeof awsContext>> | undefined;
+  const awsOnce = async () => {
+    aws ??= await awsContext(options.region === undefined ? {} : { region: options.region });
+    return aws;
+  };
+  if (
+    options.stack !== undefined &&
+    (store === undefined ||
+      (store === 'cloudtrail-lake' && !eventDataStore) ||
+      (store === 'cloudwatch' && !logGroup))
+  ) {
+    const outputs = await stackOutputs(new CloudFormationClient(await awsOnce()), options.stack);
+    store ??= outputs.AuditStore as ActivityOptions['store'];
+    eventDataStore ??= outputs.EventDataStoreId;
+    logGroup ??= outputs.AuditLogGroup;
+  }
+  store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
+  if (store === 'local') {
+    const auditFile = options.file ?? join(options.data, AUDIT_FILE);
+    const result = queryLocal(auditFile, filter);
+    if (result.unreadable > 0)
+      process.stderr.write(`warning: ${result.unreadable} unreadable line(s) in ${auditFile} were skipped\n`);
+    return result.rows;
+  }
+  const context = await awsOnce();
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const tty = process.stderr.isTTY === true;
+  const progress = (state: QueryProgress) => {
+    if (!tty) return;
+    const scanned = state.bytesScanned === undefined ? '' : `, ${formatBytes(state.bytesScanned)} scanned`;
+    process.stderr.write(`\r${state.status} ${(state.elapsedMs / 1000).toFixed(1)} s${scanned}   `);
+  };
+  const remote = { timeoutMs: options.timeout * 1000, signal: controller.signal, onProgress: progress };
+  try {
+    if (store === 'cloudtrail-lake') {
+      if (!eventDataStore)
+        throw new ActivityError('CloudTrail Lake needs --event-data-store <id> (or --stack <name>)');
+      return await queryLake(new CloudTrailClient(context), eventDataStore, filter, remote);
+    }
+    if (!logGroup) throw new ActivityError('CloudWatch Logs needs --log-group <name> (or --stack <name>)');
+    return await queryInsights(new CloudWatchLogsClient(context), logGroup, filter, remote);
+  } catch (error) {
+    if (controller.signal.aborted) process.exitCode = 130;
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (tty) process.stderr.write('\n');
+  }
+}
+
+async function stackOutputs(
+  client: CloudFormationClient,
+  stackName: string,
+): Promise<Record<string, string>> {
+  try {
+    const { Stacks } = await client.send(new DescribeStacksCommand({ StackName: stackName }));
+    return Object.fromEntries(
+      (Stacks?.[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? '', output.OutputValue ?? '']),
+    );
+  } catch (error) {
+    throw new ActivityError(`cannot read the outputs of stack ${stackName}: ${(error as Error).message}`);
+  }
+}
