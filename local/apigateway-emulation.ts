@@ -63,6 +63,8 @@ export interface ApiGatewayEmulationOptions {
   readonly api?: ApiDescription;
   /** Milliseconds since the epoch (the cache's clock). @default Date.now */
   readonly now?: () => number;
+  /** Other pages served on this port (the local console): called first; true when it served the request. */
+  readonly routes?: (request: IncomingMessage, response: ServerResponse) => boolean;
 }
 
 export interface ApiGatewayEmulation {
@@ -301,6 +303,7 @@ export async function startApiGatewayEmulation(
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (options.routes?.(request, response)) return;
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     const httpMethod = (request.method ?? 'GET').toUpperCase();
     if (httpMethod === 'GET' && (path === PROTECTED_RESOURCE_PATH || path === ROOT_METADATA_PATH)) {

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { respond } from '../lambda/doors/agentcore/contract';
 import type { InterceptorHandler } from '../lambda/doors/agentcore/door';
 import type { ProxyDoorSettings } from '../lambda/doors/apigateway/door';
@@ -25,6 +26,8 @@ export interface LocalDoorOptions {
   readonly authorizationServer: () => string;
   readonly assertionJwks: () => unknown;
   readonly onRequest: (line: string) => void;
+  /** Other pages on the door's port (the local console). */
+  readonly routes?: (request: IncomingMessage, response: ServerResponse) => boolean;
   /** API Gateway only: the authorizer's result cache TTL (0–3600). @default 60, as the stack's `doors.apiGateway` */
   readonly authorizerCacheTtlSeconds?: number;
 }
@@ -66,6 +69,7 @@ async function startAgentCoreDoor(options: LocalDoorOptions): Promise<LocalDoor>
     assertionJwks: options.assertionJwks,
     authorizationServer: options.authorizationServer,
     onRequest: options.onRequest,
+    ...(options.routes === undefined ? {} : { routes: options.routes }),
   });
   return {
     kind: 'agentcore',
@@ -93,6 +97,7 @@ async function startApiGatewayDoor(options: LocalDoorOptions): Promise<LocalDoor
     authorizationServer: options.authorizationServer,
     assertionJwks: options.assertionJwks,
     onRequest: options.onRequest,
+    ...(options.routes === undefined ? {} : { routes: options.routes }),
   });
   return {
     kind: 'apigateway',

@@ -75,6 +75,11 @@ export interface GatewayOptions {
    * `AssertionJwksUrl` output).
    */
   readonly assertionJwks?: () => unknown;
+  /**
+   * Other pages served on the gateway's port (the local console): called first for every request; true when it
+   * served the request.
+   */
+  readonly routes?: (request: IncomingMessage, response: ServerResponse) => boolean;
 }
 
 /** Where the local gateway serves the identity-assertion JWKS. */
@@ -346,6 +351,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (options.routes?.(request, response)) return;
     const url = request.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);

@@ -16,6 +16,7 @@ import { ToolPins } from '../lambda/core/tool-pins';
 import type { GuardDeps } from '../lambda/guard/deps';
 import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
 import { toolPinGate } from '../lambda/guard/tool-pin-gate';
+import { CONSOLE_PATH, createConsole } from './console/routes';
 import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
 import { type OrdersServer, startOrdersServer } from './orders-server';
@@ -76,6 +77,8 @@ export interface LocalStackOptions {
    * tokens that expire within it. @default 60, as the stack's `doors.apiGateway`
    */
   readonly authorizerCacheTtlSeconds?: number;
+  /** Serve the local console at `/console` on the gateway's port. @default true */
+  readonly console?: boolean;
 }
 
 /** A target behind the local gateway, as the dev log and tests see it. */
@@ -102,6 +105,8 @@ export interface LocalStack {
   /** What the dev output calls the emulated door. */
   readonly doorDescription: string;
   readonly mcpUrl: string;
+  /** The local console (decisions, activity, playground) on the gateway's port; undefined when turned off. */
+  readonly consoleUrl: string | undefined;
   readonly issuer: string;
   readonly auditFile: string;
   /** The demo orders server, when no `targets` were given. */
@@ -185,7 +190,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The identity assertions' key: ephemeral, like the dev issuer's token keys (in AWS: the stack's KMS key).
     const assertionSigner = new LocalAssertionSigner();
     let issuerUrl = '';
+    // The console reads the audit store the guard writes (never the guard's memory), on the gateway's own port.
+    const localConsole =
+      options.console === false
+        ? undefined
+        : createConsole({
+            auditFile,
+            policyDir,
+            usersFile: options.usersFile,
+            catalog: () => ({ users: Object.keys(users), tools: [...bundle.actions].sort() }),
+          });
     const door: LocalDoor = await startLocalDoor(options.door ?? 'agentcore', {
+      ...(localConsole === undefined ? {} : { routes: localConsole.handle }),
       port: options.port ?? 8080,
       ...(options.authorizerCacheTtlSeconds === undefined
         ? {}
@@ -201,6 +217,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onRequest: (line) => log(`${new Date().toISOString().slice(11, 19)}  ${line}${decisionSummary()}`),
     });
     stops.push(() => door.stop());
+    // Streams end before the door stops, so its close does not wait for them.
+    if (localConsole !== undefined) stops.push(async () => localConsole.close());
 
     // The users file is read again whenever it changed (size, time or a replacing save), by every reader: the
     // issuer's token endpoint, stack.token() and users(). The watcher only makes a reload show in the log at
@@ -331,6 +349,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       door: door.kind,
       doorDescription: door.describe,
       mcpUrl: door.url,
+      consoleUrl: localConsole === undefined ? undefined : new URL(CONSOLE_PATH, door.url).href,
       issuer: issuer.issuer,
       auditFile,
       target,
