@@ -1,13 +1,21 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { configFromContext, StackConfigError } from '../lib/config';
+import { StackConfigError } from '../lib/config';
+import { loadStackConfig } from '../lib/config-source';
 import { McpIdentityStack } from '../lib/mcp-identity-stack';
 import { acknowledgeNagFindings } from '../lib/nag';
 
-/** CDK app entry: `npx cdk synth` / `npx cdk deploy`. Configuration comes from cdk.json context. */
+/**
+ * CDK app entry: `npx cdk synth` / `npx cdk deploy`. Configuration: cdk.json context `mcpIdentity` with
+ * mcp-identity.config.json (npx mcp-identity init) merged over it (lib/config-source.ts). The CDK CLI runs the
+ * app in the folder of cdk.json, so that is the project folder.
+ */
 const app = new App();
 try {
-  const config = configFromContext((key) => app.node.tryGetContext(key));
+  const { config } = loadStackConfig({
+    projectDir: process.cwd(),
+    context: (key) => app.node.tryGetContext(key),
+  });
   const stack = new McpIdentityStack(app, app.node.tryGetContext('stackName') ?? 'McpIdentity', {
     config,
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },

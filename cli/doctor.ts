@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, ListEventDataStoresCommand } from '@aws-sdk/client-cloudtrail';
@@ -7,13 +6,8 @@ import type { Command } from 'commander';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import { callerFromClaims } from '../lambda/core/caller';
-import {
-  CONFIG_FILE_CONTEXT_KEY,
-  CONTEXT_KEY,
-  configFromContext,
-  parseStackConfig,
-  type StackConfig,
-} from '../lib/config';
+import { CONTEXT_KEY, parseStackConfig, type StackConfig } from '../lib/config';
+import { CONFIG_FILE, loadProjectConfig, readJsonFile } from '../lib/config-source';
 import { probeAgentCore } from './agentcore-probe';
 import { type AwsContext, awsContext, describeAwsError } from './aws-context';
 import { resolveToken } from './bearer-token';
@@ -35,7 +29,7 @@ export interface CheckResult {
 }
 
 export interface DoctorOptions {
-  /** cdk.json (the `mcpIdentity` context, or the file `mcpIdentityConfigFile` names) or a bare config file. */
+  /** cdk.json (its context with mcp-identity.config.json merged over it) or a whole configuration file. */
   readonly configFile: string;
   /** A sample access token (decoded; its signature checked only online). */
   readonly tokenFile?: string;
@@ -70,28 +64,24 @@ function awsReason(error: unknown): string {
   return ((error as Error).message ?? String(error)).split('\n')[0] ?? 'failed';
 }
 
-function readConfig(configFile: string): StackConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
-  } catch (error) {
-    throw new Error(`cannot read ${configFile}: ${(error as Error).message}`);
-  }
-  const context = (raw as { context?: Record<string, unknown> } | null)?.context;
-  if (context !== undefined && context !== null && typeof context === 'object') {
-    // cdk.json: relative paths in context (the config file) are relative to the CDK app's folder.
-    const folder = dirname(resolve(configFile));
-    return configFromContext((key) => {
-      const value = context[key];
-      return key === CONFIG_FILE_CONTEXT_KEY && typeof value === 'string' ? resolve(folder, value) : value;
-    });
-  }
-  return parseStackConfig(raw, configFile);
+/**
+ * cdk.json: what the CDK app in its folder reads (context, with mcp-identity.config.json merged over it:
+ * lib/config-source.ts). Any other file: a whole configuration, as `-c mcpIdentityConfigFile=` takes one.
+ */
+function readConfig(configFile: string): { config: StackConfig; sources: readonly string[] } {
+  const raw = readJsonFile(configFile);
+  if (isCdkJson(raw)) return loadProjectConfig(configFile);
+  return { config: parseStackConfig(raw, configFile), sources: [configFile] };
 }
+
+const isCdkJson = (raw: unknown): boolean => {
+  const context = (raw as { context?: unknown } | null)?.context;
+  return context !== undefined && context !== null && typeof context === 'object';
+};
 
 function configCheck(configFile: string): { result: CheckResult; config?: StackConfig } {
   try {
-    const config = readConfig(configFile);
+    const { config, sources } = readConfig(configFile);
     const doors = [config.doors.agentcore ? 'AgentCore' : '', config.doors.apiGateway ? 'API Gateway' : '']
       .filter(Boolean)
       .join(' + ');
@@ -99,7 +89,7 @@ function configCheck(configFile: string): { result: CheckResult; config?: StackC
       config,
       result: pass(
         'configuration',
-        `${configFile}: issuer ${config.identity.issuer}, ${doors}, audit store ${config.audit.store}`,
+        `${sources.join(' + ') || configFile}: issuer ${config.identity.issuer}, ${doors}, audit store ${config.audit.store}`,
       ),
     };
   } catch (error) {
@@ -107,7 +97,7 @@ function configCheck(configFile: string): { result: CheckResult; config?: StackC
       result: fail(
         'configuration',
         (error as Error).message,
-        `edit the "${CONTEXT_KEY}" context in ${configFile} (or the file -c ${CONFIG_FILE_CONTEXT_KEY}= names); see the README's configuration reference`,
+        `edit the file and key named above (${CONFIG_FILE} or the "${CONTEXT_KEY}" context in cdk.json), or write a new one with npx mcp-identity init; see docs/configuration.md`,
       ),
     };
   }
@@ -441,7 +431,11 @@ export function registerDoctorCommand(program: Command, defaults: { config: stri
     .description(
       'check an account, a Region and the configuration before deploying (exit 1 if a check fails)',
     )
-    .option('--config <file>', 'cdk.json, or a configuration file', defaults.config)
+    .option(
+      '--config <file>',
+      'cdk.json (with mcp-identity.config.json merged over its context), or a whole configuration file',
+      defaults.config,
+    )
     .option('--token-file <file>', 'a sample access token to check against the configuration')
     .option('--region <region>', 'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE)')
     .option('--offline', 'skip every check that needs the network', false)

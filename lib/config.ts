@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import { z } from 'zod';
@@ -9,7 +7,8 @@ import { assertionSchema, type TargetConfig, targetListSchema } from './target-c
 
 /**
  * The deployment's configuration: one object under the CDK context key `mcpIdentity` (cdk.json, or
- * `-c mcpIdentityConfigFile=path.json`), validated with clear messages naming each bad or missing key.
+ * `-c mcpIdentityConfigFile=path.json`), with mcp-identity.config.json merged over it (lib/config-source.ts
+ * reads and merges), validated here with clear messages naming each bad or missing key.
  * Security-critical settings (issuer, discovery URL, audience) have no defaults.
  */
 
@@ -186,39 +185,55 @@ export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 export class StackConfigError extends Error {}
 
-/** Validates a raw configuration object. Throws {@link StackConfigError} listing every problem by key. */
-export function parseStackConfig(raw: unknown, source = CONTEXT_KEY): StackConfig {
+/** A key path as zod reports it (object keys and array indexes). */
+export type ConfigKeyPath = readonly PropertyKey[];
+
+/** `identity.audience[0]`: a key path as users write it. */
+export function formatKeyPath(path: ConfigKeyPath): string {
+  return path.reduce<string>(
+    (text, part) =>
+      typeof part === 'number' ? `${text}[${part}]` : text === '' ? String(part) : `${text}.${String(part)}`,
+    '',
+  );
+}
+
+/**
+ * Validates a raw configuration object. Throws {@link StackConfigError} listing every problem by key.
+ * `source` prefixes each key (`mcpIdentity.identity.issuer`); as a function it names, per key path, where the
+ * key was set (lib/config-source.ts: a file merged over cdk.json context), and lines read
+ * `mcp-identity.config.json: identity.audience: needs at least one audience`.
+ */
+export function parseStackConfig(
+  raw: unknown,
+  source: string | ((path: ConfigKeyPath) => string) = CONTEXT_KEY,
+): StackConfig {
   if (raw === undefined || raw === null) {
     throw new StackConfigError(
-      `no configuration: set the "${CONTEXT_KEY}" object in cdk.json context or pass -c ${CONFIG_FILE_CONTEXT_KEY}=<file.json>`,
+      `no configuration: set the "${CONTEXT_KEY}" object in cdk.json context, write mcp-identity.config.json (npx mcp-identity init) or pass -c ${CONFIG_FILE_CONTEXT_KEY}=<file.json>`,
     );
   }
   const parsed = stackConfigSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const key = issue.path.reduce<string>(
-      (path, part) => (typeof part === 'number' ? `${path}[${part}]` : `${path}.${String(part)}`),
-      source,
-    );
-    if (issue.code === 'unrecognized_keys') return `${key}: unknown key(s) ${issue.keys.join(', ')}`;
-    return `${key}: ${issue.message.includes('received undefined') ? 'is required' : issue.message}`;
-  });
-  throw new StackConfigError(`invalid mcp-identity configuration:\n  - ${problems.join('\n  - ')}`);
-}
-
-/** The configuration from CDK context: a file named by `mcpIdentityConfigFile`, else the `mcpIdentity` object. */
-export function configFromContext(tryGetContext: (key: string) => unknown): StackConfig {
-  const file = tryGetContext(CONFIG_FILE_CONTEXT_KEY);
-  if (typeof file === 'string') {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(resolve(file), 'utf8'));
-    } catch (error) {
-      throw new StackConfigError(
-        `cannot read ${CONFIG_FILE_CONTEXT_KEY} ${file}: ${(error as Error).message}`,
+  const key =
+    typeof source === 'function'
+      ? (label: string, path: ConfigKeyPath) => `${label}: ${formatKeyPath(path) || '(top level)'}`
+      : (_label: string, path: ConfigKeyPath) =>
+          path.length === 0 ? source : `${source}.${formatKeyPath(path)}`;
+  const labelOf = typeof source === 'function' ? source : () => source;
+  const problems = parsed.error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      // Unknown keys of one object may come from different sources: name each source with its keys.
+      const bySource = new Map<string, string[]>();
+      for (const name of issue.keys) {
+        const label = labelOf([...issue.path, name]);
+        bySource.set(label, [...(bySource.get(label) ?? []), name]);
+      }
+      return [...bySource].map(
+        ([label, names]) => `${key(label, issue.path)}: unknown key(s) ${names.join(', ')}`,
       );
     }
-    return parseStackConfig(raw, file);
-  }
-  return parseStackConfig(tryGetContext(CONTEXT_KEY));
+    const message = issue.message.includes('received undefined') ? 'is required' : issue.message;
+    return [`${key(labelOf(issue.path), issue.path)}: ${message}`];
+  });
+  throw new StackConfigError(`invalid mcp-identity configuration:\n  - ${problems.join('\n  - ')}`);
 }

@@ -226,6 +226,54 @@ describe('mcp-identity doctor', () => {
     expect(results.policies?.detail).toContain('cannot read');
   });
 
+  it('reads cdk.json context with mcp-identity.config.json merged over it, as the CDK app does', async () => {
+    const cdkJson = scratch(
+      'cdk.json',
+      JSON.stringify({
+        context: {
+          mcpIdentity: {
+            identity: {
+              issuer: 'https://old.example.com',
+              discoveryUrl: 'https://old.example.com/x',
+              audience: ['a'],
+            },
+            authorization: { policyDir: join(ROOT, 'policies') },
+          },
+        },
+      }),
+    );
+    writeFileSync(
+      join(cdkJson, '..', 'mcp-identity.config.json'),
+      JSON.stringify({
+        identity: { issuer: idp.url, discoveryUrl: `${idp.url}/.well-known/openid-configuration` },
+        audit: { store: 'cloudwatch' },
+      }),
+    );
+
+    const results = await doctor({ configFile: cdkJson });
+
+    expect(results.configuration).toMatchObject({ status: 'pass' });
+    expect(results.configuration?.detail).toBe(
+      `cdk.json context mcpIdentity + mcp-identity.config.json: issuer ${idp.url}, AgentCore, audit store cloudwatch`,
+    );
+    expect(results['CloudTrail Lake']).toMatchObject({ status: 'skip' });
+  });
+
+  it('names the configuration file and key when the merged configuration is invalid', async () => {
+    const cdkJson = scratch('cdk.json', JSON.stringify({ context: {} }));
+    writeFileSync(
+      join(cdkJson, '..', 'mcp-identity.config.json'),
+      JSON.stringify({ identity: { issuer: 'x' } }),
+    );
+
+    const results = await doctor({ configFile: cdkJson });
+
+    expect(results.configuration?.status).toBe('fail');
+    expect(results.configuration?.detail).toContain(
+      'mcp-identity.config.json: identity.audience: is required',
+    );
+  });
+
   it('fails the bootstrap check with the bootstrap command when there is no CDKToolkit stack', async () => {
     cloudFormation.on(DescribeStacksCommand).rejects(
       Object.assign(new Error('Stack with id CDKToolkit does not exist'), {
