@@ -184,6 +184,8 @@ program
       );
       out('');
       out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, ${stack.doorDescription})`);
+      if (stack.consoleUrl !== undefined)
+        out(`  console            ${stack.consoleUrl}   (live decisions, activity, policy playground)`);
       out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
       if (apiGateway)
         out(
