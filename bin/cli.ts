@@ -17,6 +17,7 @@ import {
   validatePolicyFolder,
 } from '../cli/policies';
 import { registerAuthorizeCommand } from '../cli/policies-authorize';
+import { registerReplayCommand } from '../cli/policies-replay';
 import {
   describeDiff,
   diffStore,
@@ -526,6 +527,7 @@ policies
   );
 
 registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
+registerReplayCommand(policies, { dir: DEFAULT_POLICY_DIR, data: join(ROOT, '.data') });
 
 // --- schema -----------------------------------------------------------------------------------------------
 

@@ -1,0 +1,197 @@
+import type { PolicyBundle } from '../lambda/adapters/policy-files';
+import { toCsv, toTable } from './activity';
+import { type PolicyReference, references, where } from './policies-authorize';
+import type { ReplayChange, ReplayResult } from './policies-replay-engine';
+
+/**
+ * The report of `policies replay` for people (tables), scripts (`--json`) and spreadsheets (`--csv`). Policies
+ * are named as `policies authorize` names them (effect, @id, file:line, reason).
+ */
+
+export type FailOn = 'newly-denied' | 'newly-allowed' | 'any';
+
+/** Exit code when the `--fail-on` condition holds. 0 otherwise; 1 errors; 2 bad usage. */
+export const EXIT_CHANGED = 4;
+
+export function failed(result: ReplayResult, failOn: FailOn | undefined): boolean {
+  switch (failOn) {
+    case undefined:
+      return false;
+    case 'newly-denied':
+      return result.newlyDenied.length > 0;
+    case 'newly-allowed':
+      return result.newlyAllowed.length > 0;
+    case 'any':
+      return result.newlyDenied.length > 0 || result.newlyAllowed.length > 0;
+  }
+}
+
+export interface ReportContext {
+  readonly bundle: PolicyBundle;
+  readonly dir: string;
+  readonly source: string;
+  readonly since: Date;
+  readonly until: Date;
+  readonly showArguments: boolean;
+}
+
+/** What decided the candidate's answer, in words: the policies (file:line), or the default deny, or why not. */
+function decidedBy(change: ReplayChange, reference: (id: string) => PolicyReference): string {
+  const { candidate } = change;
+  const named = candidate.policies.map((id) => where(reference(id)));
+  if (candidate.decision === 'allow') return named.join('; ') || 'no policy (not a policy decision)';
+  switch (candidate.code) {
+    case 'policy':
+      // The core names the forbid only when a permit would otherwise have allowed the call.
+      return candidate.reason?.startsWith('Denied by') === true && named.length > 0
+        ? named.join('; ')
+        : 'default deny: no permit applies';
+    case 'policy-error':
+      return `policy error: ${named.join('; ') || 'a policy could not be evaluated'}`;
+    case 'unknown-tool-arguments':
+      return 'arguments do not match the schema';
+    default:
+      return candidate.code ?? 'deny';
+  }
+}
+
+const REASON_ORDER = [
+  'arguments-not-recorded',
+  'arguments-redacted',
+  'token-facts-not-recorded',
+  'truncated',
+  'refused-credential',
+  'malformed-request',
+  'spoofing-attempt',
+  'unsupported-method',
+  'service-error',
+  'not-a-policy-decision',
+  'unknown-format',
+] as const;
+
+function notReplayableTotal(result: ReplayResult): number {
+  return Object.values(result.notReplayable).reduce((sum, count) => sum + (count ?? 0), 0);
+}
+
+/** Rows for the changed calls (table and CSV). */
+function changeRows(result: ReplayResult, context: ReportContext): Record<string, string>[] {
+  const reference = references(context.bundle, context.dir);
+  const row = (change: ReplayChange, kind: string): Record<string, string> => ({
+    change: kind,
+    time: change.time,
+    uid: change.uid,
+    user: change.user,
+    email: change.email ?? '',
+    agent: change.agent ?? '',
+    tool: change.tool,
+    recorded: `${change.recorded.decision}${change.recorded.policies.length > 0 ? ` (${change.recorded.policies.join(', ')})` : ''}`,
+    candidate: change.candidate.decision,
+    'decided by': decidedBy(change, reference),
+    reason: change.candidate.reason ?? '',
+    arguments: change.arguments === undefined ? '' : JSON.stringify(change.arguments),
+  });
+  return [
+    ...result.newlyDenied.map((change) => row(change, 'newly-denied')),
+    ...result.newlyAllowed.map((change) => row(change, 'newly-allowed')),
+  ];
+}
+
+export function formatCsv(result: ReplayResult, context: ReportContext): string {
+  const columns = [
+    'change',
+    'time',
+    'uid',
+    'user',
+    'email',
+    'agent',
+    'tool',
+    'recorded',
+    'candidate',
+    'decided by',
+    'reason',
+    ...(context.showArguments ? ['arguments'] : []),
+  ];
+  return `${toCsv(changeRows(result, context), columns)}\n`;
+}
+
+export function formatJson(result: ReplayResult, context: ReportContext): string {
+  const reference = references(context.bundle, context.dir);
+  const change = (item: ReplayChange) => {
+    const { arguments: args, ...rest } = item;
+    return {
+      ...rest,
+      candidate: { ...item.candidate, policies: item.candidate.policies.map(reference) },
+      decidedBy: decidedBy(item, reference),
+      ...(context.showArguments && args !== undefined ? { arguments: args } : {}),
+    };
+  };
+  return `${JSON.stringify(
+    {
+      source: context.source,
+      policies: context.dir,
+      since: context.since.toISOString(),
+      until: context.until.toISOString(),
+      events: result.events,
+      replayed: result.replayed,
+      unchanged: result.unchanged,
+      unchangedOtherPolicies: result.unchangedOtherPolicies,
+      newlyDenied: result.newlyDenied.map(change),
+      newlyAllowed: result.newlyAllowed.map(change),
+      notReplayable: result.notReplayable,
+      outcomesSkipped: result.outcomes,
+      byTool: result.byTool,
+      byUser: result.byUser,
+      distinctRequests: result.distinctRequests,
+    },
+    null,
+    2,
+  )}\n`;
+}
+
+function counts(map: ReplayResult['byTool'], label: string): string {
+  const rows = Object.entries(map)
+    .filter(([, entry]) => entry.newlyDenied + entry.newlyAllowed > 0)
+    .map(([name, entry]) => ({
+      [label]: name,
+      'newly denied': entry.newlyDenied,
+      'newly allowed': entry.newlyAllowed,
+      unchanged: entry.unchanged,
+    }));
+  return rows.length === 0 ? '' : toTable(rows, [label, 'newly denied', 'newly allowed', 'unchanged']);
+}
+
+export function formatTable(result: ReplayResult, context: ReportContext): string {
+  const number = (value: number) => value.toLocaleString('en-US');
+  const skipped = notReplayableTotal(result);
+  const reasons = REASON_ORDER.flatMap((reason) => {
+    const count = result.notReplayable[reason];
+    return count === undefined ? [] : [`${reason} ${number(count)}`];
+  });
+  const lines = [
+    `Replayed ${number(result.replayed)} recorded decision(s) from ${context.source} (${context.since.toISOString()} to ${context.until.toISOString()}) under ${context.dir}`,
+    `  newly denied    ${number(result.newlyDenied.length)}`,
+    `  newly allowed   ${number(result.newlyAllowed.length)}`,
+    `  unchanged       ${number(result.unchanged)}${result.unchangedOtherPolicies > 0 ? ` (${number(result.unchangedOtherPolicies)} decided by other policies)` : ''}`,
+    `  not replayable  ${number(skipped)}${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}`,
+  ];
+  const rows = changeRows(result, context);
+  const columns = [
+    'time',
+    'user',
+    'tool',
+    'decided by',
+    'agent',
+    ...(context.showArguments ? ['arguments'] : []),
+  ];
+  const section = (title: string, kind: string) => {
+    const selected = rows.filter((row) => row.change === kind);
+    if (selected.length > 0) lines.push('', title, toTable(selected, columns));
+  };
+  section('NEWLY DENIED', 'newly-denied');
+  section('NEWLY ALLOWED', 'newly-allowed');
+  const tools = counts(result.byTool, 'tool');
+  const users = counts(result.byUser, 'user');
+  if (tools !== '') lines.push('', 'BY TOOL', tools);
+  if (users !== '') lines.push('', 'BY USER', users);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,296 @@
+import { join } from 'node:path';
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
+import type { AuditEventData } from '../lambda/core/audit-event';
+import { ActivityError, type ActivityFilter, formatBytes, parseWhen, type QueryProgress } from './activity';
+import { AwsSetupError, awsContext, describeAwsError } from './aws-context';
+import { ReplayEngine, type ReplayProgress, replayEvents } from './policies-replay-engine';
+import {
+  EXIT_CHANGED,
+  type FailOn,
+  failed,
+  formatCsv,
+  formatJson,
+  formatTable,
+  type ReportContext,
+} from './policies-replay-report';
+import { insightsEvents, lakeEvents, localEvents } from './policies-replay-sources';
+
+/**
+ * `mcp-identity policies replay`: re-decides recorded decisions under a candidate policy folder and reports
+ * what would change — a CI gate for policy pull requests (`--fail-on newly-denied`).
+ *
+ * Exit codes: 0 done (and the `--fail-on` condition does not hold), 4 the `--fail-on` condition holds,
+ * 1 could not replay (unreadable store or policies, AWS error), 2 bad usage.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export { EXIT_CHANGED };
+
+/** The local audit store's file name in the data folder (local/stack.ts AUDIT_FILE; not imported to keep the
+ * local stack's modules out of this command's load). */
+const AUDIT_FILE = 'audit.jsonl';
+
+/** An expected problem (store, policies, AWS): one line, exit 1. */
+export class ReplayError extends Error {}
+/** A combination of options commander cannot check: one line, exit 2. */
+class ReplayUsageError extends Error {}
+
+export interface ReplayCommandOptions {
+  policies: string;
+  /** @default 7 days ago */
+  since?: Date;
+  until?: Date;
+  user?: string;
+  tool?: string;
+  decision?: 'allow' | 'deny';
+  agent?: string;
+  store?: 'local' | 'cloudtrail-lake' | 'cloudwatch';
+  data: string;
+  file?: string;
+  eventDataStore?: string;
+  logGroup?: string;
+  region?: string;
+  timeout: number;
+  limit: number;
+  resourceId: string;
+  json: boolean;
+  csv: boolean;
+  showArguments: boolean;
+  failOn?: FailOn;
+}
+
+function asTime(value: string): Date {
+  try {
+    return parseWhen(value, new Date());
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function positive(max: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1 || parsed > max)
+      throw new InvalidArgumentError(`must be a whole number from 1 to ${max}`);
+    return parsed;
+  };
+}
+
+function loadCandidate(dir: string): PolicyBundle {
+  try {
+    return loadPolicyBundle(dir);
+  } catch (error) {
+    throw new ReplayError(
+      `the candidate policy folder ${dir} cannot be used: ${(error as Error).message} (see: npx mcp-identity policies validate --dir ${dir})`,
+    );
+  }
+}
+
+/** A progress line on stderr, only when stderr is a terminal. */
+function terminalProgress(): {
+  query: (state: QueryProgress) => void;
+  replay: (state: ReplayProgress) => void;
+  done: () => void;
+} {
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  let shown = false;
+  const write = (text: string) => {
+    if (!tty) return;
+    shown = true;
+    process.stderr.write(`\r${text}   `);
+  };
+  return {
+    query: (state) =>
+      write(
+        `querying: ${state.status} ${(state.elapsedMs / 1000).toFixed(1)} s${state.bytesScanned === undefined ? '' : `, ${formatBytes(state.bytesScanned)} scanned`}`,
+      ),
+    replay: (state) => {
+      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+      write(
+        `replaying: ${state.done.toLocaleString('en-US')}${state.total === undefined ? '' : ` of ${state.total.toLocaleString('en-US')}`} events (${Math.round(state.done / seconds).toLocaleString('en-US')}/s)`,
+      );
+    },
+    done: () => {
+      if (tty && shown) process.stderr.write('\n');
+    },
+  };
+}
+
+/** Reads the recorded decisions the options select. */
+async function recordedEvents(
+  options: ReplayCommandOptions,
+  filter: ActivityFilter,
+  onQuery: (state: QueryProgress) => void,
+): Promise<{ events: AuditEventData[]; source: string }> {
+  const store =
+    options.store ?? (options.eventDataStore ? 'cloudtrail-lake' : options.logGroup ? 'cloudwatch' : 'local');
+  if (store === 'local') {
+    const file = options.file ?? join(options.data, AUDIT_FILE);
+    const { events, unreadable } = localEvents(file, filter);
+    if (unreadable > 0)
+      process.stderr.write(`warning: ${unreadable} unreadable line(s) in ${file} were skipped\n`);
+    return { events, source: file };
+  }
+  const context = await awsContext(options.region === undefined ? {} : { region: options.region });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  const remote = { timeoutMs: options.timeout * 1000, signal: controller.signal, onProgress: onQuery };
+  try {
+    if (store === 'cloudtrail-lake') {
+      if (!options.eventDataStore)
+        throw new ReplayUsageError('--store cloudtrail-lake needs --event-data-store <id>');
+      return {
+        events: await lakeEvents(new CloudTrailClient(context), options.eventDataStore, filter, remote),
+        source: `CloudTrail Lake ${options.eventDataStore}`,
+      };
+    }
+    if (!options.logGroup) throw new ReplayUsageError('--store cloudwatch needs --log-group <name>');
+    return {
+      events: await insightsEvents(new CloudWatchLogsClient(context), options.logGroup, filter, remote),
+      source: `CloudWatch Logs ${options.logGroup}`,
+    };
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/** Runs the command; returns the exit code. Writes the report to stdout and problems to stderr. */
+export async function runReplay(options: ReplayCommandOptions): Promise<number> {
+  const progress = terminalProgress();
+  try {
+    const until = options.until ?? new Date(Date.now() + 1000);
+    const since = options.since ?? parseWhen('7d', new Date());
+    if (since >= until) throw new ReplayUsageError('--since must be before --until');
+    // The candidate first: a broken policy folder is reported before any (slow, billed) query runs.
+    const bundle = loadCandidate(options.policies);
+    const engine = new ReplayEngine(bundle, { resourceId: options.resourceId });
+    const filter: ActivityFilter = {
+      ...(options.user ? { user: options.user } : {}),
+      ...(options.tool ? { tool: options.tool } : {}),
+      ...(options.decision ? { decision: options.decision } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
+      since,
+      until,
+      limit: options.limit,
+      phase: 'request',
+    };
+    const { events, source } = await recordedEvents(options, filter, progress.query);
+    if (events.length >= options.limit)
+      process.stderr.write(
+        `warning: the source returned the --limit of ${options.limit} events; later ones were not replayed (raise --limit or narrow --since/--until)\n`,
+      );
+    const result = await replayEvents(events, engine, {
+      total: events.length,
+      onProgress: progress.replay,
+      progressEvery: 2000,
+    });
+    progress.done();
+    const context: ReportContext = {
+      bundle,
+      dir: options.policies,
+      source,
+      since,
+      until,
+      showArguments: options.showArguments,
+    };
+    process.stdout.write(
+      options.json
+        ? formatJson(result, context)
+        : options.csv
+          ? formatCsv(result, context)
+          : formatTable(result, context),
+    );
+    if (result.replayed === 0)
+      process.stderr.write(
+        `warning: no recorded decision could be replayed (${result.events} event(s) read): this replay checked nothing\n`,
+      );
+    return failed(result, options.failOn) ? EXIT_CHANGED : EXIT_OK;
+  } catch (error) {
+    progress.done();
+    if (error instanceof ReplayUsageError) {
+      process.stderr.write(`mcp-identity policies replay: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    const aws = describeAwsError(error);
+    if (
+      error instanceof ReplayError ||
+      error instanceof ActivityError ||
+      error instanceof AwsSetupError ||
+      aws !== undefined
+    ) {
+      process.stderr.write(`mcp-identity policies replay: ${aws ?? (error as Error).message}\n`);
+      return EXIT_FAILED;
+    }
+    throw error;
+  }
+}
+
+/** Registers `policies replay` on the `policies` command group. */
+export function registerReplayCommand(
+  policies: Command,
+  defaults: { readonly dir: string; readonly data: string },
+): void {
+  policies
+    .command('replay')
+    .description(
+      're-decide recorded decisions under a candidate policy folder and report what would change (a CI gate for policy changes)',
+    )
+    .option('--policies <dir>', 'the candidate policy folder (schema and policies)', defaults.dir)
+    .option('--since <when>', 'ISO time or relative (30m, 24h, 7d) (default: 7d)', asTime)
+    .option('--until <when>', 'ISO time or relative (default: now)', asTime)
+    .option('--user <subject>', 'only this user (token subject)')
+    .option('--tool <name>', 'only this tool, e.g. orders___update_order')
+    .addOption(
+      new Option('--decision <decision>', 'only recorded allows or denials').choices(['allow', 'deny']),
+    )
+    .option('--agent <client-id>', 'only this agent (OAuth client id)')
+    .addOption(
+      new Option(
+        '--store <store>',
+        'where the recorded decisions are (default: --event-data-store, else --log-group, else local)',
+      ).choices(['local', 'cloudtrail-lake', 'cloudwatch']),
+    )
+    .option('--data <dir>', `the local stack's folder; its ${AUDIT_FILE} is read`, defaults.data)
+    .addOption(
+      new Option('--file <path>', 'a JSONL file of audit events (an export of the local store)').conflicts(
+        'data',
+      ),
+    )
+    .option('--event-data-store <id>', 'CloudTrail Lake event data store id or ARN (EventDataStoreId output)')
+    .option('--log-group <name>', 'the audit log group (AuditLogGroup output), read with Logs Insights')
+    .option('--region <region>', 'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE)')
+    .option('--timeout <seconds>', 'give up (and cancel the query) after this long', positive(3600), 600)
+    .option('--limit <count>', 'most events to read', positive(10_000_000), 1_000_000)
+    .option('--resource-id <id>', "the gateway's Cedar resource id (its RESOURCE_ID setting)", 'gateway')
+    .addOption(
+      new Option('--fail-on <change>', 'exit 4 when this happens (CI gate)').choices([
+        'newly-denied',
+        'newly-allowed',
+        'any',
+      ]),
+    )
+    .option('--show-arguments', 'add the recorded (redacted) tool arguments of changed calls', false)
+    .addOption(new Option('--json', 'the report as JSON').default(false).conflicts('csv'))
+    .option('--csv', 'the changed calls as CSV (RFC 4180; formula-like cells neutralised)', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx mcp-identity policies replay --policies ./candidate --since 7d
+  npx mcp-identity policies replay --policies ./candidate --file audit-export.jsonl --fail-on newly-denied
+  npx mcp-identity policies replay --log-group /mcp-identity/audit --region eu-west-1 --json
+  npx mcp-identity policies replay --event-data-store <EventDataStoreId> --user alice --csv > changes.csv
+
+Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS), 2 bad usage.`,
+    )
+    .action(async (options: ReplayCommandOptions) => {
+      process.exitCode = await runReplay(options);
+    });
+}

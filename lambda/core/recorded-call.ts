@@ -1,0 +1,240 @@
+import {
+  AUDIT_EVENT_VERSION,
+  type AuditEventData,
+  auditFlag,
+  auditList,
+  TRUNCATION_MARKER,
+} from './audit-event';
+import type { Caller } from './caller';
+import type { PolicyOperation } from './cedar-request';
+import { parseToolName } from './mcp-operation';
+import { REDACTED } from './redaction';
+
+/**
+ * A recorded decision read back from its audit event as the caller and operation the live path decided: the
+ * input of `policies replay`, which runs them through the live path's own `authorizeOperation` (and so its
+ * Cedar request builder) under candidate policies.
+ *
+ * Only what the event records is used, and an event that does not record enough to rebuild the request is
+ * named {@link NotReplayable} with the reason, never guessed at.
+ */
+
+/** Why an event is not a policy decision that can be decided again. */
+export type NotReplayableReason =
+  /** The token did not verify (no caller): decided before any policy. */
+  | 'refused-credential'
+  /** The request could not be parsed: decided before any policy. */
+  | 'malformed-request'
+  /** The client set a reserved identity argument: refused before any policy. */
+  | 'spoofing-attempt'
+  /** A method no policy decides. */
+  | 'unsupported-method'
+  /** The decision point failed (fail closed): no policy answer was recorded. */
+  | 'service-error'
+  /** A refusal by something other than policy (a revocation, a gate, a code this version does not know). */
+  | 'not-a-policy-decision'
+  /** A field the request is built from was cut to fit the audit limits. */
+  | 'truncated'
+  /** An event version or front door this replay does not know. */
+  | 'unknown-format'
+  /** Arguments recorded by name only or not at all (`arguments: names|none`) and a policy reads them. */
+  | 'arguments-not-recorded'
+  /** Arguments recorded with values redacted and a policy reads them. */
+  | 'arguments-redacted'
+  /** The token's issue/expiry times are not recorded (events before they were) and a policy reads them. */
+  | 'token-facts-not-recorded';
+
+/** How faithfully the event recorded the tool arguments. */
+export type ArgumentFidelity = 'exact' | 'redacted' | 'names' | 'none';
+
+export interface RecordedCall {
+  readonly uid: string;
+  readonly time: string;
+  readonly caller: Caller;
+  readonly operation: PolicyOperation;
+  readonly recorded: {
+    readonly decision: 'allow' | 'deny';
+    readonly errorCode?: string;
+    readonly policies: readonly string[];
+  };
+  readonly arguments: ArgumentFidelity;
+  /** False when the token's issue and expiry times were not recorded (a placeholder expiry is used). */
+  readonly tokenFacts: boolean;
+}
+
+export type RecordedEvent =
+  | { readonly kind: 'call'; readonly call: RecordedCall }
+  | { readonly kind: 'not-replayable'; readonly reason: NotReplayableReason; readonly detail?: string }
+  /** Not a decision at all (the RESPONSE step's outcome of a call, or a listing): not counted. */
+  | { readonly kind: 'outcome' };
+
+/** The front doors whose events this builder reads (an absent door: events written before doors were named). */
+const KNOWN_DOORS: ReadonlySet<string> = new Set(['agentcore', 'apigw']);
+
+/** Error codes of policy decisions (and of the request builder's argument check, which a schema change moves). */
+const POLICY_CODES: ReadonlySet<string> = new Set([
+  'AccessDenied',
+  'PolicyEvaluationError',
+  'InvalidArguments',
+]);
+
+const REFUSALS: Readonly<Record<string, NotReplayableReason>> = {
+  InvalidToken: 'refused-credential',
+  MalformedRequest: 'malformed-request',
+  SpoofingAttempt: 'spoofing-attempt',
+  UnsupportedMethod: 'unsupported-method',
+  AuthorizationServiceError: 'service-error',
+};
+
+type AuditFields = Readonly<Record<string, unknown>>;
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** A NumericDate recorded as its decimal text (or a number in events read back already decoded). */
+function seconds(value: unknown): number | undefined {
+  const parsed = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(parsed) && parsed > 0 ? parsed : undefined;
+}
+
+function truncated(map: AuditFields | undefined): boolean {
+  return auditFlag(map?.truncated) === true;
+}
+
+function notReplayable(reason: NotReplayableReason, detail?: string): RecordedEvent {
+  return { kind: 'not-replayable', reason, ...(detail === undefined ? {} : { detail }) };
+}
+
+/** The arguments as recorded, and how faithful they are. */
+function recordedArguments(value: unknown): {
+  readonly arguments: Readonly<Record<string, unknown>>;
+  readonly fidelity: ArgumentFidelity;
+} {
+  if (value === undefined || value === null) return { arguments: {}, fidelity: 'none' };
+  let parsed: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return { arguments: {}, fidelity: 'none' };
+    }
+  }
+  if (Array.isArray(parsed)) return { arguments: {}, fidelity: 'names' };
+  if (parsed === null || typeof parsed !== 'object') return { arguments: {}, fidelity: 'none' };
+  // The redaction marks (a replaced value, a cut subtree): the recorded value is not what the policy saw.
+  const serialized = typeof value === 'string' ? value : JSON.stringify(value);
+  const redacted = serialized.includes(REDACTED) || serialized.includes('[TOO DEEP]');
+  return { arguments: parsed as Record<string, unknown>, fidelity: redacted ? 'redacted' : 'exact' };
+}
+
+/** The caller as the verifier built it, from `userIdentity` (what `buildAuditEvent` wrote from the `Caller`). */
+function recordedCaller(event: AuditEventData, details: AuditFields): Caller | undefined {
+  const issuer = text(details.issuer);
+  if (issuer === undefined) return undefined;
+  const eventSeconds = Math.floor(Date.parse(event.eventTime) / 1000);
+  const issuedAt = seconds(details.tokenIssuedAt);
+  const expiresAt = seconds(details.tokenExpiresAt);
+  const email = text(details.email);
+  const username = text(details.username);
+  const agent = text(details.agent);
+  const tokenId = text(details.tokenId);
+  return {
+    subject: event.userIdentity.principalId,
+    issuer,
+    roles: auditList(details.roles),
+    actors: auditList(details.actors),
+    // Placeholder when not recorded: the call flags `tokenFacts: false`, and replay refuses the event when a
+    // candidate policy reads the token's times.
+    expiresAt: expiresAt ?? (Number.isFinite(eventSeconds) && eventSeconds > 0 ? eventSeconds : 1),
+    ...(issuedAt === undefined ? {} : { issuedAt }),
+    ...(email === undefined ? {} : { email }),
+    ...(username === undefined ? {} : { username }),
+    ...(agent === undefined ? {} : { agent }),
+    ...(tokenId === undefined ? {} : { tokenId }),
+  };
+}
+
+/** The operation the event records, or why it cannot be rebuilt. */
+function recordedOperation(
+  event: AuditEventData,
+): { readonly operation: PolicyOperation; readonly fidelity: ArgumentFidelity } | RecordedEvent {
+  const request: AuditFields = event.requestParameters ?? {};
+  const method = text(request.method);
+  switch (method) {
+    case 'tools/call': {
+      const name = text(request.tool) ?? event.eventName;
+      if (name.endsWith(TRUNCATION_MARKER)) return notReplayable('truncated', 'tool name');
+      const tool = parseToolName(name);
+      if (tool === undefined) return notReplayable('unknown-format', `tool name '${name.slice(0, 80)}'`);
+      const { arguments: args, fidelity } = recordedArguments(request.arguments);
+      return { operation: { kind: 'tool-call', id: 0, tool, arguments: args }, fidelity };
+    }
+    case 'prompts/get': {
+      const name = event.eventName.startsWith('prompt:')
+        ? event.eventName.slice('prompt:'.length)
+        : undefined;
+      if (name === undefined || name.endsWith(TRUNCATION_MARKER))
+        return notReplayable('truncated', 'prompt name');
+      // Prompt arguments are not part of the Cedar request (its context holds the name only).
+      return { operation: { kind: 'prompt-get', id: 0, name, arguments: {} }, fidelity: 'exact' };
+    }
+    case 'resources/read': {
+      const uri = text(event.additionalEventData?.uri);
+      if (uri === undefined || truncated(event.additionalEventData) || uri.includes(REDACTED))
+        return notReplayable(uri === undefined ? 'unknown-format' : 'truncated', 'resource uri');
+      return { operation: { kind: 'resource-read', id: 0, uri }, fidelity: 'exact' };
+    }
+    default:
+      return notReplayable('unknown-format', `method '${String(method).slice(0, 80)}'`);
+  }
+}
+
+/**
+ * Reads one audit event back as a recorded decision. Never throws: anything unexpected is a
+ * {@link NotReplayable} with its reason.
+ */
+export function recordedEvent(event: AuditEventData): RecordedEvent {
+  try {
+    const additional: AuditFields = event.additionalEventData ?? {};
+    if (text(additional.phase) === 'response') return { kind: 'outcome' };
+    if (event.version !== AUDIT_EVENT_VERSION)
+      return notReplayable('unknown-format', `event version '${String(event.version).slice(0, 20)}'`);
+    const door = text(additional.door);
+    if (door !== undefined && !KNOWN_DOORS.has(door))
+      return notReplayable('unknown-format', `door '${door.slice(0, 40)}'`);
+    const errorCode = text(event.errorCode);
+    if (errorCode !== undefined && !POLICY_CODES.has(errorCode))
+      return notReplayable(REFUSALS[errorCode] ?? 'not-a-policy-decision', errorCode.slice(0, 64));
+    const response: AuditFields = event.responseElements ?? {};
+    const decision = text(response.decision);
+    if (decision !== 'allow' && decision !== 'deny')
+      return notReplayable('unknown-format', `decision '${String(decision).slice(0, 20)}'`);
+    if (event.userIdentity?.type !== 'McpUser') return notReplayable('refused-credential');
+    const details: AuditFields = event.userIdentity.details ?? {};
+    if (truncated(details)) return notReplayable('truncated', 'caller details');
+    if (truncated(event.requestParameters)) return notReplayable('truncated', 'request parameters');
+    const caller = recordedCaller(event, details);
+    if (caller === undefined) return notReplayable('unknown-format', 'no issuer recorded');
+    const rebuilt = recordedOperation(event);
+    if (!('operation' in rebuilt)) return rebuilt;
+    return {
+      kind: 'call',
+      call: {
+        uid: event.UID,
+        time: event.eventTime,
+        caller,
+        operation: rebuilt.operation,
+        recorded: {
+          decision,
+          ...(errorCode === undefined ? {} : { errorCode }),
+          policies: auditList(response.determiningPolicies),
+        },
+        arguments: rebuilt.fidelity,
+        tokenFacts: seconds(details.tokenExpiresAt) !== undefined,
+      },
+    };
+  } catch (error) {
+    return notReplayable('unknown-format', (error as Error).message.slice(0, 120));
+  }
+}
