@@ -122,9 +122,19 @@ export interface AuditEventDeps {
   readonly newUid?: () => string;
 }
 
+let lastSecond = Number.NaN;
+let lastEventTime = '';
+
 /** `yyyy-MM-ddTHH:mm:ssZ`, UTC, whole seconds (the format CloudTrail Lake requires). */
 export function eventTime(time: Date): string {
-  return `${time.toISOString().slice(0, 19)}Z`;
+  // Formatted once per second: every event of a busy second shares the text. An invalid date never matches
+  // (NaN) and throws in toISOString as before.
+  const second = Math.floor(time.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastEventTime = `${time.toISOString().slice(0, 19)}Z`;
+    lastSecond = second;
+  }
+  return lastEventTime;
 }
 
 export function truncateString(value: string, max: number): string {
@@ -181,6 +191,17 @@ export function auditFlag(value: unknown): boolean | undefined {
   return undefined;
 }
 
+/**
+ * An upper bound on the UTF-8 bytes of a map's JSON text, without writing it: braces, and per entry two quoted
+ * strings, a colon and a comma, each UTF-16 unit taking at most 6 bytes (a `\uXXXX` escape; unescaped it is 1 to
+ * 3 bytes, a surrogate pair 4). Most maps are far below their limit, so most events skip the exact count.
+ */
+function jsonBytesAtMost(map: AuditMap): number {
+  let bytes = 2;
+  for (const key in map) bytes += 6 + 6 * (key.length + (map[key] as string).length);
+  return bytes;
+}
+
 /** The longest prefix of `value` (plus the marker) whose JSON text fits `maxBytes`; never splits a pair. */
 function cutToJsonBytes(value: string, maxBytes: number): string {
   const fits = (length: number) => jsonBytes(value.slice(0, length) + TRUNCATION_MARKER) <= maxBytes;
@@ -203,6 +224,7 @@ function cutToJsonBytes(value: string, maxBytes: number): string {
  * decision, phase…) survive, because the large values (arguments, lists) are cut first.
  */
 export function fitMap(map: AuditMap, maxBytes: number): AuditMap {
+  if (jsonBytesAtMost(map) <= maxBytes) return map;
   const size = jsonBytes(map);
   if (size <= maxBytes) return map;
   const out: Record<string, string> = { ...map, truncated: 'true', originalBytes: String(size) };
@@ -250,7 +272,26 @@ export function requestDigest(method: string, params: unknown): string {
 }
 
 function compact<T extends Record<string, unknown>>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key in value) if (value[key] !== undefined) out[key] = value[key];
+  return out as T;
+}
+
+/** The default value patterns and the operator's, without repeats, per operator list (built once). */
+const patternLists = new WeakMap<readonly RegExp[], { readonly given: RegExp[]; readonly all: RegExp[] }>();
+const NO_PATTERNS: readonly RegExp[] = Object.freeze([]);
+
+function eventPatterns(operator: readonly RegExp[] = NO_PATTERNS): readonly RegExp[] {
+  const known = patternLists.get(operator);
+  if (
+    known !== undefined &&
+    known.given.length === operator.length &&
+    known.given.every((p, i) => p === operator[i])
+  )
+    return known.all;
+  const all = [...new Set([...DEFAULT_VALUE_PATTERNS, ...operator])];
+  patternLists.set(operator, { given: [...operator], all });
+  return all;
 }
 
 /** Keys of `additionalEventData` the builder owns: `extra` cannot replace them. */
@@ -270,7 +311,7 @@ export function buildAuditEvent(
   settings: AuditSettings,
   deps: AuditEventDeps = {},
 ): AuditEventData {
-  const patterns = [...new Set([...DEFAULT_VALUE_PATTERNS, ...(settings.valuePatterns ?? [])])];
+  const patterns = eventPatterns(settings.valuePatterns);
   // Scrub first, then cut: a credential is removed whole, never left half inside the bound.
   const client = (text: string, max: number) => truncateString(redactString(text, patterns), max);
   const optional = (text: string | undefined, max: number) =>
