@@ -74,7 +74,10 @@ export class JsonlTail {
       this.offset = this.started ? 0 : Math.max(0, stat.size - this.windowBytes);
       this.started = true;
       this.pending = Buffer.alloc(0);
+      // A window starting inside the file: read from the byte before it and drop up to the first newline, so
+      // a window that starts exactly on a line keeps that line.
       this.skipping = this.offset > 0;
+      if (this.skipping) this.offset -= 1;
     }
     const chunk = this.readFrom(stat.size);
     return { ...this.lines(chunk), restarted };
