@@ -47,6 +47,7 @@ const ASSETS: Readonly<Record<string, { readonly file: string; readonly type: st
   '/console/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
   '/console/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
+  '/console/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 const MAX_FILTER_CHARS = 1024;
 
