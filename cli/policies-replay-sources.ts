@@ -180,7 +180,8 @@ export async function insightsEvents(
       continue;
     }
     const span = window.until.getTime() - window.since.getTime();
-    if (span <= 1000)
+    // Insights takes whole seconds: a window under two seconds has no whole-second middle to split at.
+    if (span < 2000)
       throw new ActivityError(
         `more than ${INSIGHTS_MAX_ROWS} audit events between ${window.since.toISOString()} and ${window.until.toISOString()}: Logs Insights cannot return them all; narrow the filter (--user, --tool)`,
       );
