@@ -4,6 +4,7 @@ import type { TokenVerifier } from '../core/caller';
 import type { PolicyDecisionPoint } from '../core/decision';
 import type { RedactionConfig } from '../core/redaction';
 import type { DiagnosticLog } from '../shared/logger';
+import type { DecisionMetrics } from './decision-metrics';
 import type { ForwardStep, Gate } from './hooks';
 
 /** How the guard decides, redacts, audits and bounds: the same for every door. */
@@ -29,4 +30,6 @@ export interface GuardDeps {
   readonly gates?: readonly Gate[];
   /** Steps that shape an allowed request before it goes on (e.g. per-target identity delivery). @default [] */
   readonly forwardSteps?: readonly ForwardStep[];
+  /** One sample per request step (calls, allows, denials, latency), never failing it. @default none */
+  readonly metrics?: DecisionMetrics;
 }

@@ -3,6 +3,7 @@ import { UNEXPECTED_FAILURE, unavailable } from './answers';
 import { auditedFacts, refusedCredentialRecord } from './audit-records';
 import { createAuditTrail } from './audit-trail';
 import { createVerification } from './authenticate';
+import { meteredRequestStep } from './decision-metrics';
 import type { GuardDeps } from './deps';
 import { createRequestStep } from './request-step';
 import { createResponseStep } from './response-step';
@@ -30,6 +31,8 @@ export function createGuard(deps: GuardDeps): Guard {
     resourceMetadataUrl: deps.settings.resourceMetadataUrl,
   });
   const context = { deps, trail, verify, newId };
+  const requestStep = createRequestStep(context);
+  const inputTypes = deps.settings.model.inputTypes;
 
   return {
     async authenticate(credential, facts, door) {
@@ -60,7 +63,15 @@ export function createGuard(deps: GuardDeps): Guard {
         };
       }
     },
-    onRequest: createRequestStep(context),
+    onRequest:
+      deps.metrics === undefined
+        ? requestStep
+        : meteredRequestStep(
+            requestStep,
+            deps.metrics,
+            deps.log,
+            inputTypes === undefined ? undefined : new Set(Object.keys(inputTypes)),
+          ),
     onResponse: createResponseStep(context),
   };
 }

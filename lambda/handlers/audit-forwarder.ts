@@ -5,6 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { CloudWatchLogsEvent, Context } from 'aws-lambda';
 import { CloudTrailDataClient } from '../adapters/cloudtrail-data-client';
 import { DynamoDbDeliveryLedger } from '../adapters/dynamodb-delivery-ledger';
+import { createMetrics, publishDeliveryMetrics } from '../adapters/emf-metrics';
 import { AUDIT_LOG_KEY } from '../adapters/log-audit-sink';
 import { S3ParkedEvents } from '../adapters/s3-parked-events';
 import { SqsDeadLetters } from '../adapters/sqs-dead-letters';
@@ -52,6 +53,8 @@ export interface ForwarderDeps {
   readonly delivery: DeliveryOptions;
   /** The delivered-UID table. @default - none (every event is sent at least once) */
   readonly ledger?: DeliveryLedger;
+  /** Per-invocation figures (events delivered, parked) as metrics; never fails the invocation. @default none */
+  readonly metrics?: (report: DeliveryReport) => void;
 }
 
 const EMPTY_REPORT: DeliveryReport = {
@@ -96,6 +99,14 @@ export function createForwarderHandler(deps: ForwarderDeps) {
     deps.log.info('audit events forwarded', { ...report, skipped, logGroup: payload.logGroup });
     if (report.parked > 0)
       deps.log.warn('audit events parked in the dead-letter queue', { parked: report.parked });
+    try {
+      deps.metrics?.(report);
+    } catch (error) {
+      // The events are delivered or parked already: a metric that cannot be written must not make Lambda retry.
+      deps.log.warn('forwarder metrics could not be recorded', {
+        error: error instanceof Error ? error.message.slice(0, 200) : 'unknown error',
+      });
+    }
     if (report.ledgerUnavailable > 0 || report.unmarked > 0)
       deps.log.warn('the delivered-UID table did not answer; events were sent at least once', {
         ledgerUnavailable: report.ledgerUnavailable,
@@ -110,6 +121,7 @@ let production: ReturnType<typeof createForwarderHandler> | undefined;
 export const handler = async (event: CloudWatchLogsEvent, context: Context) => {
   if (production === undefined) {
     const config = loadForwarderConfig();
+    const metrics = createMetrics({ service: config.metricsService });
     production = createForwarderHandler({
       client: new CloudTrailDataClient(config),
       deadLetters: new SqsDeadLetters(
@@ -128,6 +140,7 @@ export const handler = async (event: CloudWatchLogsEvent, context: Context) => {
           }),
       log: logger,
       delivery: { maxAttempts: config.maxAttempts, baseDelayMs: 200 },
+      metrics: (report) => publishDeliveryMetrics(metrics, report),
     });
   }
   return production(event, context);

@@ -4,6 +4,7 @@ import { AssertionCache } from '../adapters/assertion-cache';
 import { AvpDecisionPoint } from '../adapters/avp-decision-point';
 import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
+import { createMetrics, EmfDecisionMetrics } from '../adapters/emf-metrics';
 import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
 import { LogAuditSink } from '../adapters/log-audit-sink';
@@ -60,5 +61,8 @@ export function productionGuardDeps(
     settings,
     forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
     gates: pinGatesFor(config.toolPins, config.injection),
+    // EMF lines in the function's own log group (namespace from POWERTOOLS_METRICS_NAMESPACE); the service
+    // dimension is the gateway name, so two deployments in one account keep apart on the dashboard.
+    metrics: new EmfDecisionMetrics(createMetrics({ service: config.resourceId })),
   };
 }

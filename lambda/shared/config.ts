@@ -453,6 +453,8 @@ export interface ForwarderConfig {
   readonly deliveredTable?: string;
   /** The S3 bucket for events too large to park in the queue (`PARKING_BUCKET`). @default - none */
   readonly parkingBucket?: string;
+  /** The `service` dimension of its metrics (`METRICS_SERVICE`, the gateway name). @default 'mcp-identity' */
+  readonly metricsService: string;
 }
 
 /** The audit forwarder's `MCP_IDENTITY_AUDIT_*` settings (plus the Lambda-provided `AWS_REGION`). */
@@ -488,6 +490,7 @@ export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): Forwa
     /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
     'must be an S3 bucket name',
   );
+  const metricsService = read.text('METRICS_SERVICE', 'mcp-identity', 255);
   const problems = read.all();
   const region = env.AWS_REGION;
   if (region === undefined || region === '') problems.push('AWS_REGION is required');
@@ -503,6 +506,7 @@ export function loadForwarderConfig(env: NodeJS.ProcessEnv = process.env): Forwa
     timeoutMs,
     ...(deliveredTable === undefined ? {} : { deliveredTable }),
     ...(parkingBucket === undefined ? {} : { parkingBucket }),
+    metricsService,
   });
 }
 
