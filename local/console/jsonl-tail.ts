@@ -11,11 +11,13 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
  * - the file truncated (someone cleared it: size below the offset) or replaced (new inode: rotated, removed and
  *   recreated) is read again from its start;
  * - a line that is not JSON (hand-edited, cut by a crash) is counted and skipped, never fatal.
- * On the first read of a file, only its last `windowBytes` are read (the recent window), starting at the first
- * whole line within them. Each read takes at most `maxReadBytes`; the rest comes with the next read.
+ * The tail never reads more than `windowBytes` behind the end of the file: on the first read, and whenever it
+ * has fallen further behind (nobody polled while the store grew), it skips ahead to the window, starting at the
+ * first whole line within it — a console wants the recent past, and reading megabytes it would drop anyway would
+ * block the gateway's event loop. Each read takes at most `maxReadBytes`; the rest comes with the next read.
  */
 export interface JsonlTailOptions {
-  /** How much of an existing file the first read takes (from its end). @default 4 MiB */
+  /** How far behind the end of the file a read may start (the first read takes this much). @default 2 MiB */
   readonly windowBytes?: number;
   /** The most one read takes; bounds memory per read. @default 8 MiB */
   readonly maxReadBytes?: number;
@@ -30,13 +32,14 @@ export interface TailRead {
   readonly unreadable: number;
   /** True when this read started the file over (first read, truncation, replacement). */
   readonly restarted: boolean;
+  /** Bytes passed over because they were more than `windowBytes` behind the end. */
+  readonly skippedBytes: number;
 }
 
 const NEWLINE = 0x0a;
 
 export class JsonlTail {
   private offset = 0;
-  private started = false;
   private inode: number | undefined;
   /** The start of a line whose newline has not been written yet. */
   private pending: Buffer = Buffer.alloc(0);
@@ -50,7 +53,7 @@ export class JsonlTail {
     readonly path: string,
     options: JsonlTailOptions = {},
   ) {
-    this.windowBytes = options.windowBytes ?? 4 * 1024 * 1024;
+    this.windowBytes = options.windowBytes ?? 2 * 1024 * 1024;
     this.maxReadBytes = options.maxReadBytes ?? 8 * 1024 * 1024;
     this.maxLineBytes = options.maxLineBytes ?? 1024 * 1024;
   }
@@ -60,27 +63,33 @@ export class JsonlTail {
     if (stat === undefined || !stat.isFile()) {
       // Not there (yet): the next file under this name is read from its beginning.
       const restarted = this.inode !== undefined;
-      this.started = true;
       this.inode = undefined;
       this.offset = 0;
       this.pending = Buffer.alloc(0);
       this.skipping = false;
-      return { values: [], unreadable: 0, restarted };
+      return { values: [], unreadable: 0, restarted, skippedBytes: 0 };
     }
     let restarted = false;
     if (this.inode !== stat.ino || stat.size < this.offset) {
       restarted = true;
       this.inode = stat.ino;
-      this.offset = this.started ? 0 : Math.max(0, stat.size - this.windowBytes);
-      this.started = true;
+      this.offset = 0;
       this.pending = Buffer.alloc(0);
-      // A window starting inside the file: read from the byte before it and drop up to the first newline, so
-      // a window that starts exactly on a line keeps that line.
-      this.skipping = this.offset > 0;
-      if (this.skipping) this.offset -= 1;
+      this.skipping = false;
+    }
+    let skippedBytes = 0;
+    const behind = stat.size - this.offset;
+    if (behind > this.windowBytes) {
+      // Read from the byte before the window and drop up to the first newline, so a window that starts exactly
+      // on a line keeps that line.
+      const start = stat.size - this.windowBytes - 1;
+      skippedBytes = start - this.offset;
+      this.offset = start;
+      this.pending = Buffer.alloc(0);
+      this.skipping = true;
     }
     const chunk = this.readFrom(stat.size);
-    return { ...this.lines(chunk), restarted };
+    return { ...this.lines(chunk), restarted, skippedBytes };
   }
 
   private readFrom(size: number): Buffer {

@@ -16,7 +16,7 @@ const line = (n: number) => `${JSON.stringify({ n })}\n`;
 describe('JsonlTail', () => {
   it('reads nothing from a missing file, then the whole file once it appears', () => {
     const tail = new JsonlTail(file);
-    expect(tail.read()).toEqual({ values: [], unreadable: 0, restarted: false });
+    expect(tail.read()).toEqual({ values: [], unreadable: 0, restarted: false, skippedBytes: 0 });
     writeFileSync(file, line(1) + line(2));
     expect(tail.read()).toMatchObject({ values: [{ n: 1 }, { n: 2 }], restarted: true });
   });
@@ -27,7 +27,12 @@ describe('JsonlTail', () => {
     expect(tail.read().values).toEqual([{ n: 1 }]);
     expect(tail.read().values).toEqual([]);
     appendFileSync(file, line(2) + line(3));
-    expect(tail.read()).toEqual({ values: [{ n: 2 }, { n: 3 }], unreadable: 0, restarted: false });
+    expect(tail.read()).toEqual({
+      values: [{ n: 2 }, { n: 3 }],
+      unreadable: 0,
+      restarted: false,
+      skippedBytes: 0,
+    });
   });
 
   it('keeps a line without its newline until the rest of it is written', () => {
@@ -78,6 +83,18 @@ describe('JsonlTail', () => {
     writeFileSync(file, line(1) + line(2) + line(3));
     const tail = new JsonlTail(file, { windowBytes: line(2).length + line(3).length });
     expect(tail.read().values).toEqual([{ n: 2 }, { n: 3 }]);
+  });
+
+  it('skips ahead to the window when it has fallen further behind, and says how much it passed over', () => {
+    writeFileSync(file, line(0));
+    const tail = new JsonlTail(file, { windowBytes: 40 });
+    expect(tail.read().values).toEqual([{ n: 0 }]);
+    appendFileSync(file, Array.from({ length: 50 }, (_, n) => line(n + 1)).join(''));
+    const read = tail.read();
+    expect(read.skippedBytes).toBeGreaterThan(300);
+    expect(read.values.at(-1)).toEqual({ n: 50 });
+    expect(read.values.length).toBeLessThanOrEqual(40 / line(1).length + 1);
+    expect(read.unreadable).toBe(0);
   });
 
   it('reads a large backlog in bounded steps without losing a line at a step boundary', () => {
