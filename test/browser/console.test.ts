@@ -176,6 +176,23 @@ describe('the local console in a browser', () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
   });
 
+  it('holds no token anywhere: a token sent as an argument shows only as recorded, redacted', async () => {
+    const token = await stack.token('alice');
+    await openConsole();
+    await callTool(
+      'alice',
+      'orders___get_order',
+      { order_id: '1001', note: `Bearer ${token}`, token },
+      token,
+    );
+    const cell = page.locator('#decisions tbody td.arguments', { hasText: 'note' }).first();
+    await cell.waitFor();
+    expect(await cell.textContent()).toContain('[REDACTED]');
+    const everything = `${await page.content()}${JSON.stringify(await page.evaluate(() => localStorage))}`;
+    expect(everything).not.toContain(token);
+    expect(everything).not.toMatch(/eyJ[\w-]{10,}\.eyJ/);
+  });
+
   it('the playground decides like policies authorize: decision, policy file:line, the forbid over a permit, errors', async () => {
     await openConsole();
     const decide = async (fields: Record<string, string>) => {
