@@ -129,6 +129,7 @@ program
   .option('--data <dir>', 'audit store and state (gitignored)', join(ROOT, '.data'))
   .option('--log-only', 'evaluate and audit policy denials but let calls through (shadow mode)', false)
   .option('--no-watch', 'do not reload policies when files change')
+  .option('--no-console', 'do not serve the local console (decisions, activity, playground) at /console')
   .option(
     '--target <name=url|name=stdio:command>',
     'put your own MCP server behind the gateway as name___tool (Streamable HTTP URL or stdio command); repeatable; default: the demo orders server',
@@ -146,6 +147,7 @@ program
       data: string;
       logOnly: boolean;
       watch: boolean;
+      console: boolean;
       target: string[];
     }) => {
       const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -167,6 +169,7 @@ program
           usersFile: options.users,
           dataDir: options.data,
           watchPolicies: options.watch,
+          console: options.console,
           mode: options.logOnly ? 'log-only' : 'enforce',
           log: out,
           targets,
@@ -198,6 +201,8 @@ program
       );
       out('');
       out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, ${stack.doorDescription})`);
+      if (stack.consoleUrl !== undefined)
+        out(`  console            ${stack.consoleUrl}   (live decisions, activity, policy playground)`);
       out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
       if (apiGateway)
         out(
