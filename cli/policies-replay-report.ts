@@ -65,6 +65,7 @@ const REASON_ORDER = [
   'spoofing-attempt',
   'unsupported-method',
   'service-error',
+  'revoked',
   'not-a-policy-decision',
   'unknown-format',
 ] as const;

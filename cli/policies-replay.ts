@@ -86,7 +86,8 @@ function loadCandidate(dir: string): PolicyBundle {
     return loadPolicyBundle(dir);
   } catch (error) {
     throw new ReplayError(
-      `the candidate policy folder ${dir} cannot be used: ${(error as Error).message} (see: npx mcp-identity policies validate --dir ${dir})`,
+      // The message may end in a caret excerpt of the broken line: the hint goes on a line of its own.
+      `the candidate policy folder ${dir} cannot be used: ${(error as Error).message.trimEnd()}\ncheck it with: npx mcp-identity policies validate --dir ${dir}`,
     );
   }
 }

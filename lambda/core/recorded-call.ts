@@ -31,7 +31,9 @@ export type NotReplayableReason =
   | 'unsupported-method'
   /** The decision point failed (fail closed): no policy answer was recorded. */
   | 'service-error'
-  /** A refusal by something other than policy (a revocation, a gate, a code this version does not know). */
+  /** The kill switch refused the caller (`mcp-identity revoke`): no policy change lifts a revocation. */
+  | 'revoked'
+  /** A refusal by something other than policy (a gate, a code this version does not know). */
   | 'not-a-policy-decision'
   /** A field the request is built from was cut to fit the audit limits. */
   | 'truncated'
@@ -84,6 +86,7 @@ const REFUSALS: Readonly<Record<string, NotReplayableReason>> = {
   SpoofingAttempt: 'spoofing-attempt',
   UnsupportedMethod: 'unsupported-method',
   AuthorizationServiceError: 'service-error',
+  Revoked: 'revoked',
 };
 
 type AuditFields = Readonly<Record<string, unknown>>;

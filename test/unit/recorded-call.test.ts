@@ -121,7 +121,8 @@ describe('recordedEvent', () => {
     ['SpoofingAttempt', 'spoofing-attempt'],
     ['UnsupportedMethod', 'unsupported-method'],
     ['AuthorizationServiceError', 'service-error'],
-    ['Revoked', 'not-a-policy-decision'],
+    ['Revoked', 'revoked'],
+    ['SomeFutureRefusal', 'not-a-policy-decision'],
     ['ToolDefinitionDrift', 'not-a-policy-decision'],
   ] as const)('names a %s refusal as not replayable (%s): no policy decided it', (errorCode, expected) => {
     expect(reason(event({ decision: 'deny', errorCode: errorCode as AuditRecord['errorCode'] }))).toBe(

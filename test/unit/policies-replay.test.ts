@@ -1,0 +1,231 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runReplay } from '../../cli/policies-replay';
+import {
+  ReplayEngine,
+  type ReplayResult,
+  replayEvents,
+  standInArguments,
+} from '../../cli/policies-replay-engine';
+import { failed, formatCsv, formatTable, type ReportContext } from '../../cli/policies-replay-report';
+import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import { type AuditRecord, buildAuditEvent, requestDigest } from '../../lambda/core/audit-event';
+import { callerFromClaims } from '../../lambda/core/caller';
+import { auditArguments, DEFAULT_REDACTION } from '../../lambda/core/redaction';
+import { policyCopy } from '../cli/helpers';
+import { POLICY_DIR } from '../helpers/harness';
+
+const alice = callerFromClaims({
+  sub: 'alice',
+  iss: 'https://idp',
+  exp: 2_000_000_000,
+  email: 'alice@example.com',
+  roles: ['db-reader'],
+});
+const settings = {
+  eventSource: 'mcp-identity',
+  recipientAccountId: '123456789012',
+  mode: 'enforce' as const,
+};
+const getOrder = (args: Record<string, unknown>, overrides: Partial<AuditRecord> = {}) =>
+  buildAuditEvent(
+    {
+      time: new Date('2026-11-21T10:11:12Z'),
+      phase: 'request',
+      caller: alice,
+      method: 'tools/call',
+      toolName: 'orders___get_order',
+      target: 'orders',
+      arguments: args,
+      decision: 'allow',
+      enforced: true,
+      policies: ['orders-readers'],
+      requestDigest: requestDigest('tools/call', {}),
+      ...overrides,
+    },
+    settings,
+  );
+
+describe('replay engine: arguments that were not recorded in full', () => {
+  let candidate: string;
+  beforeAll(() => {
+    candidate = policyCopy();
+    writeFileSync(
+      join(candidate, 'order-9999.cedar'),
+      `@id("order-9999-is-sealed")
+forbid (principal, action == McpIdentity::Action::"orders___get_order", resource)
+when { context has input && context.input.order_id == "9999" };`,
+    );
+  });
+  afterAll(() => rmSync(candidate, { recursive: true, force: true }));
+
+  const names = auditArguments({ order_id: '9999' }, { ...DEFAULT_REDACTION, arguments: 'names' });
+
+  it('replays a call whose arguments no candidate policy reads with type-correct stand-ins', async () => {
+    const result = await replayEvents(
+      [getOrder(names as never)],
+      new ReplayEngine(loadPolicyBundle(POLICY_DIR)),
+    );
+
+    expect(result).toMatchObject({ replayed: 1, unchanged: 1, notReplayable: {} });
+  });
+
+  it('refuses it once a candidate policy reads those arguments, and says whether they were redacted or absent', async () => {
+    const engine = new ReplayEngine(loadPolicyBundle(candidate));
+    const redacted = getOrder({ order_id: '9999', api_key: '[REDACTED]' });
+    const none = getOrder({});
+    delete (none.requestParameters as Record<string, string>).arguments;
+
+    const result = await replayEvents(
+      [getOrder(names as never), redacted, none, getOrder({ order_id: '9999' })],
+      engine,
+    );
+
+    expect(result.notReplayable).toEqual({ 'arguments-not-recorded': 2, 'arguments-redacted': 1 });
+    expect(result.newlyDenied).toHaveLength(1);
+    expect(result.newlyDenied[0]?.candidate).toMatchObject({
+      decision: 'deny',
+      policies: ['order-9999-is-sealed'],
+    });
+  });
+
+  it('builds stand-ins of the declared type: required fields only, nested records filled', () => {
+    expect(
+      standInArguments({
+        type: 'Record',
+        attributes: {
+          id: { type: 'String' },
+          count: { type: 'Long' },
+          flag: { type: 'Boolean', required: false },
+          owner: { type: 'Entity', name: 'McpIdentity::User' },
+          tags: { type: 'Set', element: { type: 'String' } },
+          price: { type: 'Extension', name: 'decimal' },
+          nested: { type: 'Record', attributes: { deep: { type: 'Boolean' } } },
+        },
+      }),
+    ).toStrictEqual({ id: '', count: 0, owner: '', tags: [], price: 0, nested: { deep: false } });
+  });
+
+  it('decides identical requests once, whatever token carried them, when no policy reads the token', async () => {
+    const engine = new ReplayEngine(loadPolicyBundle(POLICY_DIR));
+    const other = callerFromClaims({
+      ...{ sub: 'alice', iss: 'https://idp', exp: 2_000_000_500, jti: 'other' },
+      email: 'alice@example.com',
+      roles: ['db-reader'],
+    });
+    const events = [
+      getOrder({ order_id: '1' }),
+      getOrder({ order_id: '1' }),
+      getOrder({ order_id: '1' }, { caller: other }),
+      getOrder({ order_id: '2' }),
+    ];
+
+    const result = await replayEvents(events, engine);
+
+    expect(result.unchanged).toBe(4);
+    expect(result.distinctRequests).toBe(2);
+  });
+});
+
+describe('replay report', () => {
+  const hostile = {
+    uid: 'uid-1',
+    time: '2026-11-21T10:11:12Z',
+    user: '=HYPERLINK("http://evil.example","x")',
+    email: '+1-555@example.com',
+    agent: '@SUM(A1)',
+    tool: 'orders___update_order',
+    recorded: { decision: 'allow' as const, policies: ['order-admins-update'] },
+    candidate: { decision: 'deny' as const, code: 'policy', reason: '-2+3, "quoted"\nline', policies: [] },
+    arguments: { note: '=cmd|"/c calc"!A1', order_id: 'a,b' },
+  };
+  const result: ReplayResult = {
+    events: 3,
+    replayed: 2,
+    unchanged: 1,
+    unchangedOtherPolicies: 0,
+    newlyDenied: [hostile],
+    newlyAllowed: [],
+    notReplayable: { 'arguments-not-recorded': 1 },
+    outcomes: 0,
+    byTool: { orders___update_order: { newlyDenied: 1, newlyAllowed: 0, unchanged: 1 } },
+    byUser: { [hostile.user]: { newlyDenied: 1, newlyAllowed: 0, unchanged: 1 } },
+    distinctRequests: 2,
+  };
+  const context: ReportContext = {
+    bundle: loadPolicyBundle(POLICY_DIR),
+    dir: POLICY_DIR,
+    source: 'audit.jsonl',
+    since: new Date('2026-11-20T00:00:00Z'),
+    until: new Date('2026-11-22T00:00:00Z'),
+    showArguments: true,
+  };
+
+  it('CSV: quotes per RFC 4180 and neutralises cells a spreadsheet would run as formulas', () => {
+    const csv = formatCsv(result, context);
+    const [header, row] = csv.split('\n');
+
+    expect(header).toBe(
+      'change,time,uid,user,email,agent,tool,recorded,candidate,decided by,reason,arguments',
+    );
+    expect(row).toContain(`"'=HYPERLINK(""http://evil.example"",""x"")"`);
+    expect(row).toContain(`,'+1-555@example.com,`);
+    expect(row).toContain(`,'@SUM(A1),`);
+    expect(csv).toContain(`"'-2+3, ""quoted""\nline"`);
+    expect(csv).toContain(`"{""note"":""=cmd|\\""/c calc\\""!A1"",""order_id"":""a,b""}"`);
+    for (const cell of ['=HYPERLINK', '+1-555', '@SUM', '-2+3'])
+      expect(csv).not.toMatch(new RegExp(`(^|,)"?\\${cell}`, 'm'));
+  });
+
+  it('table: counts, the not-replayable reasons and the denial in words', () => {
+    const table = formatTable(result, context);
+
+    expect(table).toMatch(/newly denied\s+1/);
+    expect(table).toMatch(/not replayable\s+1: arguments-not-recorded 1/);
+    expect(table).toContain('default deny: no permit applies');
+    expect(table).toContain('BY TOOL');
+  });
+
+  it.each([
+    [undefined, false],
+    ['newly-denied', true],
+    ['newly-allowed', false],
+    ['any', true],
+  ] as const)('--fail-on %s holds: %s', (failOn, expected) => {
+    expect(failed(result, failOn)).toBe(expected);
+    expect(failed({ ...result, newlyDenied: [], newlyAllowed: [hostile] }, failOn)).toBe(
+      failOn === 'newly-allowed' || failOn === 'any',
+    );
+  });
+});
+
+describe('policies replay reads only the candidate it is given', () => {
+  it('names the candidate folder and the command to check it when it does not validate', async () => {
+    const broken = mkdtempSync(join(tmpdir(), 'broken-'));
+    writeFileSync(join(broken, 'schema.cedarschema'), 'namespace X { entity');
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await runReplay({
+        policies: broken,
+        data: broken,
+        timeout: 10,
+        limit: 10,
+        resourceId: 'gateway',
+        json: false,
+        csv: false,
+        showArguments: false,
+      });
+      expect(code).toBe(1);
+      expect(String(stderr.mock.calls[0]?.[0])).toMatch(
+        new RegExp(
+          `^mcp-identity policies replay: the candidate policy folder ${broken} cannot be used: .*\\ncheck it with: npx mcp-identity policies validate --dir ${broken}\\n$`,
+          's',
+        ),
+      );
+    } finally {
+      stderr.mockRestore();
+      rmSync(broken, { recursive: true, force: true });
+    }
+  });
+});
