@@ -8,6 +8,7 @@ import { registerActivityCommand } from '../cli/activity-command';
 import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
 import { registerDoctorCommand } from '../cli/doctor';
+import { registerInitCommand } from '../cli/init';
 import { HELP_EXAMPLES } from '../cli/help-examples';
 import {
   type Finding,
@@ -540,6 +541,7 @@ registerSchemaCommand(program, DEFAULT_POLICY_DIR);
 
 // --- doctor -----------------------------------------------------------------------------------------------
 
+registerInitCommand(program);
 registerDoctorCommand(program, { config: join(process.cwd(), 'cdk.json') });
 
 // --- activity ---------------------------------------------------------------------------------------------

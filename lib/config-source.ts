@@ -27,9 +27,9 @@ export const CONFIG_FILE = 'mcp-identity.config.json';
 /** Names another configuration file (relative to the project folder); it must exist. */
 export const CONFIG_FILE_ENV = 'MCP_IDENTITY_CONFIG';
 
-type JsonObject = { [key: string]: unknown };
+export type JsonObject = { [key: string]: unknown };
 
-const isObject = (value: unknown): value is JsonObject =>
+export const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
@@ -120,40 +120,59 @@ export function displayPath(projectDir: string, path: string): string {
   return shown.startsWith('..') || isAbsolute(shown) ? path : shown;
 }
 
+/** What the configuration file merges over: the whole file `-c mcpIdentityConfigFile=` names, else the context. */
+export function configBase(inputs: Pick<ConfigInputs, 'projectDir' | 'context'>): {
+  base: unknown;
+  baseLabel: string;
+  wholeFile: boolean;
+} {
+  const wholeFile = inputs.context(CONFIG_FILE_CONTEXT_KEY);
+  if (typeof wholeFile === 'string')
+    return {
+      base: readJsonFile(resolve(inputs.projectDir, wholeFile), wholeFile),
+      baseLabel: wholeFile,
+      wholeFile: true,
+    };
+  return { base: inputs.context(CONTEXT_KEY), baseLabel: `cdk.json context ${CONTEXT_KEY}`, wholeFile: false };
+}
+
 /** The merged, validated configuration. Throws {@link StackConfigError} naming the file and key path. */
 export function loadStackConfig(inputs: ConfigInputs): LoadedConfig {
   const env = inputs.env ?? process.env;
-  const wholeFile = inputs.context(CONFIG_FILE_CONTEXT_KEY);
-  let base: unknown;
-  let baseLabel: string;
-  if (typeof wholeFile === 'string') {
-    base = readJsonFile(resolve(inputs.projectDir, wholeFile), wholeFile);
-    baseLabel = wholeFile;
-  } else {
-    base = inputs.context(CONTEXT_KEY);
-    baseLabel = `cdk.json context ${CONTEXT_KEY}`;
-  }
+  const { base, baseLabel, wholeFile } = configBase(inputs);
   const file = configFilePath(inputs.projectDir, env);
   if (file === undefined) {
     return {
-      config: typeof wholeFile === 'string' ? parseStackConfig(base, wholeFile) : parseStackConfig(base),
+      config: wholeFile ? parseStackConfig(base, baseLabel) : parseStackConfig(base),
       sources: base === undefined ? [] : [baseLabel],
     };
   }
   const label = displayPath(inputs.projectDir, file.path);
   const patch = readJsonFile(file.path, file.named ? `${CONFIG_FILE_ENV}=${label}` : label);
   if (!isObject(patch)) throw new StackConfigError(`${label} must hold a JSON object (the configuration)`);
-  if (base !== undefined && !isObject(base))
-    throw new StackConfigError(`${baseLabel} must be an object to merge ${label} over`);
-  const merged = mergePatch(base ?? {}, patch);
-  const config = parseStackConfig(merged, (path) =>
-    patchSets(patch, path) || base === undefined || !patchSets(base, path) ? label : baseLabel,
-  );
   return {
-    config,
+    config: parseMerged({ base, baseLabel, patch, label }),
     sources: base === undefined ? [label] : [baseLabel, label],
     file: file.path,
   };
+}
+
+/**
+ * Merges a configuration file's content over a base and validates the result, naming for each bad key the
+ * file that set it (a key set nowhere is named in the file: that is where it can be added).
+ */
+export function parseMerged(parts: {
+  readonly base: unknown;
+  readonly baseLabel: string;
+  readonly patch: JsonObject;
+  readonly label: string;
+}): StackConfig {
+  const { base, baseLabel, patch, label } = parts;
+  if (base !== undefined && !isObject(base))
+    throw new StackConfigError(`${baseLabel} must be an object to merge ${label} over`);
+  return parseStackConfig(mergePatch(base ?? {}, patch), (path) =>
+    patchSets(patch, path) || base === undefined || !patchSets(base, path) ? label : baseLabel,
+  );
 }
 
 /** cdk.json's `context` as a lookup (the CLI's view of what `cdk synth` sees from that file). */
