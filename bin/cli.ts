@@ -8,6 +8,7 @@ import { registerActivityCommand } from '../cli/activity-command';
 import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
 import { registerDoctorCommand } from '../cli/doctor';
+import { registerGrantCommands } from '../cli/grant-commands';
 import { registerInitCommand } from '../cli/init';
 import { HELP_EXAMPLES } from '../cli/help-examples';
 import {
@@ -543,6 +544,10 @@ registerSchemaCommand(program, DEFAULT_POLICY_DIR);
 
 registerInitCommand(program);
 registerDoctorCommand(program, { config: join(process.cwd(), 'cdk.json') });
+
+// --- grant, revoke (access over time) ---------------------------------------------------------------------
+
+registerGrantCommands(program, { data: join(ROOT, '.data'), config: join(process.cwd(), 'cdk.json') });
 
 // --- activity ---------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import { z } from 'zod';
 import { CALLER_FIELDS } from '../lambda/core/injection';
 import { doorsSchema } from './door-config';
+import { grantsSchema } from './grants-config';
 import { assertionSchema, type TargetConfig, targetListSchema } from './target-config';
 
 /**
@@ -168,6 +169,8 @@ export const stackConfigSchema = z
     assertion: assertionSchema,
     /** The front doors: AgentCore Gateway and/or API Gateway (lib/door-config.ts). @default AgentCore alone */
     doors: doorsSchema,
+    /** Just-in-time grants and the kill switch (lib/grants-config.ts). @default enabled, 12h, 5 s bounds */
+    grants: grantsSchema,
   })
   .strict();
 

@@ -73,7 +73,9 @@ export type AuditErrorCode =
   | 'AuthorizationServiceError'
   | 'ToolError'
   /** A pinned tool's listed definition no longer matches its pin (issue 12 #4). */
-  | 'ToolDefinitionDrift';
+  | 'ToolDefinitionDrift'
+  /** The kill switch: the user or agent is revoked (`mcp-identity revoke`), whatever the token says. */
+  | 'Revoked';
 
 export interface AuditRecord {
   readonly time: Date;
@@ -352,6 +354,10 @@ export function buildAuditEvent(
                 // that `policies replay` rebuilds the very Cedar request that was decided.
                 tokenIssuedAt: caller.issuedAt,
                 tokenExpiresAt: caller.expiresAt,
+                // Which just-in-time grant supplied which of the roles above (`policies replay` reads the roles).
+                grants:
+                  caller.grants === undefined ? undefined : caller.grants.map((grant) => ({ ...grant })),
+                grantLookup: caller.grantLookup,
               }),
               LIMITS.details,
             ),

@@ -40,6 +40,13 @@ export interface Caller {
   readonly issuedAt?: number;
   /** Seconds since the epoch; always present (we refuse tokens without `exp`). */
   readonly expiresAt: number;
+  /**
+   * Just-in-time grants that added a role the token did not carry (`core/access.ts`): never from a claim. The
+   * roles above then hold the token's roles and these.
+   */
+  readonly grants?: readonly { readonly id: string; readonly role: string; readonly expiresAt: number }[];
+  /** The grant store could not be read, so the call was decided on the token's roles alone. */
+  readonly grantLookup?: 'unavailable';
 }
 
 /** Bounds that keep one token from producing an entity AVP would refuse (≤100 transitive parents). */

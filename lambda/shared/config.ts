@@ -200,6 +200,11 @@ export interface InterceptorConfig {
   readonly delivery: IdentityDeliverySettings;
   /** Signing the identity assertion; present when some target takes it. */
   readonly assertion?: AssertionSigningConfig;
+  /**
+   * Just-in-time grants and the kill switch (`MCP_IDENTITY_ACCESS_TABLE`, `MCP_IDENTITY_ACCESS_TTL_SECONDS`):
+   * the grants table and how long a subject's lookup is reused (the revocation bound). Absent: neither runs.
+   */
+  readonly access?: { readonly tableName: string; readonly ttlSeconds: number };
 }
 
 /** The identity assertion's key, issuer and lifetime (`MCP_IDENTITY_ASSERTION_*`). */
@@ -403,6 +408,9 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
   );
   const resourceMetadataUrl = read.url('RESOURCE_METADATA_URL');
   const { delivery, assertion } = readIdentityDelivery(read);
+  const accessTable = read.raw('ACCESS_TABLE');
+  read.matching('ACCESS_TABLE', accessTable, /^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name');
+  const accessTtlSeconds = read.integer('ACCESS_TTL_SECONDS', 5, 0, 300);
   const problems = read.all();
   if (problems.length > 0) throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
 
@@ -437,6 +445,9 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
     ...(resourceMetadataUrl === undefined ? {} : { resourceMetadataUrl }),
     delivery,
     ...(assertion === undefined ? {} : { assertion }),
+    ...(accessTable === undefined
+      ? {}
+      : { access: { tableName: accessTable, ttlSeconds: accessTtlSeconds } }),
   };
   return deepFreeze(config);
 }
