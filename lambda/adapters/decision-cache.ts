@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { AuthorizationRequest } from '../core/cedar-request';
+import { type AuthorizationRequest, isSharedPart } from '../core/cedar-request';
 import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
 import { DecisionPointError } from '../core/errors';
 
@@ -20,17 +20,53 @@ function tokenSecondsLeft(request: AuthorizationRequest, nowMs: number): number 
 }
 
 /**
+ * JSON text of the caller's shared request parts (principal, resource, entities, shared context), written once
+ * per part: they are frozen all the way down (core/cedar-request.ts), so the text cannot go stale. Any other
+ * object is written each time.
+ */
+const sharedJson = new WeakMap<object, string>();
+/** The same for a shared context with its token facts cut to a set of reads. */
+const sharedContextJson = new WeakMap<
+  object,
+  { readonly reads: ReadonlySet<string>; readonly text: string }
+>();
+
+function jsonOf(part: object): string {
+  if (!isSharedPart(part)) return JSON.stringify(part);
+  let text = sharedJson.get(part);
+  if (text === undefined) {
+    text = JSON.stringify(part);
+    sharedJson.set(part, text);
+  }
+  return text;
+}
+
+/** The context as the key holds it: the token facts cut to those some policy reads. */
+function contextJson(context: AuthorizationRequest['context'], reads: 'all' | ReadonlySet<string>): string {
+  const token = context.token;
+  if (reads === 'all' || token === null || typeof token !== 'object' || Array.isArray(token))
+    return jsonOf(context);
+  const shared = isSharedPart(context);
+  const known = shared ? sharedContextJson.get(context) : undefined;
+  if (known !== undefined && known.reads === reads) return known.text;
+  const kept: Record<string, unknown> = {};
+  for (const fact of Object.keys(token))
+    if (reads.has(fact)) kept[fact] = (token as Record<string, unknown>)[fact];
+  const text = JSON.stringify({ ...context, token: kept });
+  if (shared) sharedContextJson.set(context, { reads, text });
+  return text;
+}
+
+/**
  * The cache key of a request: everything a policy can read — principal, its attributes and roles (the
  * entities), action, resource, and the context (arguments, agent, delegation chain) — but of the token facts
  * (`context.token`: expiry, issue time, id) only those some policy reads. A refreshed token with the same
- * claims therefore reuses the answer, unless a policy looks at the token itself.
+ * claims therefore reuses the answer, unless a policy looks at the token itself. A JSON array of the five
+ * parts' JSON texts, so two keys are equal exactly when the parts are; the caller's frozen parts are written
+ * once (core/cedar-request.ts shares them across one caller's requests).
  */
 export function decisionCacheKey(request: AuthorizationRequest, reads: 'all' | ReadonlySet<string>): string {
-  const token = request.context.token;
-  if (reads === 'all' || token === null || typeof token !== 'object' || Array.isArray(token))
-    return JSON.stringify(request);
-  const kept = Object.fromEntries(Object.entries(token).filter(([fact]) => reads.has(fact)));
-  return JSON.stringify({ ...request, context: { ...request.context, token: kept } });
+  return `[${jsonOf(request.principal)},${JSON.stringify(request.action)},${jsonOf(request.resource)},${jsonOf(request.entities)},${contextJson(request.context, reads)}]`;
 }
 
 /**

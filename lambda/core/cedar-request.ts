@@ -202,6 +202,55 @@ function callContext(caller: Caller): Record<string, CedarValue> {
   return context;
 }
 
+/** What every request of one caller shares under one model: built once per verified caller, frozen. */
+interface CallerParts {
+  readonly model: CedarModel;
+  readonly principal: EntityUid;
+  readonly resource: EntityUid;
+  readonly entities: readonly CedarEntity[];
+  readonly context: Readonly<Record<string, CedarValue>>;
+}
+
+/**
+ * Per verified caller (the verified-caller cache hands the same object to every request made with one token),
+ * so a cache hit and a tools/list of N tools do not rebuild the principal's entities N times. The parts are
+ * deeply frozen: requests share them, and a consumer that tried to change one would throw, not leak the change
+ * into another request (a frozen part is also what lets the decision cache keep its JSON text).
+ */
+const partsByCaller = new WeakMap<Caller, CallerParts>();
+
+/** The parts above: frozen all the way down, so their JSON text can be kept (see {@link isSharedPart}). */
+const sharedParts = new WeakSet<object>();
+
+/** Whether a request part is one of the deeply frozen caller parts (which no one can change). */
+export function isSharedPart(value: object): boolean {
+  return sharedParts.has(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+function callerParts(caller: Caller, model: CedarModel): CallerParts {
+  const known = partsByCaller.get(caller);
+  if (known !== undefined && known.model === model) return known;
+  const parts = deepFreeze({
+    principal: principalOf(caller, model),
+    resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
+    entities: callerEntities(caller, model),
+    context: callContext(caller),
+  });
+  // The model itself is not frozen (it is the caller's object): it is compared by identity only.
+  for (const part of Object.values(parts)) sharedParts.add(part);
+  const withModel: CallerParts = { ...parts, model };
+  partsByCaller.set(caller, withModel);
+  return withModel;
+}
+
 export type PolicyOperation = Extract<McpOperation, { kind: 'tool-call' | 'prompt-get' | 'resource-read' }>;
 
 /**
@@ -214,28 +263,24 @@ export function authorizationRequest(
   operation: PolicyOperation,
   model: CedarModel,
 ): AuthorizationRequest {
-  const base = {
-    principal: principalOf(caller, model),
-    resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
-    entities: callerEntities(caller, model),
-  };
-  const action = (id: string): EntityUid => ({ type: `${model.namespace}::Action`, id });
+  const { principal, resource, entities, context } = callerParts(caller, model);
+  const base = { principal, resource, entities };
   switch (operation.kind) {
     case 'tool-call': {
       const input = toCedarValue(operation.arguments, model.inputTypes?.[operation.tool.full]) ?? {};
-      return { ...base, action: action(operation.tool.full), context: { ...callContext(caller), input } };
+      return { ...base, action: actionOf(model, operation.tool.full), context: { ...context, input } };
     }
     case 'prompt-get':
       return {
         ...base,
-        action: action(PROMPT_ACTION),
-        context: { ...callContext(caller), name: operation.name },
+        action: actionOf(model, PROMPT_ACTION),
+        context: { ...context, name: operation.name },
       };
     case 'resource-read':
       return {
         ...base,
-        action: action(RESOURCE_ACTION),
-        context: { ...callContext(caller), uri: operation.uri },
+        action: actionOf(model, RESOURCE_ACTION),
+        context: { ...context, uri: operation.uri },
       };
   }
 }
@@ -246,11 +291,10 @@ export function authorizationRequest(
  * (partial evaluation locally; a documented convention on Verified Permissions).
  */
 export function discoveryRequest(caller: Caller, toolName: string, model: CedarModel): AuthorizationRequest {
-  return {
-    principal: principalOf(caller, model),
-    action: { type: `${model.namespace}::Action`, id: toolName },
-    resource: { type: `${model.namespace}::Gateway`, id: model.resourceId },
-    context: callContext(caller),
-    entities: callerEntities(caller, model),
-  };
+  const { principal, resource, entities, context } = callerParts(caller, model);
+  return { principal, action: actionOf(model, toolName), resource, context, entities };
+}
+
+function actionOf(model: CedarModel, id: string): EntityUid {
+  return { type: `${model.namespace}::Action`, id };
 }
