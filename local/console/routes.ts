@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { DecisionFeed, type DecisionFilter } from './decision-feed';
 import { EventStreams } from './event-stream';
 import { JsonlTail } from './jsonl-tail';
-import { BodyTooLargeError, decideInPlayground, MAX_PLAYGROUND_BYTES, readBoundedBody } from './playground';
+import { BodyTooLargeError, MAX_PLAYGROUND_BYTES, readBoundedBody } from './playground';
+import { PlaygroundRunner } from './playground-runner';
 import { checkApiRequest, checkHost, SECURITY_HEADERS, sendJson, sendRefusal } from './request-checks';
 
 /**
@@ -37,8 +38,8 @@ export interface ConsoleOptions {
 export interface LocalConsole {
   /** Serves the request when its path is the console's; false (nothing done) otherwise. */
   handle(request: IncomingMessage, response: ServerResponse): boolean;
-  /** Ends the open streams and stops polling. */
-  close(): void;
+  /** Ends the open streams, stops polling and stops the playground's thread. */
+  close(): Promise<void>;
 }
 
 const STATIC_DIR = join(__dirname, 'static');
@@ -85,6 +86,7 @@ export function createConsole(options: ConsoleOptions): LocalConsole {
   const feed = new DecisionFeed(new JsonlTail(options.auditFile), {
     capacity: options.capacity ?? 1000,
   });
+  const playground = new PlaygroundRunner({ policyDir: options.policyDir, usersFile: options.usersFile });
   const streams = new EventStreams(feed, {
     maxClients: options.maxStreams ?? 8,
     pollMs: options.pollMs ?? 250,
@@ -125,7 +127,7 @@ export function createConsole(options: ConsoleOptions): LocalConsole {
           }
           throw error;
         }
-        const answer = await decideInPlayground(body, options);
+        const answer = await playground.decide(body);
         sendJson(response, answer.status, answer.body);
         return;
       }
@@ -182,6 +184,9 @@ export function createConsole(options: ConsoleOptions): LocalConsole {
       serve(request, response, new URL(raw, 'http://127.0.0.1'));
       return true;
     },
-    close: () => streams.close(),
+    close: async () => {
+      streams.close();
+      await playground.close();
+    },
   };
 }

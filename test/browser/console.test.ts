@@ -162,7 +162,9 @@ describe('the local console in a browser', () => {
     expect(await hostileRow.locator('td.agent').textContent()).toBe('<script>window.__pwned=3</script>');
     await page.locator('#users tbody button', { hasText: '<img src=y' }).waitFor();
     expect(await page.locator('img, svg:not(#denials-chart), main script').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
+    ).toBeUndefined();
 
     // And in the playground: a hostile user name comes back as text in the explanation.
     await page.locator('#playground input[name="user"]').fill('<img src=z onerror="window.__pwned=4">');
@@ -173,7 +175,9 @@ describe('the local console in a browser', () => {
     await page.locator('#playground-result .verdict').waitFor();
     expect(await page.locator('#playground-result img, #playground-result b').count()).toBe(0);
     expect(await page.locator('#playground-result').textContent()).toContain('<img src=z');
-    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
+    ).toBeUndefined();
   });
 
   it('holds no token anywhere: a token sent as an argument shows only as recorded, redacted', async () => {
@@ -188,7 +192,7 @@ describe('the local console in a browser', () => {
     const cell = page.locator('#decisions tbody td.arguments', { hasText: 'note' }).first();
     await cell.waitFor();
     expect(await cell.textContent()).toContain('[REDACTED]');
-    const everything = `${await page.content()}${JSON.stringify(await page.evaluate(() => localStorage))}`;
+    const everything = `${await page.content()}${JSON.stringify(await page.evaluate(() => (globalThis as unknown as { localStorage: unknown }).localStorage))}`;
     expect(everything).not.toContain(token);
     expect(everything).not.toMatch(/eyJ[\w-]{10,}\.eyJ/);
   });
