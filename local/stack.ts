@@ -3,23 +3,19 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { AssertionCache } from '../lambda/adapters/assertion-cache';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
-import { CachingAccessStore } from '../lambda/adapters/access-cache';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { LocalAssertionSigner } from '../lambda/adapters/local-assertion-signer';
-import { PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/identity-delivery';
 import { DEFAULT_INJECTION, reservedParameters } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { ToolPins } from '../lambda/core/tool-pins';
-import { GrantingVerifier, revocationGate } from '../lambda/guard/access-gates';
 import type { GuardDeps } from '../lambda/guard/deps';
 import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
 import { toolPinGate } from '../lambda/guard/tool-pin-gate';
-import { FileAccessLedger } from './access-file';
 import { CONSOLE_PATH, createConsole } from './console/routes';
 import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
@@ -64,11 +60,6 @@ export interface LocalStackOptions {
   readonly watchPolicies?: boolean;
   /** @default 'enforce' */
   readonly mode?: 'enforce' | 'log-only';
-  /**
-   * How long a subject's grants and revocations (<data>/access.json) are reused: the bound on how long a grant
-   * or a revocation takes to apply. @default 5
-   */
-  readonly accessTtlSeconds?: number;
   /** Human-readable progress and request lines. */
   readonly log?: (line: string) => void;
   /**
@@ -256,13 +247,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const jwt = new JwtTokenVerifier(issuer.verifierSettings(door.url));
     await jwt.hydrate();
-    // Just-in-time grants and the kill switch, from <data>/access.json (`npx mcp-identity grant|revoke`): one
-    // cached read per subject serves both, so a revocation reaches this stack within accessTtlSeconds.
-    const accessStore = new CachingAccessStore(new FileAccessLedger(dataDir), {
-      ttlSeconds: options.accessTtlSeconds ?? 5,
-    });
-    const accessLog = new Logger({ serviceName: 'mcp-identity-local', logLevel: 'WARN' });
-    const verifier = new GrantingVerifier(new CachingTokenVerifier(jwt), accessStore, accessLog);
+    const verifier = new CachingTokenVerifier(jwt);
     // One cache for the stack's life: a policy reload does not re-sign the assertions.
     const assertions = new AssertionCache(assertionSigner, { issuer: door.url, ttlSeconds: 300 });
     const delivery = identityDeliveryStep(
@@ -301,7 +286,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         resourceMetadataUrl: door.resourceMetadataUrl,
       },
       forwardSteps: [delivery],
-      gates: [revocationGate(accessStore), pinGate],
+      gates: [pinGate],
     });
     door.use(guardDeps(bundle));
 
@@ -313,11 +298,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         pins = pins.withPins(next.toolPins);
         return { ok: true, message: `policies reloaded: ${next.policies.length} policies, STRICT-valid` };
       } catch (error) {
-        // A located error (file:line:column, then a caret excerpt) starts on its own line.
-        const located = error instanceof PolicyFolderError;
         return {
           ok: false,
-          message: `policy reload failed, still enforcing the previous policies:${located ? '\n' : ' '}${(error as Error).message}`,
+          message: `policy reload failed, still enforcing the previous policies: ${(error as Error).message}`,
         };
       }
     };
