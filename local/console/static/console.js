@@ -40,12 +40,16 @@ function setStatus(text, state) {
 function connect() {
   source?.close();
   const filter = currentFilter();
+  // Until the new stream's history arrives, the page shows nothing rather than rows from the old filter.
+  setStatus('connecting…', 'connecting');
+  rows = [];
+  drawTable();
   source = new EventSource(`/console/api/events?${filter}`);
-  source.addEventListener('open', () => setStatus('live', 'live'));
   source.addEventListener('history', (message) => {
     rows = JSON.parse(message.data).slice(-MAX_ROWS);
     drawTable();
     queueSummaries();
+    setStatus('live', 'live');
   });
   source.addEventListener('decision', (message) => {
     const decision = JSON.parse(message.data);
