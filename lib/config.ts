@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CALLER_FIELDS } from '../lambda/core/injection';
 import { doorsSchema } from './door-config';
 import { grantsSchema } from './grants-config';
+import { observabilitySchema } from './observability-config';
 import { assertionSchema, type TargetConfig, targetListSchema } from './target-config';
 
 /**
@@ -169,6 +170,8 @@ export const stackConfigSchema = z
     assertion: assertionSchema,
     /** The front doors: AgentCore Gateway and/or API Gateway (lib/door-config.ts). @default AgentCore alone */
     doors: doorsSchema,
+    /** Metrics namespace, dashboard, alarms and their SNS target (lib/observability-config.ts). */
+    observability: observabilitySchema,
     /** Just-in-time grants and the kill switch (lib/grants-config.ts). @default enabled, 12h, 5 s bounds */
     grants: grantsSchema,
   })

@@ -12,6 +12,7 @@ import { ApiGatewayDoor, authorizerEnvironment } from './constructs/api-gateway-
 import { AssertionKey } from './constructs/assertion-key';
 import { AuditTrail } from './constructs/audit-trail';
 import { PROJECT_ROOT } from './constructs/mcp-function';
+import { Observability } from './constructs/observability';
 import { McpPolicyStore } from './constructs/policy-store';
 import { deliveryMap } from './target-config';
 import { checkTargetPolicies, unknownTargetMessage } from './target-policy-check';
@@ -34,6 +35,8 @@ export class McpIdentityStack extends Stack {
   readonly auditTrail: AuditTrail;
   /** The identity assertion key and its JWKS, when some target takes the assertion. */
   readonly assertionKey?: AssertionKey;
+  /** Dashboard, saved Logs Insights queries and alarms (`observability`). */
+  readonly observability: Observability;
 
   constructor(scope: Construct, id: string, props: McpIdentityStackProps) {
     super(scope, id, props);
@@ -51,6 +54,7 @@ export class McpIdentityStack extends Stack {
       eventDataStoreRetentionDays: config.audit.eventDataStoreRetentionDays,
       terminationProtection: config.audit.terminationProtection,
       ...(encryptionKey ? { encryptionKey } : {}),
+      metrics: { namespace: config.observability.namespace, service: config.gateway.name },
     });
     // Synth cannot ask AWS whether this account may use Lake; `mcp-identity doctor` can.
     if (config.audit.store === 'cloudtrail-lake')
@@ -117,6 +121,8 @@ export class McpIdentityStack extends Stack {
       // How each target takes the caller: injected arguments and/or the signed assertion header.
       MCP_IDENTITY_TARGET_DELIVERY: JSON.stringify(deliveryMap(targets)),
       ...(this.assertionKey ? this.assertionKey.signerEnvironment(config.assertion) : {}),
+      // The guard's EMF metrics (lambda/adapters/emf-metrics.ts); the service dimension is the gateway name.
+      POWERTOOLS_METRICS_NAMESPACE: config.observability.namespace,
     };
 
     assertEnvironmentFits(environment);
@@ -190,6 +196,34 @@ export class McpIdentityStack extends Stack {
       });
       this.apiGatewayDoor = door;
     }
+    this.observability = new Observability(this, 'Observability', {
+      config: config.observability,
+      service: config.gateway.name,
+      auditLogGroup: this.auditTrail.logGroup,
+      guards: [
+        ...(this.frontDoor
+          ? [
+              {
+                door: 'agentcore' as const,
+                fn: this.frontDoor.interceptor.function,
+                label: 'AgentCore interceptor',
+              },
+            ]
+          : []),
+        ...(this.apiGatewayDoor
+          ? [
+              {
+                door: 'apigw' as const,
+                fn: this.apiGatewayDoor.proxy.function,
+                label: 'API Gateway MCP proxy',
+              },
+            ]
+          : []),
+      ],
+      ...(this.auditTrail.forwarder ? { forwarder: this.auditTrail.forwarder.function } : {}),
+      ...(this.auditTrail.deadLetterQueue ? { deadLetterQueue: this.auditTrail.deadLetterQueue } : {}),
+      ...(encryptionKey ? { encryptionKey } : {}),
+    });
     new CfnOutput(this, 'PolicyStoreId', { value: this.policyStore.policyStoreId });
     new CfnOutput(this, 'AuditStore', { value: config.audit.store });
     if (this.assertionKey) {

@@ -29,6 +29,8 @@ export interface AuditTrailProps {
   readonly terminationProtection?: boolean;
   /** Encrypts the log groups, the dead-letter queue and the event data store. @default - AWS-owned keys */
   readonly encryptionKey?: IKey;
+  /** The forwarder's EMF metrics (events delivered, parked). @default namespace McpIdentity, service mcp-identity */
+  readonly metrics?: { readonly namespace: string; readonly service: string };
 }
 
 /** How long the dead-letter queue keeps a parked event. */
@@ -157,6 +159,8 @@ export class AuditTrail extends Construct {
         MCP_IDENTITY_AUDIT_DLQ_URL: this.deadLetterQueue.queueUrl,
         MCP_IDENTITY_AUDIT_DELIVERED_TABLE: this.deliveredUids.tableName,
         MCP_IDENTITY_AUDIT_PARKING_BUCKET: this.parkedEvents.bucketName,
+        POWERTOOLS_METRICS_NAMESPACE: props.metrics?.namespace ?? 'McpIdentity',
+        MCP_IDENTITY_AUDIT_METRICS_SERVICE: props.metrics?.service ?? 'mcp-identity',
       },
     });
     this.grantPutAuditEvents(this.forwarder.function);
