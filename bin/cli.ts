@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ActivityError } from '../cli/activity';
 import { registerActivityCommand } from '../cli/activity-command';
@@ -11,23 +10,10 @@ import { registerDoctorCommand } from '../cli/doctor';
 import { registerGrantCommands } from '../cli/grant-commands';
 import { registerInitCommand } from '../cli/init';
 import { HELP_EXAMPLES } from '../cli/help-examples';
-import {
-  type Finding,
-  formatFinding,
-  formatPolicyFolder,
-  testPolicyFolder,
-  validatePolicyFolder,
-} from '../cli/policies';
 import { registerAuthorizeCommand } from '../cli/policies-authorize';
+import { registerPolicyCommands } from '../cli/policies-commands';
 import { registerReplayCommand } from '../cli/policies-replay';
-import {
-  describeDiff,
-  diffStore,
-  localPolicies,
-  PolicyStoreError,
-  pushStore,
-  readStore,
-} from '../cli/policy-store-sync';
+import { PolicyStoreError } from '../cli/policy-store-sync';
 import { SchemaGenerationError } from '../cli/schema';
 import { registerSchemaCommand } from '../cli/schema-command';
 import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
@@ -384,155 +370,7 @@ const policies = program
   .description('write, check, test and deploy Cedar policies')
   .addHelpText('after', HELP_EXAMPLES.policies);
 
-/** The policy folder named by --dir, or a clear error when there is none. */
-function policyFolder(dir: string): string {
-  if (!existsSync(dir))
-    throw new CliError(
-      `no policy folder at ${dir} (pass --dir <folder with schema.cedarschema and *.cedar>)`,
-    );
-  return dir;
-}
-
-function printFindings(findings: readonly Finding[], json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
-  else for (const finding of findings) process.stdout.write(`${formatFinding(finding)}\n`);
-}
-
-policies
-  .command('validate')
-  .description(
-    'STRICT validation against the schema (as Verified Permissions validates), plus unguarded reads in forbids',
-  )
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--warnings-as-errors', 'fail on warnings too', false)
-  .option('--json', 'findings as JSON', false)
-  .action((options: { dir: string; warningsAsErrors: boolean; json: boolean }) => {
-    const report = validatePolicyFolder(policyFolder(options.dir));
-    printFindings(report.findings, options.json);
-    const errors = report.findings.filter((finding) => finding.severity === 'error').length;
-    const warnings = report.findings.length - errors;
-    if (!options.json)
-      process.stdout.write(`${report.policies} policies: ${errors} error(s), ${warnings} warning(s)\n`);
-    if (errors > 0 || (options.warningsAsErrors && warnings > 0)) process.exitCode = EXIT_FAILED;
-  });
-
-policies
-  .command('test')
-  .description('run the ALLOW/DENY decision fixtures with the real Cedar engine')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--json', 'results as JSON', false)
-  .action(async (options: { dir: string; json: boolean }) => {
-    const outcomes = await testPolicyFolder(policyFolder(options.dir));
-    if (options.json) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
-    else {
-      for (const outcome of outcomes) {
-        process.stdout.write(
-          `${outcome.passed ? '✓' : '✗'} ${outcome.expected.decision.toUpperCase()} ${outcome.description} (${outcome.file})\n`,
-        );
-        if (!outcome.passed) {
-          process.stdout.write(
-            `    expected: ${outcome.expected.decision}${outcome.expected.policies ? ` by [${outcome.expected.policies.join(', ')}]` : ''}\n`,
-          );
-          process.stdout.write(
-            `    actual:   ${outcome.actual.decision} by [${outcome.actual.policies.join(', ')}]${outcome.actual.errors.length > 0 ? `, errors: ${outcome.actual.errors.join('; ')}` : ''}\n`,
-          );
-          process.stdout.write(`    request:  ${JSON.stringify(outcome.request)}\n`);
-        }
-      }
-      const failed = outcomes.filter((outcome) => !outcome.passed).length;
-      process.stdout.write(`${outcomes.length - failed} passed, ${failed} failed\n`);
-    }
-    if (outcomes.length === 0)
-      throw new CliError(
-        `no decision fixtures under ${join(options.dir, 'fixtures')} (ALLOW/*.json, DENY/*.json)`,
-      );
-    if (outcomes.some((outcome) => !outcome.passed)) process.exitCode = EXIT_FAILED;
-  });
-
-policies
-  .command('format')
-  .description('format every policy file with the Cedar formatter')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option('--check', 'change nothing; fail if a file is not formatted', false)
-  .action((options: { dir: string; check: boolean }) => {
-    const result = formatPolicyFolder(policyFolder(options.dir), options.check);
-    printFindings(result.errors, false);
-    for (const file of result.changed)
-      process.stdout.write(`${options.check ? 'not formatted' : 'formatted'}: ${file}\n`);
-    if (result.changed.length === 0 && result.errors.length === 0)
-      process.stdout.write('all policy files are formatted\n');
-    if (result.errors.length > 0 || (options.check && result.changed.length > 0))
-      process.exitCode = EXIT_FAILED;
-  });
-
-async function avpClient(region: string | undefined): Promise<VerifiedPermissionsClient> {
-  return new VerifiedPermissionsClient(await awsContext(region === undefined ? {} : { region }));
-}
-
-function requireValid(dir: string): void {
-  const errors = validatePolicyFolder(dir).findings.filter((finding) => finding.severity === 'error');
-  if (errors.length > 0) {
-    printFindings(errors, false);
-    throw new CliError('the policy folder does not validate; nothing was compared or pushed');
-  }
-}
-
-policies
-  .command('diff')
-  .description('compare the policy folder with a Verified Permissions policy store')
-  .requiredOption('--store <policy-store-id>', 'the policy store (the PolicyStoreId stack output)')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option(
-    '--region <region>',
-    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
-  )
-  .option('--json', 'the diff as JSON', false)
-  .action(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
-    // Region and credentials first: a missing one is reported before the (slower) validation runs.
-    const client = await avpClient(options.region);
-    requireValid(policyFolder(options.dir));
-    const state = await readStore(client, options.store);
-    const diff = diffStore(localPolicies(options.dir), state);
-    if (options.json)
-      process.stdout.write(`${JSON.stringify({ managedBy: state.managedBy ?? null, ...diff }, null, 2)}\n`);
-    else {
-      if (state.managedBy)
-        process.stdout.write(
-          `note: this store is managed by ${state.managedBy}; deploy changes with \`npx cdk deploy\`\n`,
-        );
-      for (const line of describeDiff(diff)) process.stdout.write(`${line}\n`);
-    }
-  });
-
-policies
-  .command('push')
-  .description(
-    'apply the policy folder to a Verified Permissions policy store (schema first, then create, update, delete)',
-  )
-  .requiredOption('--store <policy-store-id>', 'the policy store')
-  .option('--dir <dir>', 'policy folder', DEFAULT_POLICY_DIR)
-  .option(
-    '--region <region>',
-    'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)',
-  )
-  .option('--dry-run', 'show what would be done, change nothing', false)
-  .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
-  .action(
-    async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
-      const client = await avpClient(options.region);
-      requireValid(policyFolder(options.dir));
-      const state = await readStore(client, options.store);
-      const result = await pushStore(client, state, localPolicies(options.dir), {
-        dryRun: options.dryRun,
-        force: options.force,
-        onProgress: (line) => process.stdout.write(`${line}\n`),
-      });
-      process.stdout.write(
-        `${result.operations.length === 0 ? 'nothing to do' : `${result.operations.length} operation(s) ${options.dryRun ? 'would be applied' : 'applied'}`}\n`,
-      );
-    },
-  );
-
+registerPolicyCommands(policies, { dir: DEFAULT_POLICY_DIR });
 registerAuthorizeCommand(policies, { dir: DEFAULT_POLICY_DIR, users: join(ROOT, 'local', 'users.json') });
 registerReplayCommand(policies, { dir: DEFAULT_POLICY_DIR, data: join(ROOT, '.data') });
 

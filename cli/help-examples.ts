@@ -38,6 +38,30 @@ export const HELP_EXAMPLES = {
     'npx mcp-identity policies diff --store <PolicyStoreId>',
     'npx mcp-identity policies push --store <PolicyStoreId> --dry-run',
   ),
+  policiesValidate: examples(
+    'npx mcp-identity policies validate',
+    'npx mcp-identity policies validate --dir ./my-policies --warnings-as-errors',
+    'npx mcp-identity policies validate --json    # [{file, line, column, endLine, endColumn, message, help}]',
+  ),
+  policiesTest: examples(
+    'npx mcp-identity policies test',
+    'npx mcp-identity policies test --dir ./my-policies --json',
+  ),
+  policiesFormat: examples(
+    'npx mcp-identity policies format',
+    'npx mcp-identity policies format --check     # CI: exit 1 if a file is not formatted',
+  ),
+  policiesDiff: examples(
+    'npx mcp-identity policies diff --store <PolicyStoreId>',
+    'npx mcp-identity policies diff --store <PolicyStoreId> --region eu-west-1 --json',
+  ),
+  policiesPush: examples(
+    'npx mcp-identity policies push --store <PolicyStoreId> --dry-run',
+    'npx mcp-identity policies push --store <PolicyStoreId>',
+  ),
+  audit: examples(
+    'npx mcp-identity audit redrive --queue-url <DeadLetterQueueUrl> --channel-arn <AuditChannelArn> --dry-run',
+  ),
   auditRedrive: examples(
     'npx mcp-identity audit redrive --queue-url <DeadLetterQueueUrl> --channel-arn <AuditChannelArn>',
   ),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
+import { type PolicyDiagnostic, PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { lineOf, loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { type AuthorizerSettings, authorizeOperation } from '../lambda/core/authorize';
 import { type Caller, callerFromClaims, DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
@@ -28,8 +29,16 @@ export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 3;
 export const EXIT_ERROR = 1;
 
-/** An expected problem with the input (users file, token, arguments, policy folder): one line, exit 1. */
-export class AuthorizeError extends Error {}
+/** An expected problem with the input (users file, token, arguments, policy folder): its message, exit 1. */
+export class AuthorizeError extends Error {
+  constructor(
+    message: string,
+    /** For a policy folder that cannot be used: its errors, located (what `--json` prints). */
+    readonly diagnostics: readonly PolicyDiagnostic[] = [],
+  ) {
+    super(message);
+  }
+}
 
 export interface AuthorizeInput {
   readonly dir: string;
@@ -94,8 +103,11 @@ function loadBundle(dir: string): PolicyBundle {
   try {
     return loadPolicyBundle(dir);
   } catch (error) {
+    // Located errors (file:line:column and a caret excerpt) start on their own line.
+    const located = error instanceof PolicyFolderError;
     throw new AuthorizeError(
-      `the policy folder ${dir} cannot be used: ${(error as Error).message} (see: npx mcp-identity policies validate --dir ${dir})`,
+      `the policy folder ${dir} cannot be used (see: npx mcp-identity policies validate --dir ${dir}):${located ? '\n' : ' '}${(error as Error).message}`,
+      located ? error.diagnostics : [],
     );
   }
 }
@@ -450,6 +462,11 @@ Exit codes: 0 allowed, 3 denied, 1 could not decide (bad input, invalid policies
           error instanceof McpIdentityError
         ) {
           process.stderr.write(`mcp-identity: ${error.message}\n`);
+          // --json: scripts get the located policy errors too ({file, line, column, …, message, help}).
+          if (options.json && error instanceof AuthorizeError && error.diagnostics.length > 0)
+            process.stdout.write(
+              `${JSON.stringify({ decision: 'error', errors: error.diagnostics }, null, 2)}\n`,
+            );
           process.exitCode = EXIT_ERROR;
           return;
         }

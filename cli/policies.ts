@@ -1,84 +1,39 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import {
+  diagnosticOf,
+  type PolicyDiagnostic,
+  renderDiagnostic,
+  shownPath,
+} from '../lambda/adapters/policy-diagnostics';
+import {
   avpSchemaJson,
   cedarFiles,
-  lineOf,
   loadPolicyBundle,
-  policyIdFor,
   readPolicyFiles,
   SCHEMA_FILE,
+  scanPolicyFiles,
+  schemaDiagnostics,
+  validationDiagnostics,
 } from '../lambda/adapters/policy-files';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';
+import { positionAt } from '../lambda/adapters/source-excerpt';
 import { checkDeploymentLimits, planPolicies } from '../lib/policy-deployment';
 
-/** `mcp-identity policies validate|format`: offline checks of the policy folder, with file and line. */
+/** `mcp-identity policies validate|format|test`: offline checks of the policy folder, located to the column. */
 
-export interface Finding {
-  readonly severity: 'error' | 'warning';
-  readonly file: string;
-  readonly line?: number;
-  readonly policyId?: string;
-  readonly message: string;
-}
+/** An error or warning about a file of the policy folder, located (see policy-diagnostics.ts). */
+export type Finding = PolicyDiagnostic;
 
+/** A policy and its file, as the lint reads them. */
 interface LocatedPolicy {
   readonly id: string;
   readonly file: string;
   readonly text: string;
-  /** 1-based line of the policy's first character in its file. */
-  readonly line: number;
-}
-
-function explain(error: cedar.DetailedError): string {
-  return error.help ? `${error.message} — ${error.help}` : error.message;
-}
-
-/** Splits every file into policies, recording where each starts; parse errors become findings. */
-function locatePolicies(dir: string, findings: Finding[]): LocatedPolicy[] {
-  const located: LocatedPolicy[] = [];
-  const ids = new Map<string, string>();
-  for (const path of cedarFiles(dir)) {
-    const file = relative(dir, path);
-    const text = readFileSync(path, 'utf8');
-    const parts = cedar.policySetTextToParts(text);
-    if (parts.type === 'failure') {
-      for (const error of parts.errors) {
-        const at = error.sourceLocations?.[0];
-        findings.push({
-          severity: 'error',
-          file,
-          ...(at ? { line: lineOf(text, at.start) } : {}),
-          message: explain(error),
-        });
-      }
-      continue;
-    }
-    if (parts.policy_templates.length > 0)
-      findings.push({ severity: 'error', file, message: 'policy templates are not supported here' });
-    let cursor = 0;
-    parts.policies.forEach((policyText, index) => {
-      const at = text.indexOf(policyText, cursor);
-      cursor = at >= 0 ? at + policyText.length : cursor;
-      const json = cedar.policyToJson(policyText);
-      const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
-      const stem = basename(file, '.cedar');
-      const id = policyIdFor(annotations, stem, index, parts.policies.length);
-      const clash = ids.get(id);
-      if (clash !== undefined)
-        findings.push({
-          severity: 'error',
-          file,
-          policyId: id,
-          message: `policy id '${id}' is also used in ${clash}`,
-        });
-      ids.set(id, file);
-      located.push({ id, file, text: policyText, line: at >= 0 ? lineOf(text, at) : 1 });
-    });
-  }
-  return located;
+  /** Where the policy starts in its file (UTF-16 index), when known. */
+  readonly offset?: number;
 }
 
 // --- the unguarded-read lint ---------------------------------------------------------------------------
@@ -192,6 +147,7 @@ function requiredEverywhere(
  */
 function unguardedReads(
   policy: LocatedPolicy,
+  fileText: string | undefined,
   schema: cedar.SchemaJson<string>,
   namespace: string,
 ): Finding[] {
@@ -229,10 +185,24 @@ function unguardedReads(
         reported.add(prefix);
         const parent = segments.slice(0, length - 1).join('.');
         const at = policy.text.indexOf(read);
+        const place =
+          fileText === undefined || policy.offset === undefined
+            ? undefined
+            : {
+                start: positionAt(fileText, policy.offset + Math.max(at, 0)),
+                end: positionAt(fileText, policy.offset + Math.max(at, 0) + (at < 0 ? 0 : read.length)),
+              };
         findings.push({
           severity: 'warning',
           file: policy.file,
-          line: at < 0 ? policy.line : policy.line + lineOf(policy.text, at) - 1,
+          ...(place === undefined
+            ? {}
+            : {
+                line: place.start.line,
+                column: place.start.column,
+                endLine: place.end.line,
+                endColumn: place.end.column,
+              }),
           policyId: policy.id,
           message: `forbid reads ${prefix} without a \`has\` guard: when it is absent the forbid errors, Cedar skips it, and the call may be allowed. Write \`${parent} has ${segments[length - 1]} && …\`.`,
         });
@@ -271,87 +241,72 @@ function deploymentFindings(dir: string, schemaText: string): Finding[] {
 export interface ValidationReport {
   readonly policies: number;
   readonly findings: readonly Finding[];
+  /** Each file's text by its name relative to the folder, for excerpts ({@link formatFinding}). */
+  readonly sources: ReadonlyMap<string, string>;
 }
 
 /** STRICT validation of every policy against the schema (as Verified Permissions validates), plus the lint. */
 export function validatePolicyFolder(dir: string): ValidationReport {
-  const findings: Finding[] = [];
   const schemaPath = join(dir, SCHEMA_FILE);
   if (!existsSync(schemaPath))
     return {
       policies: 0,
       findings: [{ severity: 'error', file: SCHEMA_FILE, message: `no ${SCHEMA_FILE} in ${dir}` }],
+      sources: new Map(),
     };
   const schemaText = readFileSync(schemaPath, 'utf8');
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
-  if (resolved.type === 'failure') {
+  if (resolved.type === 'failure')
     return {
       policies: 0,
-      findings: resolved.errors.map((error) => {
-        const at = error.sourceLocations?.[0];
-        return {
-          severity: 'error' as const,
-          file: SCHEMA_FILE,
-          ...(at ? { line: lineOf(schemaText, at.start) } : {}),
-          message: explain(error),
-        };
-      }),
+      findings: schemaDiagnostics(resolved.errors, schemaText),
+      sources: new Map([[SCHEMA_FILE, schemaText]]),
     };
-  }
-  const policies = locatePolicies(dir, findings);
-  if (policies.length > 0) {
-    const result = cedar.validate({
-      schema: schemaText,
-      policies: { staticPolicies: Object.fromEntries(policies.map((policy) => [policy.id, policy.text])) },
-      validationSettings: { mode: 'strict' },
-    });
-    const byId = new Map(policies.map((policy) => [policy.id, policy]));
-    if (result.type === 'failure') {
-      for (const error of result.errors)
-        findings.push({ severity: 'error', file: '(policy set)', message: explain(error) });
-    } else {
-      for (const issue of [
-        ...result.validationErrors.map((e) => ['error', e] as const),
-        ...result.validationWarnings.map((e) => ['warning', e] as const),
-      ]) {
-        const [severity, { policyId, error }] = issue;
-        const policy = byId.get(policyId);
-        const at = error.sourceLocations?.[0];
-        findings.push({
-          severity,
-          file: policy?.file ?? policyId,
-          ...(policy ? { line: policy.line + (at ? lineOf(policy.text, at.start) - 1 : 0) } : {}),
-          policyId,
-          message: explain(error),
-        });
-      }
-    }
-    const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
-    for (const policy of policies) findings.push(...unguardedReads(policy, resolved.json, namespace));
-  }
+  const scan = scanPolicyFiles(dir);
+  const sources = new Map([...scan.sources, [SCHEMA_FILE, schemaText]]);
+  const findings: Finding[] = [...scan.diagnostics];
+  findings.push(...validationDiagnostics(schemaText, scan.policies, scan.sources));
+  const namespace = Object.keys(resolved.json).find((name) => !name.includes('::')) ?? '';
+  for (const policy of scan.policies)
+    findings.push(...unguardedReads(policy, scan.sources.get(policy.file), resolved.json, namespace));
   if (!findings.some((finding) => finding.severity === 'error'))
     findings.push(...deploymentFindings(dir, schemaText));
-  return { policies: policies.length, findings };
+  return { policies: scan.policies.length, findings, sources };
 }
 
-export function formatFinding(finding: Finding): string {
-  const where = finding.line === undefined ? finding.file : `${finding.file}:${finding.line}`;
-  return `${where}: ${finding.severity}${finding.policyId ? ` [${finding.policyId}]` : ''}: ${finding.message}`;
+/**
+ * A finding for people: `file:line:column: severity [policy]: message`, the caret excerpt, and Cedar's help.
+ * With `dir` (the policy folder), the file is shown as a path from the current directory, so a terminal or an
+ * editor can open it at the spot.
+ */
+export function formatFinding(
+  finding: Finding,
+  sources: ReadonlyMap<string, string> = new Map(),
+  dir?: string,
+): string {
+  return renderDiagnostic(
+    finding,
+    sources.get(finding.file),
+    dir === undefined ? undefined : shownPath(dir, finding.file),
+  );
 }
 
 /** `policies format [--check]`: the Cedar formatter on every file; returns the files that changed (or would). */
 export function formatPolicyFolder(
   dir: string,
   check: boolean,
-): { readonly changed: string[]; readonly errors: Finding[] } {
+): { readonly changed: string[]; readonly errors: Finding[]; readonly sources: Map<string, string> } {
   const changed: string[] = [];
   const errors: Finding[] = [];
+  const sources = new Map<string, string>();
   for (const path of cedarFiles(dir)) {
     const file = relative(dir, path);
     const text = readFileSync(path, 'utf8');
     const formatted = cedar.formatPolicies({ policyText: text, lineWidth: 100, indentWidth: 2 });
     if (formatted.type === 'failure') {
-      errors.push({ severity: 'error', file, message: formatted.errors.map(explain).join('; ') });
+      sources.set(file, text);
+      for (const error of formatted.errors)
+        errors.push(diagnosticOf(error, { file, fileText: text, offset: 0 }));
       continue;
     }
     const next = formatted.formatted_policy.endsWith('\n')
@@ -362,7 +317,7 @@ export function formatPolicyFolder(
       if (!check) writeFileSync(path, next);
     }
   }
-  return { changed, errors };
+  return { changed, errors, sources };
 }
 
 // --- policies test ----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { LocalAssertionSigner } from '../lambda/adapters/local-assertion-signer';
+import { PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { CachingTokenVerifier } from '../lambda/adapters/verified-caller-cache';
 import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/identity-delivery';
@@ -298,9 +299,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         pins = pins.withPins(next.toolPins);
         return { ok: true, message: `policies reloaded: ${next.policies.length} policies, STRICT-valid` };
       } catch (error) {
+        // A located error (file:line:column, then a caret excerpt) starts on its own line.
+        const located = error instanceof PolicyFolderError;
         return {
           ok: false,
-          message: `policy reload failed, still enforcing the previous policies: ${(error as Error).message}`,
+          message: `policy reload failed, still enforcing the previous policies:${located ? '\n' : ' '}${(error as Error).message}`,
         };
       }
     };

@@ -4,6 +4,8 @@ import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 import { cedar } from './cedar-engine';
+import { diagnosticOf, type PolicyDiagnostic, PolicyFolderError } from './policy-diagnostics';
+import { positionAt } from './source-excerpt';
 import { pinsFromSchemaJson, type ToolPinMap } from './tool-pin-store';
 
 /** Tag on policy stores deployed by the CDK stack. */
@@ -35,9 +37,17 @@ export function avpPolicyDefinition(policy: Pick<PolicyFile, 'id' | 'file' | 'te
   readonly description: string;
 } {
   const json = cedar.policyToJson(policy.text);
-  if (json.type === 'failure') throw new ConfigurationError(`${policy.file}: ${formatErrors(json.errors)}`);
+  if (json.type === 'failure')
+    throw new PolicyFolderError(
+      json.errors.map((error) => diagnosticOf(error, policy.file, { policyId: policy.id })),
+      new Map(),
+    );
   const text = cedar.policyToText(withoutAnnotations(json.json) as cedar.PolicyJson);
-  if (text.type === 'failure') throw new ConfigurationError(`${policy.file}: ${formatErrors(text.errors)}`);
+  if (text.type === 'failure')
+    throw new PolicyFolderError(
+      text.errors.map((error) => diagnosticOf(error, policy.file, { policyId: policy.id })),
+      new Map(),
+    );
   const description = policy.reason === undefined ? policy.id : `${policy.id}: ${policy.reason}`;
   return {
     name: avpPolicyName(policy.id),
@@ -49,8 +59,7 @@ export function avpPolicyDefinition(policy: Pick<PolicyFile, 'id' | 'file' | 'te
 /** The schema in the JSON form Verified Permissions takes (`cedarJson`), without annotations. */
 export function avpSchemaJson(schemaText: string): string {
   const schema = cedar.schemaToJson(schemaText);
-  if (schema.type === 'failure')
-    throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(schema.errors)}`);
+  if (schema.type === 'failure') throw schemaError(schema.errors, schemaText);
   return JSON.stringify(withoutAnnotations(schema.json));
 }
 
@@ -62,6 +71,8 @@ export interface PolicyFile {
   readonly id: string;
   readonly file: string;
   readonly text: string;
+  /** Where `text` starts in its file (a UTF-16 index), to place Cedar's errors about it; absent if unknown. */
+  readonly offset?: number;
   readonly reason?: string;
   /** Effect and scope as Cedar's JSON policy format has them (what decides which requests it can apply to). */
   readonly scope?: PolicyScope;
@@ -109,8 +120,24 @@ export function cedarFiles(dir: string): string[] {
     .sort();
 }
 
-function formatErrors(errors: readonly cedar.DetailedError[]): string {
-  return errors.map((error) => (error.help ? `${error.message} (${error.help})` : error.message)).join('; ');
+/** The schema file's errors, located in it. */
+export function schemaDiagnostics(
+  errors: readonly cedar.DetailedError[],
+  schemaText: string,
+): PolicyDiagnostic[] {
+  return errors.map((error) => diagnosticOf(error, { file: SCHEMA_FILE, fileText: schemaText, offset: 0 }));
+}
+
+function schemaError(
+  errors: readonly cedar.DetailedError[],
+  schemaText: string,
+  dir?: string,
+): PolicyFolderError {
+  return new PolicyFolderError(
+    schemaDiagnostics(errors, schemaText),
+    new Map([[SCHEMA_FILE, schemaText]]),
+    dir,
+  );
 }
 
 /** A policy's stable id: its `@id` annotation, else its file name (`file#n` when a file holds several). */
@@ -123,43 +150,69 @@ export function policyIdFor(
   return annotations.id ?? (count === 1 ? stem : `${stem}#${index + 1}`);
 }
 
-/** 1-based line of a character offset, for messages people can jump to. */
+/** 1-based line of a character offset, for messages people can jump to (columns: source-excerpt.ts). */
 export function lineOf(text: string, offset: number): number {
   return text.slice(0, offset).split('\n').length;
 }
 
-/** Splits the policy folder into policies with stable ids. Throws {@link ConfigurationError} naming the file. */
-export function readPolicyFiles(dir: string): PolicyFile[] {
+/** The policy files of a folder, split into policies, with what is wrong with them (not thrown). */
+export interface PolicyFolderScan {
+  readonly policies: PolicyFile[];
+  /** Parse errors, templates and clashing ids, located in their files. */
+  readonly diagnostics: PolicyDiagnostic[];
+  /** Each file's text by its name relative to the folder (for excerpts). */
+  readonly sources: Map<string, string>;
+}
+
+/**
+ * Splits every `*.cedar` file under `dir` into policies with stable ids, recording where each starts in its
+ * file, and collects every problem (all files are read, so one run shows every broken file).
+ */
+export function scanPolicyFiles(dir: string): PolicyFolderScan {
   const policies: PolicyFile[] = [];
+  const diagnostics: PolicyDiagnostic[] = [];
+  const sources = new Map<string, string>();
   const seen = new Map<string, string>();
   for (const path of cedarFiles(dir)) {
     const file = relative(dir, path);
     const text = readFileSync(path, 'utf8');
+    sources.set(file, text);
     const parts = cedar.policySetTextToParts(text);
     if (parts.type === 'failure') {
-      const first = parts.errors[0];
-      const at = first?.sourceLocations?.[0];
-      const where = at === undefined ? '' : `:${lineOf(text, at.start)}`;
-      throw new ConfigurationError(`${file}${where}: ${formatErrors(parts.errors)}`);
+      for (const error of parts.errors)
+        diagnostics.push(diagnosticOf(error, { file, fileText: text, offset: 0 }));
+      continue;
     }
     if (parts.policy_templates.length > 0)
-      throw new ConfigurationError(`${file}: policy templates are not supported here`);
+      diagnostics.push({ severity: 'error', file, message: 'policy templates are not supported here' });
+    // Cedar hands back each policy as a slice of the file, in order: find each after the previous one.
+    let cursor = 0;
     parts.policies.forEach((policyText, index) => {
+      const found = text.indexOf(policyText, cursor);
+      const offset = found < 0 ? undefined : found;
+      if (found >= 0) cursor = found + policyText.length;
       const json = cedar.policyToJson(policyText);
       const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
       const stem = basename(file, '.cedar');
       const id = policyIdFor(annotations, stem, index, parts.policies.length);
       const clash = seen.get(id) ?? seen.get(avpPolicyName(id));
-      if (clash !== undefined)
-        throw new ConfigurationError(
-          `${file}: policy id '${id}' is also used in ${clash} (ids must stay distinct as Verified Permissions names: ${avpPolicyName(id)})`,
-        );
+      if (clash !== undefined) {
+        const at = offset === undefined ? undefined : positionAt(text, offset);
+        diagnostics.push({
+          severity: 'error',
+          file,
+          ...(at === undefined ? {} : { line: at.line, column: at.column }),
+          policyId: id,
+          message: `policy id '${id}' is also used in ${clash} (ids must stay distinct as Verified Permissions names: ${avpPolicyName(id)})`,
+        });
+      }
       seen.set(id, file);
       seen.set(avpPolicyName(id), file);
       policies.push({
         id,
         file,
         text: policyText,
+        ...(offset === undefined ? {} : { offset }),
         ...(annotations.reason ? { reason: annotations.reason } : {}),
         ...(json.type === 'success'
           ? {
@@ -175,7 +228,52 @@ export function readPolicyFiles(dir: string): PolicyFile[] {
       });
     });
   }
-  return policies;
+  return { policies, diagnostics, sources };
+}
+
+/** Splits the policy folder into policies with stable ids. Throws {@link PolicyFolderError}, located. */
+export function readPolicyFiles(dir: string): PolicyFile[] {
+  const scan = scanPolicyFiles(dir);
+  if (scan.diagnostics.length > 0) throw new PolicyFolderError(scan.diagnostics, scan.sources, dir);
+  return scan.policies;
+}
+
+/**
+ * STRICT validation of `policies` against the schema (as Verified Permissions validates): errors and warnings,
+ * each located in the policy's file. `sources` holds the files' texts ({@link PolicyFolderScan.sources}).
+ */
+export function validationDiagnostics(
+  schemaText: string,
+  policies: readonly PolicyFile[],
+  sources: ReadonlyMap<string, string>,
+): PolicyDiagnostic[] {
+  if (policies.length === 0) return [];
+  const result = cedar.validate({
+    schema: schemaText,
+    policies: { staticPolicies: Object.fromEntries(policies.map((policy) => [policy.id, policy.text])) },
+    validationSettings: { mode: 'strict' },
+  });
+  // The schema already parsed on its own, so a failure here is about the set as a whole.
+  if (result.type === 'failure') return result.errors.map((error) => diagnosticOf(error, '(policy set)'));
+  const byId = new Map(policies.map((policy) => [policy.id, policy]));
+  const located = (
+    severity: 'error' | 'warning',
+    { policyId, error }: { policyId: string; error: cedar.DetailedError },
+  ): PolicyDiagnostic => {
+    const policy = byId.get(policyId);
+    const fileText = policy === undefined ? undefined : sources.get(policy.file);
+    return diagnosticOf(
+      error,
+      policy === undefined || fileText === undefined || policy.offset === undefined
+        ? (policy?.file ?? policyId)
+        : { file: policy.file, fileText, offset: policy.offset, text: policy.text },
+      { severity, policyId },
+    );
+  };
+  return [
+    ...result.validationErrors.map((error) => located('error', error)),
+    ...result.validationWarnings.map((warning) => located('warning', warning)),
+  ];
 }
 
 type SchemaJson = cedar.SchemaJson<string>;
@@ -234,28 +332,15 @@ export function loadPolicyBundle(dir: string): PolicyBundle {
     });
   }
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
-  if (resolved.type === 'failure')
-    throw new ConfigurationError(`${SCHEMA_FILE}: ${formatErrors(resolved.errors)}`);
+  if (resolved.type === 'failure') throw schemaError(resolved.errors, schemaText, dir);
   const toolPins = pinsFromSchemaJson(resolved.json, SCHEMA_FILE);
-  const policies = readPolicyFiles(dir);
-  const validation = cedar.validate({
-    schema: schemaText,
-    policies: { staticPolicies: Object.fromEntries(policies.map((policy) => [policy.id, policy.text])) },
-    validationSettings: { mode: 'strict' },
-  });
-  if (validation.type === 'failure')
-    throw new ConfigurationError(`policy validation failed: ${formatErrors(validation.errors)}`);
-  if (validation.validationErrors.length > 0) {
-    const byId = new Map(policies.map((policy) => [policy.id, policy.file]));
-    throw new ConfigurationError(
-      `policies do not match the schema: ${validation.validationErrors
-        .map(
-          (error) =>
-            `${byId.get(error.policyId) ?? error.policyId} (${error.policyId}): ${error.error.message}`,
-        )
-        .join('; ')}`,
-    );
-  }
+  const scan = scanPolicyFiles(dir);
+  if (scan.diagnostics.length > 0) throw new PolicyFolderError(scan.diagnostics, scan.sources, dir);
+  const policies = scan.policies;
+  const errors = validationDiagnostics(schemaText, policies, scan.sources).filter(
+    (diagnostic) => diagnostic.severity === 'error',
+  );
+  if (errors.length > 0) throw new PolicyFolderError(errors, scan.sources, dir);
 
   const inputTypes: Record<string, CedarType> = {};
   const actions = new Set<string>();

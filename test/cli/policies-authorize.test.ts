@@ -286,7 +286,9 @@ describe('mcp-identity policies authorize', () => {
       dir,
     ]);
 
-    expect(result.stderr).toMatch(/^mcp-identity: the policy folder .* cannot be used: broken\.cedar:1: /);
+    expect(result.stderr).toMatch(
+      /^mcp-identity: the policy folder .* cannot be used \(see: npx mcp-identity policies validate --dir .*\):\n\S*broken\.cedar:1:\d+: error: .*\n {2}\|\n1 \| .*\n {2}\| +\^+$/m,
+    );
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.status).toBe(1);
   });

@@ -14,7 +14,9 @@ describe('mcp-identity policies validate', () => {
     writeFileSync(join(dir, 'broken.cedar'), '// first line\n\npermit (principal, action resource);\n');
     const result = cli(['policies', 'validate', '--dir', dir]);
     expect(result.status).toBe(1);
-    expect(result.stdout).toMatch(/^broken\.cedar:3: error: /m);
+    expect(result.stdout).toMatch(
+      /^\S*broken\.cedar:3:27: error: unexpected token `resource`.*\n {2}\|\n3 \| permit \(principal, action resource\);\n {2}\| {27}\^{8}$/m,
+    );
   });
 
   it('names file and line when a policy does not match the schema (unknown tool, wrong type)', () => {
@@ -25,8 +27,8 @@ describe('mcp-identity policies validate', () => {
     );
     const result = cli(['policies', 'validate', '--dir', dir]);
     expect(result.status).toBe(1);
-    expect(result.stdout).toMatch(/^mismatch\.cedar:4: error \[mismatch\]: .*orders___delete_order/m);
-    expect(result.stdout).toMatch(/^mismatch\.cedar:10: error \[wrong-type\]: /m);
+    expect(result.stdout).toMatch(/^\S*mismatch\.cedar:4:13: error \[mismatch\]: .*orders___delete_order/m);
+    expect(result.stdout).toMatch(/^\S*mismatch\.cedar:10:\d+: error \[wrong-type\]: /m);
   });
 
   it('warns about a forbid that reads an attribute without a has guard (besides what STRICT validation reports)', () => {

@@ -157,7 +157,17 @@ describe('policy edits while the stack runs', () => {
       expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
 
       writeFileSync(join(dir, 'broken.cedar'), 'permit (principal, action resource);');
-      await waitFor('policy reload failed, still enforcing the previous policies: broken.cedar:1');
+      await waitFor('policy reload failed, still enforcing the previous policies:\n');
+      // The located error: the file as a path to open, line:column, and the caret under the bad token.
+      expect(lines.find((line) => line.startsWith('policy reload failed'))).toBe(
+        [
+          'policy reload failed, still enforcing the previous policies:',
+          `${join(dir, 'broken.cedar')}:1:27: error: unexpected token \`resource\`; expected \`!=\`, \`)\`, \`,\`, \`:\`, \`<\`, \`<=\`, \`==\`, \`>\`, \`>=\`, \`in\`, or \`is\``,
+          '  |',
+          '1 | permit (principal, action resource);',
+          `  | ${' '.repeat(26)}^^^^^^^^`,
+        ].join('\n'),
+      );
       expect(await listFor('carol')).toEqual(['orders___get_recent_activity']);
     } finally {
       await stack.stop();

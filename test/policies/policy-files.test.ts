@@ -42,14 +42,16 @@ describe('loadPolicyBundle', () => {
       'broken.cedar': '\n\npermit (principal, action resource);',
     });
     expect(() => loadPolicyBundle(dir)).toThrow(ConfigurationError);
-    expect(() => loadPolicyBundle(dir)).toThrow(/^broken\.cedar:3: /);
+    expect(() => loadPolicyBundle(dir)).toThrow(
+      /^\S*broken\.cedar:3:27: error: unexpected token `resource`.*\n {2}\|\n3 \| permit \(principal, action resource\);\n {2}\| {27}\^{8}$/,
+    );
   });
 
   it('refuses a policy that does not match the schema, naming the file', () => {
     const dir = policyDir({
       'typo.cedar': 'permit (principal, action == McpIdentity::Action::"orders___get_ordr", resource);',
     });
-    expect(() => loadPolicyBundle(dir)).toThrow(/typo\.cedar .*orders___get_ordr/);
+    expect(() => loadPolicyBundle(dir)).toThrow(/typo\.cedar:1:30: error \[typo\]: .*orders___get_ordr/);
   });
 
   it('refuses an unguarded read of an optional attribute (STRICT, as AVP validates)', () => {
