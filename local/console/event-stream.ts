@@ -26,6 +26,8 @@ export interface EventStreamOptions {
 interface Client {
   readonly response: ServerResponse;
   readonly filter: DecisionFilter;
+  /** Unsent bytes this client may hold: the bound, plus its history while that drains. */
+  allowance: number;
 }
 
 export class EventStreams {
@@ -62,7 +64,7 @@ export class EventStreams {
   open(response: ServerResponse, filter: DecisionFilter): boolean {
     if (this.clients.size >= this.maxClients) return false;
     this.feed.refresh();
-    const client: Client = { response, filter };
+    const client: Client = { response, filter, allowance: this.maxBufferedBytes };
     this.clients.add(client);
     response.writeHead(200, {
       ...SECURITY_HEADERS,
@@ -70,7 +72,10 @@ export class EventStreams {
       Connection: 'keep-alive',
     });
     response.write('retry: 2000\n\n');
-    this.send(client, 'history', this.feed.recent(filter));
+    const history = `event: history\ndata: ${JSON.stringify(this.feed.recent(filter))}\n\n`;
+    // The history may be larger than the bound (up to the ring's size): a reader that takes it is not slow.
+    client.allowance = this.maxBufferedBytes + Buffer.byteLength(history, 'utf8');
+    this.write(client, history);
     response.once('close', () => this.drop(client));
     this.timer ??= setInterval(() => this.feed.refresh(), this.pollMs);
     this.heartbeat ??= setInterval(() => {
@@ -93,7 +98,7 @@ export class EventStreams {
   }
 
   private write(client: Client, chunk: string): void {
-    if (client.response.writableLength > this.maxBufferedBytes) {
+    if (client.response.writableLength > client.allowance) {
       client.response.destroy();
       this.drop(client);
       return;
