@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { AssertionCache } from '../lambda/adapters/assertion-cache';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
+import { CachingAccessStore } from '../lambda/adapters/access-cache';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
@@ -14,9 +15,11 @@ import { DEFAULT_ASSERTION_HEADER, type TargetDelivery } from '../lambda/core/id
 import { DEFAULT_INJECTION, reservedParameters } from '../lambda/core/injection';
 import { DEFAULT_REDACTION } from '../lambda/core/redaction';
 import { ToolPins } from '../lambda/core/tool-pins';
+import { GrantingVerifier, revocationGate } from '../lambda/guard/access-gates';
 import type { GuardDeps } from '../lambda/guard/deps';
 import { identityDeliveryStep } from '../lambda/guard/identity-delivery-step';
 import { toolPinGate } from '../lambda/guard/tool-pin-gate';
+import { FileAccessLedger } from './access-file';
 import { CONSOLE_PATH, createConsole } from './console/routes';
 import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
@@ -61,6 +64,11 @@ export interface LocalStackOptions {
   readonly watchPolicies?: boolean;
   /** @default 'enforce' */
   readonly mode?: 'enforce' | 'log-only';
+  /**
+   * How long a subject's grants and revocations (<data>/access.json) are reused: the bound on how long a grant
+   * or a revocation takes to apply. @default 5
+   */
+  readonly accessTtlSeconds?: number;
   /** Human-readable progress and request lines. */
   readonly log?: (line: string) => void;
   /**
@@ -248,7 +256,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const jwt = new JwtTokenVerifier(issuer.verifierSettings(door.url));
     await jwt.hydrate();
-    const verifier = new CachingTokenVerifier(jwt);
+    // Just-in-time grants and the kill switch, from <data>/access.json (`npx mcp-identity grant|revoke`): one
+    // cached read per subject serves both, so a revocation reaches this stack within accessTtlSeconds.
+    const accessStore = new CachingAccessStore(new FileAccessLedger(dataDir), {
+      ttlSeconds: options.accessTtlSeconds ?? 5,
+    });
+    const accessLog = new Logger({ serviceName: 'mcp-identity-local', logLevel: 'WARN' });
+    const verifier = new GrantingVerifier(new CachingTokenVerifier(jwt), accessStore, accessLog);
     // One cache for the stack's life: a policy reload does not re-sign the assertions.
     const assertions = new AssertionCache(assertionSigner, { issuer: door.url, ttlSeconds: 300 });
     const delivery = identityDeliveryStep(
@@ -287,7 +301,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         resourceMetadataUrl: door.resourceMetadataUrl,
       },
       forwardSteps: [delivery],
-      gates: [pinGate],
+      gates: [revocationGate(accessStore), pinGate],
     });
     door.use(guardDeps(bundle));
 

@@ -31,7 +31,9 @@ export class CachingAccessStore implements AccessStore {
       settings.ttlSeconds > 0
         ? new LRUCache<string, Promise<SubjectAccess>>({
             max: settings.maxEntries ?? 1000,
-            ttl: settings.ttlSeconds * 1000,
+            // lru-cache keeps an entry until strictly more than `ttl` has passed: a millisecond less makes the
+            // bound inclusive (a request at exactly W + ttl reads again).
+            ttl: settings.ttlSeconds * 1000 - 1,
             // Read the clock on every lookup: the TTL is the promised revocation bound.
             ttlResolution: 0,
             perf: { now },

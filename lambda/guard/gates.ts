@@ -13,11 +13,13 @@ export async function gateRefusal(
   request: AllowedRequest,
   log: DiagnosticLog,
   scrubError: (error: unknown) => string,
+  slot: 'onCall' | 'onCaller' = 'onCall',
 ): Promise<GateRefusal | undefined> {
   for (const gate of gates) {
-    if (gate.onCall === undefined) continue;
+    const check = gate[slot];
+    if (check === undefined) continue;
     try {
-      const refusal = await gate.onCall(request);
+      const refusal = await check.call(gate, request);
       if (refusal !== undefined) return refusal;
     } catch (error) {
       log.error('a gate failed; refusing the request', { gate: gate.name, error: scrubError(error) });

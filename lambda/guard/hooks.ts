@@ -3,7 +3,8 @@
  * ordered list; an empty list (the default) leaves the pipeline as it is. Every slot fails closed: a hook that
  * throws refuses the call, or hides the listing entries, and the guard audits it.
  *
- *   REQUEST:  authenticate → parse → policy (core/authorize) → gates[].onCall → forwardSteps[] → audit → forward
+ *   REQUEST:  authenticate → parse → gates[].onCaller → policy (core/authorize) → gates[].onCall
+ *             → forwardSteps[] → audit → forward
  *   RESPONSE: listings: policy ∩ gates[].onListing → filter → audit;  calls: re-decide → outcome audit
  */
 import type { AuditErrorCode } from '../core/audit-event';
@@ -11,7 +12,10 @@ import type { Caller } from '../core/caller';
 import type { McpOperation } from '../core/mcp-operation';
 import type { Door, HeaderIntent, RequestFacts } from './types';
 
-/** What a hook sees of one request that policy let through (or, in log-only mode, would have refused). */
+/**
+ * What a hook sees of one request that policy let through (or, in log-only mode, would have refused); for
+ * `onCaller`, one that policy has not seen yet.
+ */
 export interface AllowedRequest {
   readonly door: Door;
   readonly caller: Caller;
@@ -42,6 +46,12 @@ export interface OfferedListing {
  */
 export interface Gate {
   readonly name: string;
+  /**
+   * REQUEST step, BEFORE policy and its decision cache, for every operation (lists and session plumbing too):
+   * a refusal that holds whatever policy would say — the kill switch (`access-gates.ts`). A cached allow can
+   * therefore never outlive it.
+   */
+  onCaller?(request: AllowedRequest): Promise<GateRefusal | undefined>;
   /** REQUEST step, after policy: a refusal of its own, or undefined to let the request on. */
   onCall?(request: AllowedRequest): Promise<GateRefusal | undefined>;
   /**

@@ -11,8 +11,10 @@ import {
   type AuditDraft,
   type AuditedFacts,
   auditedFacts,
+  baseRecord,
   isPolicyOperation,
   malformedRecord,
+  operationRecord,
   refusedCredentialRecord,
   verdictRecord,
 } from './audit-records';
@@ -110,6 +112,22 @@ export function createRequestStep(
     const parsed = parseRequest(request, message);
     if (!parsed.ok) return malformed(parsed.error, caller);
     const operation = parsed.operation;
+
+    // Before policy and its cache: a refusal here (the kill switch) holds whatever policy would say.
+    const seen: AllowedRequest = { door: request.door, caller, operation, facts: request.facts, decisionId };
+    const barred = await gateRefusal(gates, seen, log, trail.scrubError, 'onCaller');
+    if (barred !== undefined)
+      return {
+        result: answered(refused(operation, trail.scrub(barred.reason)), decisionId),
+        record: {
+          ...baseRecord(facts, 'request', caller, message),
+          ...operationRecord(operation, settings.redaction),
+          decision: 'deny',
+          enforced: true,
+          errorCode: barred.errorCode,
+          reason: barred.reason,
+        },
+      };
 
     const verdict = await authorizeOperation(caller, operation, pdp, settings);
     if (verdict.decision.kind === 'error') {
