@@ -4,7 +4,12 @@ import { tokenReads } from '../lambda/adapters/policy-token-reads';
 import type { AuditEventData } from '../lambda/core/audit-event';
 import { type AuthorizerSettings, authorizeOperation } from '../lambda/core/authorize';
 import type { Caller } from '../lambda/core/caller';
-import type { CedarType, PolicyOperation } from '../lambda/core/cedar-request';
+import {
+  ArgumentConversionError,
+  type CedarType,
+  type PolicyOperation,
+  toCedarValue,
+} from '../lambda/core/cedar-request';
 import type { Decision } from '../lambda/core/decision';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { type NotReplayableReason, type RecordedCall, recordedEvent } from '../lambda/core/recorded-call';
@@ -86,31 +91,66 @@ export interface ReplayOptions {
   readonly total?: number;
 }
 
-/** A policy's `conditions` read `context.input` (or the whole `context`, which includes it). Conservative. */
-function readsInput(node: unknown, depth = 0): boolean {
-  if (depth > 200) return true;
-  if (Array.isArray(node)) return node.some((item) => readsInput(item, depth + 1));
-  if (node === null || typeof node !== 'object') return false;
-  const record = node as Record<string, unknown>;
-  if (record.Var === 'context') return true;
+/** Which arguments (`context.input` attributes) a policy reads: a set of names, or 'all' when it cannot tell. */
+export type InputReads = 'all' | ReadonlySet<string>;
+
+function access(node: Record<string, unknown>): { left: unknown; attr: unknown } | undefined {
   for (const op of ['.', 'has']) {
-    const access = record[op] as { left?: unknown; attr?: unknown } | undefined;
-    if (access !== undefined && access !== null && typeof access === 'object' && 'left' in access) {
-      const left = access.left as Record<string, unknown> | null;
-      if (left !== null && typeof left === 'object' && left.Var === 'context') return access.attr === 'input';
-    }
+    const inner = node[op];
+    if (inner !== null && typeof inner === 'object' && 'left' in inner && 'attr' in inner)
+      return inner as { left: unknown; attr: unknown };
   }
-  return Object.values(record).some((value) => readsInput(value, depth + 1));
+  return undefined;
 }
 
-/** For each action, whether some candidate policy that can apply to it reads its arguments. */
-function argumentReaders(bundle: PolicyBundle, namespace: string): (action: string) => boolean {
+function isVar(node: unknown, name: string): boolean {
+  return node !== null && typeof node === 'object' && (node as Record<string, unknown>).Var === name;
+}
+
+/** `context.input` itself. */
+function isContextInput(node: unknown): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  const inner = (node as Record<string, unknown>)['.'] as { left?: unknown; attr?: unknown } | undefined;
+  return inner !== undefined && inner !== null && inner.attr === 'input' && isVar(inner.left, 'context');
+}
+
+/**
+ * The `context.input` attributes a policy's conditions (Cedar JSON) read, by `context.input.x` or
+ * `context.input has x`. Anything else that could see the arguments — `context.input` or `context` used as a
+ * value, a walk too deep — reads them all. Written by hand, like policy-token-reads.ts: no maintained package
+ * answers "which attributes does this Cedar policy read".
+ */
+export function inputReads(node: unknown, into = new Set<string>(), depth = 0): InputReads {
+  if (depth > 200) return 'all';
+  if (Array.isArray(node)) {
+    for (const item of node) if (inputReads(item, into, depth + 1) === 'all') return 'all';
+    return into;
+  }
+  if (node === null || typeof node !== 'object') return into;
+  const record = node as Record<string, unknown>;
+  if (isVar(record, 'context')) return 'all';
+  const read = access(record);
+  if (read !== undefined) {
+    if (isContextInput(read.left)) {
+      if (typeof read.attr !== 'string') return 'all';
+      into.add(read.attr);
+      return into;
+    }
+    // `context.input` as a whole value, or `context has input` (always true for a tool call: harmless).
+    if (isVar(read.left, 'context')) return read.attr === 'input' && '.' in record ? 'all' : into;
+  }
+  for (const value of Object.values(record)) if (inputReads(value, into, depth + 1) === 'all') return 'all';
+  return into;
+}
+
+/** For each action, which of its arguments the candidate policies that can apply to it read. */
+function argumentReaders(bundle: PolicyBundle, namespace: string): (action: string) => InputReads {
   const actionType = `${namespace}::Action`;
-  // A policy whose JSON form is unknown counts as reading them (never replay on a guess).
-  const readers = bundle.policies.filter(
-    (policy) => policy.json === undefined || readsInput(policy.json.conditions),
+  // A policy whose JSON form is unknown counts as reading every argument (never replay on a guess).
+  const reads = bundle.policies.map((policy) =>
+    policy.json === undefined ? ('all' as const) : inputReads(policy.json.conditions),
   );
-  const memo = new Map<string, boolean>();
+  const memo = new Map<string, InputReads>();
   const lineage = (action: string): Set<string> => {
     const seen = new Set<string>();
     const pending = [{ type: actionType, id: action }];
@@ -141,7 +181,16 @@ function argumentReaders(bundle: PolicyBundle, namespace: string): (action: stri
     if (known !== undefined) return known;
     const keys = lineage(action);
     const own = actionKey(actionType, action);
-    const answer = readers.some((policy) => applies(policy.scope?.action, keys, own));
+    let answer: InputReads = new Set<string>();
+    for (const [index, policy] of bundle.policies.entries()) {
+      if (!applies(policy.scope?.action, keys, own)) continue;
+      const read = reads[index] as InputReads;
+      if (read === 'all') {
+        answer = 'all';
+        break;
+      }
+      answer = new Set([...answer, ...read]);
+    }
     memo.set(action, answer);
     return answer;
   };
@@ -203,7 +252,7 @@ function toolOf(operation: PolicyOperation): string {
 export class ReplayEngine {
   private readonly pdp: CedarDecisionPoint;
   private readonly settings: AuthorizerSettings;
-  private readonly readsArguments: (action: string) => boolean;
+  private readonly readsArguments: (action: string) => InputReads;
   private readonly tokenFields: 'all' | ReadonlySet<string>;
   private readonly cache = new Map<string, ReplayedDecision>();
 
@@ -238,10 +287,21 @@ export class ReplayEngine {
     if (!call.tokenFacts && (this.readsToken('expiresAt') || this.readsToken('issuedAt')))
       return 'token-facts-not-recorded';
     if (call.operation.kind !== 'tool-call' || call.arguments === 'exact') return undefined;
-    // The argument check itself failed when recorded: without the arguments it cannot be redone.
-    if (call.recorded.errorCode === 'InvalidArguments' || this.readsArguments(call.operation.tool.full))
-      return call.arguments === 'redacted' ? 'arguments-redacted' : 'arguments-not-recorded';
-    return undefined;
+    const reason = call.arguments === 'redacted' ? 'arguments-redacted' : 'arguments-not-recorded';
+    // The argument check itself failed when recorded: without the real arguments it cannot be redone.
+    if (call.recorded.errorCode === 'InvalidArguments') return reason;
+    const reads = this.readsArguments(call.operation.tool.full);
+    if (reads === 'all') return reason;
+    if (call.arguments !== 'redacted') return reads.size === 0 ? undefined : reason;
+    // Redacted values: faithful when no argument a policy reads holds a redaction mark.
+    const args = call.operation.arguments;
+    return [...reads].some(
+      (name) =>
+        JSON.stringify(args[name] ?? null).includes('[REDACTED]') ||
+        JSON.stringify(args[name] ?? null).includes('[TOO DEEP]'),
+    )
+      ? reason
+      : undefined;
   }
 
   /** The caller with the token facts no candidate policy reads left out: the cache key and the request. */
@@ -255,12 +315,44 @@ export class ReplayEngine {
     };
   }
 
+  /**
+   * The arguments the decision is made with: the recorded ones where a policy reads them, type-correct
+   * stand-ins elsewhere (no policy can tell them apart), so calls that differ only in what no policy reads
+   * share one decision. Arguments that the schema check would refuse are kept whole, so it refuses them.
+   */
+  private decidedArguments(
+    call: RecordedCall & { operation: { kind: 'tool-call' } },
+  ): Readonly<Record<string, unknown>> {
+    const tool = call.operation.tool.full;
+    const type = this.bundle.inputTypes[tool];
+    if (type === undefined) return {};
+    const standIn = standInArguments(type);
+    if (call.arguments !== 'exact' && call.arguments !== 'redacted') return standIn;
+    const reads = this.readsArguments(tool);
+    if (reads === 'all') return call.operation.arguments;
+    // (Redacted values would fail that check for what they are: only what policies read is checked, below.)
+    try {
+      if (call.arguments === 'exact') toCedarValue(call.operation.arguments, type);
+    } catch (error) {
+      if (error instanceof ArgumentConversionError) return call.operation.arguments;
+      throw error;
+    }
+    const kept = { ...standIn };
+    for (const name of reads)
+      if (Object.hasOwn(call.operation.arguments, name)) kept[name] = call.operation.arguments[name];
+      else delete kept[name];
+    return kept;
+  }
+
   /** Decides a recorded call under the candidate (cached on the whole request). */
   async decide(call: RecordedCall): Promise<ReplayedDecision> {
     const caller = this.normalised(call.caller);
     let operation = call.operation;
-    if (operation.kind === 'tool-call' && call.arguments !== 'exact')
-      operation = { ...operation, arguments: standInArguments(this.bundle.inputTypes[operation.tool.full]) };
+    if (operation.kind === 'tool-call')
+      operation = {
+        ...operation,
+        arguments: this.decidedArguments(call as RecordedCall & { operation: { kind: 'tool-call' } }),
+      };
     const key = JSON.stringify([caller, operation]);
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runReplay } from '../../cli/policies-replay';
 import {
+  inputReads,
   ReplayEngine,
   type ReplayResult,
   replayEvents,
   standInArguments,
 } from '../../cli/policies-replay-engine';
 import { failed, formatCsv, formatTable, type ReportContext } from '../../cli/policies-replay-report';
+import { cedar } from '../../lambda/adapters/cedar-engine';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
 import { type AuditRecord, buildAuditEvent, requestDigest } from '../../lambda/core/audit-event';
 import { callerFromClaims } from '../../lambda/core/caller';
@@ -73,7 +75,7 @@ when { context has input && context.input.order_id == "9999" };`,
 
   it('refuses it once a candidate policy reads those arguments, and says whether they were redacted or absent', async () => {
     const engine = new ReplayEngine(loadPolicyBundle(candidate));
-    const redacted = getOrder({ order_id: '9999', api_key: '[REDACTED]' });
+    const redacted = getOrder({ order_id: '[REDACTED]' });
     const none = getOrder({});
     delete (none.requestParameters as Record<string, string>).arguments;
 
@@ -107,7 +109,7 @@ when { context has input && context.input.order_id == "9999" };`,
     ).toStrictEqual({ id: '', count: 0, owner: '', tags: [], price: 0, nested: { deep: false } });
   });
 
-  it('decides identical requests once, whatever token carried them, when no policy reads the token', async () => {
+  it('decides calls once when they differ only in what no policy reads: the token, unread arguments', async () => {
     const engine = new ReplayEngine(loadPolicyBundle(POLICY_DIR));
     const other = callerFromClaims({
       ...{ sub: 'alice', iss: 'https://idp', exp: 2_000_000_500, jti: 'other' },
@@ -116,15 +118,66 @@ when { context has input && context.input.order_id == "9999" };`,
     });
     const events = [
       getOrder({ order_id: '1' }),
-      getOrder({ order_id: '1' }),
       getOrder({ order_id: '1' }, { caller: other }),
       getOrder({ order_id: '2' }),
+      // The schema check still sees the real arguments: a number where a string is declared is refused.
+      getOrder({ order_id: 3 }, { decision: 'deny', errorCode: 'InvalidArguments', policies: [] }),
     ];
 
     const result = await replayEvents(events, engine);
 
-    expect(result.unchanged).toBe(4);
+    expect(result).toMatchObject({ unchanged: 4, newlyDenied: [], newlyAllowed: [] });
     expect(result.distinctRequests).toBe(2);
+  });
+
+  it('replays redacted calls when no argument a policy reads was redacted', async () => {
+    const bob = callerFromClaims({
+      sub: 'bob',
+      iss: 'https://idp',
+      exp: 2_000_000_000,
+      roles: ['order-admin'],
+    });
+    const update = (args: Record<string, unknown>, decision: 'allow' | 'deny', policies: string[]) =>
+      getOrder(args, {
+        caller: bob,
+        toolName: 'orders___update_order',
+        decision,
+        policies,
+        ...(decision === 'deny' ? { errorCode: 'AccessDenied' as const } : {}),
+      });
+    const events = [
+      update({ order_id: '[REDACTED]', status: 'refunded', amount: 900 }, 'deny', [
+        'large-refunds-need-finance',
+      ]),
+      update({ order_id: '[REDACTED]', status: 'refunded', amount: 100 }, 'allow', ['order-admins-update']),
+      update({ order_id: '1', status: '[REDACTED]', amount: 900 }, 'deny', ['large-refunds-need-finance']),
+    ];
+
+    const result = await replayEvents(events, new ReplayEngine(loadPolicyBundle(POLICY_DIR)));
+
+    expect(result).toMatchObject({ replayed: 2, unchanged: 2, notReplayable: { 'arguments-redacted': 1 } });
+  });
+});
+
+describe('inputReads', () => {
+  const reads = (when: string) => {
+    const parsed = cedar.policyToJson(`permit (principal, action, resource) when { ${when} };`);
+    if (parsed.type === 'failure') throw new Error(parsed.errors[0]?.message);
+    const found = inputReads(parsed.json.conditions);
+    return found === 'all' ? 'all' : [...found].sort();
+  };
+
+  it.each([
+    ['context has input && context.input.amount > 500', ['amount']],
+    ['context.input has status && context.input.status == "refunded"', ['status']],
+    ['context.input.address.city == "Paris"', ['address']],
+    ['context.agent == "a" && context.token.expiresAt > 0', []],
+    ['context has input', []],
+    ['context.input == {}', 'all'],
+    ['context == {}', 'all'],
+    ['context.input["amount"] > 1', ['amount']],
+  ] as const)('when { %s } reads %j', (when, expected) => {
+    expect(reads(when)).toEqual(expected);
   });
 });
 
