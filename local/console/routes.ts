@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { DecisionFeed, type DecisionFilter } from './decision-feed';
@@ -42,7 +42,10 @@ export interface LocalConsole {
   close(): Promise<void>;
 }
 
-const STATIC_DIR = join(__dirname, 'static');
+/** Beside this file in the sources; a `tsc` build (dist/) does not copy assets, so it serves them from the sources. */
+const STATIC_DIR = existsSync(join(__dirname, 'static'))
+  ? join(__dirname, 'static')
+  : join(__dirname, '..', '..', '..', 'local', 'console', 'static');
 const ASSETS: Readonly<Record<string, { readonly file: string; readonly type: string }>> = {
   '/console': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/': { file: 'index.html', type: 'text/html; charset=utf-8' },
