@@ -9,6 +9,7 @@ import { doorRows } from './scenarios/doors';
 import { gatewayRows } from './scenarios/gateway';
 import { hotPathRows } from './scenarios/hot-path';
 import { policyScaleRows } from './scenarios/policy-scale';
+import { replayRows } from './scenarios/replay';
 import { soakRows } from './scenarios/soak';
 import { toolListRows } from './scenarios/tool-list';
 
@@ -22,6 +23,7 @@ export const GROUPS = [
   'gateway',
   'cold-start',
   'soak',
+  'replay',
 ] as const;
 export type Group = (typeof GROUPS)[number];
 
@@ -70,6 +72,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     if (wanted('cold-start'))
       rows.push(...(await guarded('cold-start', () => coldStartRows(profile, progress))));
     if (wanted('soak')) rows.push(...(await guarded('soak', () => soakRows(profile, progress))));
+    if (wanted('replay')) rows.push(...(await guarded('replay', () => replayRows(profile, floor, progress))));
   } finally {
     await identity.stop();
   }
