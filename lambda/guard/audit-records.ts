@@ -155,14 +155,16 @@ export function verdictRecord(
 ): AuditDraft {
   const { decision } = verdict;
   const errorCode = auditCode(decision);
-  return {
+  // Filled in place (one object per decision, on every call's path) rather than spread together.
+  const record: { -readonly [K in keyof AuditDraft]: AuditDraft[K] } = {
     ...baseRecord(facts, 'request', caller, message),
     ...operationRecord(operation, redaction),
     decision: decision.kind === 'allow' ? 'allow' : 'deny',
     enforced: verdict.enforced,
-    ...(errorCode === undefined ? {} : { errorCode }),
-    ...(decision.kind === 'allow' ? {} : { reason: decision.reason }),
-    ...(decision.kind === 'error' ? {} : { policies: decision.policies }),
-    ...(verdict.injected === undefined ? {} : { injected: verdict.injected }),
   };
+  if (errorCode !== undefined) record.errorCode = errorCode;
+  if (decision.kind !== 'allow') record.reason = decision.reason;
+  if (decision.kind !== 'error') record.policies = decision.policies;
+  if (verdict.injected !== undefined) record.injected = verdict.injected;
+  return record;
 }

@@ -1,4 +1,4 @@
-import { type AuditSettings, type AuditSink, buildAuditEvent } from '../core/audit-event';
+import { type AuditRecord, type AuditSettings, type AuditSink, buildAuditEvent } from '../core/audit-event';
 import { AuditWriteError } from '../core/errors';
 import { type RedactionConfig, redactString, redactValue } from '../core/redaction';
 import type { DiagnosticLog } from '../shared/logger';
@@ -33,25 +33,22 @@ export function createAuditTrail(deps: {
   const scrubError = (error: unknown): string =>
     scrub(error instanceof Error ? (error.stack ?? error.message) : String(error)).slice(0, 2000);
 
-  function scrubbed(record: AuditDraft): AuditDraft {
-    return {
-      ...record,
-      method: scrub(record.method),
-      ...(record.toolName === undefined ? {} : { toolName: scrub(record.toolName) }),
-      ...(record.reason === undefined ? {} : { reason: scrub(record.reason) }),
-      ...(record.userAgent === undefined ? {} : { userAgent: scrub(record.userAgent) }),
-      ...(record.sessionId === undefined ? {} : { sessionId: scrub(record.sessionId) }),
-      ...(record.extra === undefined
-        ? {}
-        : { extra: redactValue(record.extra, redaction) as Record<string, unknown> }),
-    };
+  /** The record scrubbed and stamped: one copy, its client text through the operator's patterns. */
+  function stamped(record: AuditDraft): AuditRecord {
+    const out: { -readonly [K in keyof AuditRecord]: AuditRecord[K] } = { ...record, time: now() };
+    out.method = scrub(record.method);
+    if (record.toolName !== undefined) out.toolName = scrub(record.toolName);
+    if (record.reason !== undefined) out.reason = scrub(record.reason);
+    if (record.userAgent !== undefined) out.userAgent = scrub(record.userAgent);
+    if (record.sessionId !== undefined) out.sessionId = scrub(record.sessionId);
+    if (record.extra !== undefined)
+      out.extra = redactValue(record.extra, redaction) as Record<string, unknown>;
+    return out;
   }
 
   async function write(record: AuditDraft, uid: string): Promise<void> {
     try {
-      await audit.write(
-        buildAuditEvent({ ...scrubbed(record), time: now() }, settings, { newUid: () => uid }),
-      );
+      await audit.write(buildAuditEvent(stamped(record), settings, { newUid: () => uid }));
     } catch (error) {
       log.error('audit event could not be written', {
         error: scrubError(error),

@@ -1,6 +1,7 @@
 import { unavailable } from '../../guard/answers';
 import { idIn } from '../../guard/message';
 import type {
+  Credential,
   GuardRequest,
   GuardResponse,
   GuardResult,
@@ -11,8 +12,6 @@ import type {
 import {
   type GatewayResponse,
   type Headers,
-  headerValue,
-  headerValues,
   type InterceptorInput,
   type InterceptorOutput,
   interceptorInputSchema,
@@ -39,25 +38,45 @@ const UNREADABLE_EVENT = 'The gateway event could not be read.';
 
 /** Header names in lower case, values of every casing and list merged in order. */
 export function headerMap(headers: Headers): HeaderMap {
-  const map = new Map<string, string[]>();
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const key = name.toLowerCase();
-    const values = map.get(key) ?? [];
-    values.push(...[value].flat());
-    map.set(key, values);
-  }
-  return map;
+  return readHeaders(headers).map;
 }
 
-function factsOf(headers: Headers): RequestFacts {
-  const sessionId = headerValue(headers, 'mcp-session-id');
-  const userAgent = headerValue(headers, 'user-agent');
+/**
+ * One pass over the headers: the merged map, and per lower-case name the value {@link headerValue} reads (the
+ * first value of the first name of that casing, even when that list is empty).
+ */
+function readHeaders(headers: Headers): {
+  readonly map: Map<string, string[]>;
+  readonly first: Map<string, string | undefined>;
+} {
+  const map = new Map<string, string[]>();
+  const first = new Map<string, string | undefined>();
+  if (headers === null || headers === undefined) return { map, first };
+  for (const name of Object.keys(headers)) {
+    const value = headers[name] as string | string[];
+    const key = name.toLowerCase();
+    let values = map.get(key);
+    if (values === undefined) {
+      values = [];
+      map.set(key, values);
+      first.set(key, Array.isArray(value) ? value[0] : value);
+    }
+    if (Array.isArray(value)) values.push(...value);
+    else values.push(value);
+  }
+  return { map, first };
+}
+
+/** The credential and the request facts, from one pass over the headers. */
+function credentialAndFacts(headers: Headers): { credential: Credential; facts: RequestFacts } {
+  const { map, first } = readHeaders(headers);
+  const sessionId = first.get('mcp-session-id');
+  const userAgent = first.get('user-agent');
   // The AgentCore event reports no address the gateway observed: no sourceIp. X-Forwarded-For stays a header.
-  return {
-    headers: headerMap(headers),
-    ...(sessionId === undefined ? {} : { sessionId }),
-    ...(userAgent === undefined ? {} : { userAgent }),
-  };
+  const facts: { -readonly [K in keyof RequestFacts]: RequestFacts[K] } = { headers: map };
+  if (sessionId !== undefined) facts.sessionId = sessionId;
+  if (userAgent !== undefined) facts.userAgent = userAgent;
+  return { credential: { authorization: [...(map.get('authorization') ?? [])] }, facts };
 }
 
 /** The JSON-RPC request: the parsed body the gateway gives, else the raw text parsed here. */
@@ -92,9 +111,7 @@ export function decodeInterceptorEvent(event: unknown): DecodedEvent {
       },
     };
   const { mcp } = input.data;
-  const headers = mcp.gatewayRequest.headers;
-  const credential = { authorization: headerValues(headers, 'authorization') };
-  const facts = factsOf(headers);
+  const { credential, facts } = credentialAndFacts(mcp.gatewayRequest.headers);
   const request = requestMessage(mcp);
   const response = mcp.gatewayResponse;
   // `gatewayResponse` present (non-null) ⇒ RESPONSE invocation (CONTRACTS §1).
