@@ -270,9 +270,12 @@ export function validationDiagnostics(
       { severity, policyId },
     );
   };
+  // In file order (Cedar's order follows its own maps), errors first.
+  const inFileOrder = (a: PolicyDiagnostic, b: PolicyDiagnostic) =>
+    a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
   return [
-    ...result.validationErrors.map((error) => located('error', error)),
-    ...result.validationWarnings.map((warning) => located('warning', warning)),
+    ...result.validationErrors.map((error) => located('error', error)).sort(inFileOrder),
+    ...result.validationWarnings.map((warning) => located('warning', warning)).sort(inFileOrder),
   ];
 }
 

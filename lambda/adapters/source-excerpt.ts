@@ -77,8 +77,8 @@ function lineStarts(text: string): number[] {
 /** The end of a line's content: before its `\n`, and before a `\r` that precedes it. */
 function lineEnd(text: string, start: number): number {
   const newline = text.indexOf('\n', start);
-  const end = newline < 0 ? text.length : newline;
-  return end > start && text[end - 1] === '\r' ? end - 1 : end;
+  if (newline < 0) return text.length;
+  return newline > start && text[newline - 1] === '\r' ? newline - 1 : newline;
 }
 
 function codePoints(text: string): number {

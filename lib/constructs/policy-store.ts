@@ -62,7 +62,7 @@ export class McpPolicyStore extends Construct {
     const errors = checkDeploymentLimits(plan, schemaJson).filter((finding) => finding.severity === 'error');
     if (errors.length > 0)
       throw new ConfigurationError(
-        `policies/ cannot be deployed as it is (run \`mcp-identity policies validate\`): ${errors
+        `policies/ cannot be deployed as it is (run \`npx mcp-identity policies validate\`): ${errors
           .map((error) =>
             error.policyId ? `${error.file} [${error.policyId}]: ${error.message}` : error.message,
           )
