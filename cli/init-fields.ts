@@ -47,10 +47,13 @@ export const listOf = (value: string | undefined): string[] =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0);
 
-/** The problem with an answer, or undefined: choices, then emptiness, then the field's own check. */
+/** The problem with an answer, or undefined: choices, control characters, emptiness, the field's own check. */
 export function fieldProblem(field: Field, value: string, answers: Answers): string | undefined {
   if (field.choices !== undefined && !field.choices.some((choice) => choice.value === value))
     return `must be one of ${field.choices.map((choice) => choice.value).join(', ')}`;
+  // A terminal passes control keys it does not handle (Ctrl-U, escape sequences) into the answer.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+  if (/[\u0000-\u001f\u007f]/.test(value)) return 'must not contain control characters';
   if (value.trim() === '') return field.optional ? undefined : 'is required';
   if (field.list && listOf(value).length === 0) return 'needs at least one value';
   return field.check?.(value.trim(), answers);

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,6 +271,16 @@ describe('init from flags: refusals', () => {
       '--issuer must have no query or fragment',
     ],
     ['oidc', { issuer: 'https://idp.example.com', audience: 'a b' }, '--audience must not contain spaces'],
+    [
+      'oidc',
+      { issuer: 'https://idp.example.com', audience: '\u0015api://x' },
+      '--audience must not contain control characters',
+    ],
+    [
+      'okta',
+      { domain: 'dev-1.okta.com', rolesClaim: 'groups\u001b[A' },
+      '--roles-claim must not contain control characters',
+    ],
   ] as const)('refuses bad %s answers, naming the flag', async (idp, fields, message) => {
     const result = await init(project(), { idp, fields });
     expect(result.code).toBe(2);
@@ -501,4 +512,107 @@ describe('the real CLI', () => {
     expect(result.stdout).toContain('npx mcp-identity init --idp okta');
     expect(result.stdout).toContain('Exit codes: 0 written, 2 bad usage');
   });
+});
+
+/**
+ * Drives the real CLI through a pseudo-terminal (util-linux `script` allocates one), answering each prompt when
+ * its text appears, as a person typing would.
+ */
+function onTerminal(
+  dir: string,
+  args: readonly string[],
+  answers: ReadonlyArray<readonly [prompt: string, keys: string]>,
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, join(ROOT, 'bin', 'mcp-identity.js'), ...args]
+    .map((part) => `'${part.replace(/'/g, `'\\''`)}'`)
+    .join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    cwd: dir,
+    env: { ...process.env, TERM: 'dumb' },
+  });
+  const pending = [...answers];
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    while (pending.length > 0 && output.includes(pending[0]?.[0] ?? '')) {
+      const [, keys] = pending.shift() as readonly [string, string];
+      setTimeout(() => child.stdin.write(keys), 50);
+    }
+  });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill(), 50_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('init in a pseudo-terminal', () => {
+  it('asks what the flags left out, takes typed answers and defaults, and writes the file', async () => {
+    const dir = project();
+
+    const result = await onTerminal(
+      dir,
+      ['init', '--idp', 'okta', '--domain', 'dev-1.okta.com', '--audit-store', 'cloudwatch', '--no-demo'],
+      [
+        ['Custom authorization server id', '\r'],
+        ['Audience of the', 'api://mcp-gateway\r'],
+        ['stable user id', '\r'],
+        ['roles or groups', '\r'],
+        ['Add a gateway target', '\r'],
+      ],
+    );
+
+    expect(result.output).toContain(`Wrote ${CONFIG_FILE}`);
+    expect(result.code).toBe(0);
+    expect(written(dir)).toMatchObject({
+      identity: { issuer: 'https://dev-1.okta.com/oauth2/default', audience: ['api://mcp-gateway'] },
+      gateway: { targets: [] },
+    });
+  }, 60_000);
+
+  it('writes nothing and exits 1 when the user presses Ctrl-C', async () => {
+    const dir = project();
+
+    const result = await onTerminal(dir, ['init'], [['Identity provider', '\u0003']]);
+
+    expect(result.code).toBe(1);
+    expect(result.output).toContain('cancelled: nothing was written');
+    expect(() => written(dir)).toThrow(/ENOENT/);
+  }, 60_000);
+});
+
+describe('cdk synth on an init-written configuration', () => {
+  it('synthesizes the Cognito preset through the CDK CLI, with the file named by MCP_IDENTITY_CONFIG', async () => {
+    const dir = project();
+    await init(dir, {
+      idp: 'cognito',
+      fields: PRESET_CASES[0]?.fields ?? {},
+      target: [
+        '{"kind":"mcpServer","name":"crm","endpoint":"https://crm.example.com/mcp","outboundAuth":{"type":"none"}}',
+      ],
+    });
+    const out = mkdtempSync(join(tmpdir(), 'init-synth-'));
+
+    const result = spawnSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 170_000,
+      env: { ...process.env, MCP_IDENTITY_CONFIG: join(dir, CONFIG_FILE) },
+    });
+
+    expect(result.stderr).not.toMatch(/invalid mcp-identity configuration|^\s+at /m);
+    expect(result.status).toBe(0);
+    const template = JSON.parse(readFileSync(join(out, 'McpIdentity.template.json'), 'utf8'));
+    const gateway = Object.values(
+      template.Resources as Record<string, { Type: string; Properties: any }>,
+    ).find((resource) => resource.Type === 'AWS::BedrockAgentCore::Gateway');
+    expect(gateway?.Properties.AuthorizerConfiguration.CustomJWTAuthorizer).toMatchObject({
+      DiscoveryUrl:
+        'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123/.well-known/openid-configuration',
+      AllowedAudience: ['https://mcp.example.com/mcp'],
+      AllowedClients: ['1example23456789', '2example'],
+    });
+  }, 180_000);
 });
