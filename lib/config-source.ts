@@ -133,7 +133,11 @@ export function configBase(inputs: Pick<ConfigInputs, 'projectDir' | 'context'>)
       baseLabel: wholeFile,
       wholeFile: true,
     };
-  return { base: inputs.context(CONTEXT_KEY), baseLabel: `cdk.json context ${CONTEXT_KEY}`, wholeFile: false };
+  return {
+    base: inputs.context(CONTEXT_KEY),
+    baseLabel: `cdk.json context ${CONTEXT_KEY}`,
+    wholeFile: false,
+  };
 }
 
 /** The merged, validated configuration. Throws {@link StackConfigError} naming the file and key path. */
