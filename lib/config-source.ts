@@ -62,7 +62,8 @@ export function patchSets(patch: unknown, path: ConfigKeyPath): boolean {
 /** `(line 3, column 14)` from the position in a JSON.parse message, when the engine gives one. */
 function jsonErrorPlace(text: string, message: string): string {
   const position = /position (\d+)/.exec(message)?.[1];
-  if (position === undefined) return '';
+  // Node 22's messages already end with "(line 3 column 1)".
+  if (position === undefined || /line \d+ column \d+/.test(message)) return '';
   const before = text.slice(0, Number(position)).split('\n');
   return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
 }
