@@ -11,6 +11,7 @@ export const HELP_EXAMPLES = {
     'npx mcp-identity token alice                       # a bearer token for alice',
     'npx mcp-identity activity --decision deny          # recent denials',
     'npx mcp-identity policies test                     # run the policy fixtures',
+    'npx mcp-identity init                              # write mcp-identity.config.json for your identity provider',
     'npx mcp-identity <command> --help                  # options and examples of one command',
   ),
   dev: examples(
