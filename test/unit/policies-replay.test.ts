@@ -281,4 +281,41 @@ describe('policies replay reads only the candidate it is given', () => {
       rmSync(broken, { recursive: true, force: true });
     }
   });
+
+  it('shows progress on stderr when it is a terminal, and the report on stdout', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-tty-'));
+    const file = join(dir, 'audit.jsonl');
+    const now = new Date();
+    writeFileSync(
+      file,
+      `${[getOrder({ order_id: '1' }, { time: now }), getOrder({ order_id: '2' }, { time: now })].map((e) => JSON.stringify(e)).join('\n')}\n`,
+    );
+    const tty = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const code = await runReplay({
+        policies: POLICY_DIR,
+        data: dir,
+        file,
+        timeout: 10,
+        limit: 10,
+        resourceId: 'gateway',
+        json: false,
+        csv: false,
+        showArguments: false,
+        failOn: 'any',
+      });
+      expect(code).toBe(0);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toMatch(/replaying: 2 of 2 events/);
+      expect(String(stdout.mock.calls[0]?.[0])).toMatch(/^Replayed 2 recorded decision\(s\)/);
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+      if (tty === undefined) delete (process.stderr as { isTTY?: boolean }).isTTY;
+      else Object.defineProperty(process.stderr, 'isTTY', tty);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
