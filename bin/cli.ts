@@ -8,8 +8,8 @@ import { redriveStores } from '../cli/audit-redrive-stores';
 import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
 import { registerDoctorCommand } from '../cli/doctor';
 import { registerGrantCommands } from '../cli/grant-commands';
-import { registerInitCommand } from '../cli/init';
 import { HELP_EXAMPLES } from '../cli/help-examples';
+import { registerInitCommand } from '../cli/init';
 import { registerAuthorizeCommand } from '../cli/policies-authorize';
 import { registerPolicyCommands } from '../cli/policies-commands';
 import { registerReplayCommand } from '../cli/policies-replay';
@@ -144,7 +144,7 @@ program
         const seeded = seedPolicyFolder(options.policies, join(ROOT, 'policies'));
         if (seeded.length > 0)
           out(
-            `Created a starter policy folder ${options.policies} (${seeded.join(', ')}): no tool is allowed yet. List your tools into its schema with: node bin/mcp-identity.js schema generate --from-url <MCP endpoint> --token "$(node bin/mcp-identity.js token ops)" --dir ${options.policies} [--target NAME]`,
+            `Created a starter policy folder ${options.policies} (${seeded.join(', ')}): no tool is allowed yet. List your tools into its schema with: npx mcp-identity schema generate --from-url <MCP endpoint> --token "$(npx mcp-identity token ops)" --dir ${options.policies} [--target NAME]`,
           );
       }
       out('Starting the mcp-identity local stack…');
@@ -206,14 +206,12 @@ program
       );
       out(`  audit store        ${stack.auditFile}`);
       out('');
-      out(
-        `Bearer tokens (valid ${ttl / 60} min; a fresh one: node bin/mcp-identity.js token ${first}${dataFlag}):`,
-      );
+      out(`Bearer tokens (valid ${ttl / 60} min; a fresh one: npx mcp-identity token ${first}${dataFlag}):`);
       for (const [name, token] of tokens)
         out(`  ${name.padEnd(width)}  [${users[name]?.roles.join(', ')}]\n  ${' '.repeat(width)}  ${token}`);
       out('');
       out('Try it:');
-      out(`  TOKEN=$(node bin/mcp-identity.js token ${first}${dataFlag})`);
+      out(`  TOKEN=$(npx mcp-identity token ${first}${dataFlag})`);
       const tryCall =
         stack.target === undefined
           ? '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
@@ -294,7 +292,10 @@ program
     process.stdout.write(`${body.access_token}\n`);
   });
 
-const audit = program.command('audit').description('the audit trail');
+const audit = program
+  .command('audit')
+  .description('the audit trail')
+  .addHelpText('after', HELP_EXAMPLES.audit);
 
 audit
   .command('redrive')

@@ -31,6 +31,8 @@ export const HELP_EXAMPLES = {
     'npx mcp-identity activity --report denials --since 7d',
     'npx mcp-identity activity --request <uid>           # one request, start to finish',
     'npx mcp-identity activity --stack McpIdentity --json  # the deployed audit store',
+    'npx mcp-identity activity --follow --decision deny  # new denials as they are written (Ctrl-C stops)',
+    'npx mcp-identity activity --follow --stack McpIdentity --json  # the deployed audit log group, one JSON object a line',
   ),
   policies: examples(
     'npx mcp-identity policies validate',
@@ -62,6 +64,14 @@ export const HELP_EXAMPLES = {
   ),
   audit: examples(
     'npx mcp-identity audit redrive --queue-url <DeadLetterQueueUrl> --channel-arn <AuditChannelArn> --dry-run',
+  ),
+  schema: examples(
+    'npx mcp-identity schema generate --from-url http://127.0.0.1:8080/mcp --token "$(npx mcp-identity token ops)"',
+  ),
+  schemaGenerate: examples(
+    'npx mcp-identity schema generate --from-url http://127.0.0.1:8080/mcp --token "$(npx mcp-identity token ops)"',
+    'npx mcp-identity schema generate --from tools-list.json --target crm     # one target, merged into the schema',
+    'npx mcp-identity schema generate --from-url <gateway MCP URL> --token-file token.jwt --check   # CI: exit 1 on drift',
   ),
   auditRedrive: examples(
     'npx mcp-identity audit redrive --queue-url <DeadLetterQueueUrl> --channel-arn <AuditChannelArn>',

@@ -160,7 +160,7 @@ function resolveCaller(
     }
     claims = {
       sub: user,
-      iss: 'mcp-identity policies authorize',
+      iss: 'urn:mcp-identity:policies-authorize',
       iat: seconds,
       exp: seconds + 3600,
       roles: [...roles],

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseToolName } from '../lambda/core/mcp-operation';
 import { BearerTokenError, resolveToken, TOKEN_ENV } from './bearer-token';
+import { HELP_EXAMPLES } from './help-examples';
 import {
   declaredActions,
   type GeneratedSchema,
@@ -196,7 +197,7 @@ async function generate(options: GenerateOptions, bundledStub: string): Promise<
     else if (options.check) print(`drift: ${out} does not match what ${source} lists (nothing written)`);
     else
       print(
-        `wrote ${out}; next: write or update policies for these tools, \`mcp-identity policies validate\`, then deploy`,
+        `wrote ${out}; next: write or update policies for these tools, \`npx mcp-identity policies validate\`, then deploy`,
       );
   }
   return changed && options.check ? EXIT_FAILED : 0;
@@ -207,10 +208,12 @@ export function registerSchemaCommand(program: Command, policyDir: string): void
   program
     .command('schema')
     .description('the Cedar schema')
+    .addHelpText('after', HELP_EXAMPLES.schema)
     .command('generate')
     .description(
       'generate the Cedar schema (one action per MCP tool, typed context.input, pinned definition) from what a gateway lists',
     )
+    .addHelpText('after', HELP_EXAMPLES.schemaGenerate)
     .option('--from <file>', 'a tools/list result (JSON)')
     .option('--from-url <url>', "the gateway's MCP URL: list its tools (every target, every page)")
     .addOption(new Option('--endpoint <url>', 'older name of --from-url').hideHelp())

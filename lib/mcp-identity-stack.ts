@@ -254,7 +254,7 @@ export class McpIdentityStack extends Stack {
     if (this.auditTrail.redrivePolicy !== undefined)
       new CfnOutput(this, 'AuditRedrivePolicyArn', {
         value: this.auditTrail.redrivePolicy.managedPolicyArn,
-        description: 'attach to the role that runs mcp-identity audit redrive',
+        description: 'attach to the role that runs npx mcp-identity audit redrive',
       });
   }
 }

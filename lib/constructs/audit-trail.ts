@@ -107,7 +107,7 @@ export class AuditTrail extends Construct {
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
       reason:
-        'This queue is itself the dead-letter queue; it is drained by `mcp-identity audit redrive`, not by a consumer that could fail repeatedly.',
+        'This queue is itself the dead-letter queue; it is drained by `npx mcp-identity audit redrive`, not by a consumer that could fail repeatedly.',
     });
 
     this.deliveredUids = new Table(this, 'DeliveredUids', {
