@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Caller, TokenVerifier } from '../core/caller';
+import { sha256Base64url } from '../core/digest';
 
 export interface VerifiedCallerCacheSettings {
   /** Longest a verified caller is reused, whatever the token's expiry. @default 300 */
@@ -36,7 +36,7 @@ export class CachingTokenVerifier implements TokenVerifier {
   }
 
   async verify(token: string): Promise<Caller> {
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = sha256Base64url(token);
     const cached = this.callers.get(key);
     if (cached !== undefined && cached.expiresAt * 1000 > this.now()) {
       this.hits += 1;

@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Caller } from './caller';
+import { sha256Base64url } from './digest';
 import type { JsonRpcId } from './mcp-operation';
 import { DEFAULT_VALUE_PATTERNS, redactString } from './redaction';
 
@@ -256,21 +257,16 @@ export function requestKey(
     record.caller === undefined
       ? 'anonymous'
       : (record.caller.tokenId ?? `${record.caller.subject}@${record.caller.issuedAt ?? ''}`);
-  return createHash('sha256')
-    .update(
-      [who, record.sessionId ?? '', JSON.stringify(record.jsonRpcId ?? null), record.requestDigest].join(
-        '\u0000',
-      ),
-    )
-    .digest('base64url')
-    .slice(0, 22);
+  return sha256Base64url(
+    [who, record.sessionId ?? '', JSON.stringify(record.jsonRpcId ?? null), record.requestDigest].join(
+      '\u0000',
+    ),
+  ).slice(0, 22);
 }
 
 /** Digest of a JSON-RPC message's method and params (not its id, which the request key carries separately). */
 export function requestDigest(method: string, params: unknown): string {
-  return createHash('sha256')
-    .update(`${method}\u0000${JSON.stringify(params ?? null)}`)
-    .digest('base64url');
+  return sha256Base64url(`${method}\u0000${JSON.stringify(params ?? null)}`);
 }
 
 function compact<T extends Record<string, unknown>>(value: T): T {
