@@ -572,6 +572,16 @@ describe('init in a pseudo-terminal', () => {
     });
   }, 60_000);
 
+  it('asks nothing with --no-input: a missing flag is a usage error, even on a terminal', async () => {
+    const dir = project();
+
+    const result = await onTerminal(dir, ['init', '--no-input', '--idp', 'okta'], []);
+
+    expect(result.code).toBe(2);
+    expect(result.output).toContain('missing --domain for --idp okta');
+    expect(() => written(dir)).toThrow(/ENOENT/);
+  }, 60_000);
+
   it('writes nothing and exits 1 when the user presses Ctrl-C', async () => {
     const dir = project();
 
