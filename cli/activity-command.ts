@@ -20,6 +20,7 @@ import {
   toCsv,
   toTable,
 } from './activity';
+import { followCloudWatch, followLocal, followPrinter } from './activity-follow';
 import { awsContext } from './aws-context';
 import { HELP_EXAMPLES } from './help-examples';
 
@@ -103,9 +104,21 @@ export function registerActivityCommand(program: Command, defaults: { readonly d
     )
     .addOption(new Option('--json', 'JSON output').default(false).conflicts('csv'))
     .option('--csv', 'CSV output', false)
-    .action(async (options: ActivityOptions) => {
+    .option(
+      '--follow',
+      'keep printing new events as they are written (local store or CloudWatch Logs; Ctrl-C stops)',
+      false,
+    )
+    .option(
+      '--poll <seconds>',
+      'with --follow: seconds between reads (default: 1 locally, 5 on CloudWatch Logs)',
+      pollSeconds,
+    )
+    .action(async (options: ActivityOptions, command: Command) => {
       try {
-        await runActivity(options);
+        if (options.follow) await runFollow(options, command.getOptionValueSource('since') === 'cli');
+        else if (options.poll !== undefined) throw new ActivityUsageError('--poll goes with --follow');
+        else await runActivity(options);
       } catch (error) {
         if (!(error instanceof ActivityUsageError)) throw error;
         process.stderr.write(`mcp-identity: ${error.message}\n`);
@@ -199,21 +212,34 @@ interface ActivityOptions {
   timeout: number;
   json: boolean;
   csv: boolean;
+  follow: boolean;
+  poll?: number;
 }
 
-async function activityRows(options: ActivityOptions, filter: ActivityFilter): Promise<ActivityRow[]> {
+interface ResolvedStore {
+  readonly store: 'cloudtrail-lake' | 'cloudwatch' | 'local';
+  readonly eventDataStore: string | undefined;
+  readonly logGroup: string | undefined;
+  /** Region and credentials from the SDK's default chains, resolved only when AWS is actually asked. */
+  readonly aws: () => Promise<Awaited<ReturnType<typeof awsContext>>>;
+}
+
+/** Which store to read: the options, else the deployed stack's outputs, else the local store. */
+async function resolveStore(options: ActivityOptions): Promise<ResolvedStore> {
   let store = options.store;
   let eventDataStore = options.eventDataStore;
   let logGroup = options.logGroup;
-  // Resolved (region and credentials, from the SDK's default chains) only when AWS is actually asked.
   let aws: Awaited<ReturnType<typeof awsContext>> | undefined;
   const awsOnce = async () => {
     aws ??= await awsContext(options.region === undefined ? {} : { region: options.region });
     return aws;
   };
+  // --follow reads the audit log group whatever the store (it feeds CloudTrail Lake too).
+  const wantsLogGroup = options.follow && !logGroup;
   if (
     options.stack !== undefined &&
     (store === undefined ||
+      wantsLogGroup ||
       (store === 'cloudtrail-lake' && !eventDataStore) ||
       (store === 'cloudwatch' && !logGroup))
   ) {
@@ -223,6 +249,11 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
     logGroup ??= outputs.AuditLogGroup;
   }
   store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
+  return { store, eventDataStore, logGroup, aws: awsOnce };
+}
+
+async function activityRows(options: ActivityOptions, filter: ActivityFilter): Promise<ActivityRow[]> {
+  const { store, eventDataStore, logGroup, aws: awsOnce } = await resolveStore(options);
   if (store === 'local') {
     const auditFile = options.file ?? join(options.data, AUDIT_FILE);
     const result = queryLocal(auditFile, filter);
@@ -269,5 +300,93 @@ async function stackOutputs(
     );
   } catch (error) {
     throw new ActivityError(`cannot read the outputs of stack ${stackName}: ${(error as Error).message}`);
+  }
+}
+
+/** `--poll`: 0.2 to 300 seconds. */
+function pollSeconds(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0.2 || parsed > 300)
+    throw new InvalidArgumentError('must be 0.2..300 seconds');
+  return parsed;
+}
+
+/** Options that describe a finished set of rows, which a stream of new events cannot honour. */
+const NOT_WITH_FOLLOW: readonly [keyof ActivityOptions, string][] = [
+  ['report', '--report'],
+  ['request', '--request'],
+  ['until', '--until'],
+];
+
+/**
+ * `activity --follow`: new events as they are written, until Ctrl-C (exit 0). Only events written after the
+ * start, unless `--since` is given: then the matching events from that time on come first.
+ */
+async function runFollow(options: ActivityOptions, sinceGiven: boolean): Promise<void> {
+  for (const [key, flag] of NOT_WITH_FOLLOW)
+    if (options[key] !== undefined)
+      throw new ActivityUsageError(
+        `${flag} cannot be used with --follow (it describes a finished set of events)`,
+      );
+  const resolved = await resolveStore(options);
+  if (resolved.store === 'cloudtrail-lake' && !resolved.logGroup)
+    throw new ActivityUsageError(
+      'CloudTrail Lake cannot be followed: its queries scan (and bill) the store, and events take minutes to become queryable. Follow the audit log group that feeds it instead: npx mcp-identity activity --follow --log-group <AuditLogGroup> (or --stack <name>)',
+    );
+  const columns = [
+    ...(options.outcomes
+      ? ['time', 'phase', 'user', 'tool', 'decision', 'errorCode', 'policies', 'reason', 'agent']
+      : ACTIVITY_COLUMNS),
+    ...(options.wide ? ['uid'] : []),
+    ...(options.showArguments ? ['arguments'] : []),
+  ];
+  const printer = followPrinter(options.json ? 'json' : options.csv ? 'csv' : 'table', columns, options);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let headerShown = false;
+  const follow = {
+    filter: {
+      ...(options.user ? { user: options.user } : {}),
+      ...(options.tool ? { tool: options.tool } : {}),
+      ...(options.decision ? { decision: options.decision } : {}),
+      ...(options.agent ? { agent: options.agent } : {}),
+      phase: options.outcomes ? ('all' as const) : ('request' as const),
+    },
+    signal: controller.signal,
+    onRows: (rows: readonly ActivityRow[]) => {
+      const lines = rows.map((row) => printer.line(row));
+      if (!headerShown && printer.header !== undefined) lines.unshift(printer.header);
+      headerShown = true;
+      if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+    },
+    onWarning: (message: string) => process.stderr.write(`warning: ${message}\n`),
+  };
+  try {
+    if (resolved.store === 'local') {
+      const auditFile = options.file ?? join(options.data, AUDIT_FILE);
+      process.stderr.write(`following ${auditFile} (Ctrl-C to stop)\n`);
+      await followLocal(auditFile, {
+        ...follow,
+        pollMs: (options.poll ?? 1) * 1000,
+        ...(sinceGiven ? { backlogSince: options.since, backlogLimit: options.limit } : {}),
+      });
+    } else {
+      const logGroup = resolved.logGroup;
+      if (!logGroup) throw new ActivityError('CloudWatch Logs needs --log-group <name> (or --stack <name>)');
+      const pollMs = (options.poll ?? 5) * 1000;
+      process.stderr.write(
+        `following ${logGroup} every ${pollMs / 1000} s (near-real-time: events appear once CloudWatch Logs has ingested them; Ctrl-C to stop)\n`,
+      );
+      await followCloudWatch(new CloudWatchLogsClient(await resolved.aws()), logGroup, {
+        ...follow,
+        pollMs,
+        startTime: sinceGiven ? options.since.getTime() : Date.now(),
+      });
+    }
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
   }
 }

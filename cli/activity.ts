@@ -187,7 +187,7 @@ export function insightsFilters(filter: ActivityFilter): string[] {
  * One row from a stored event. Map values are strings (Lake's `map<string,string>`); events written before
  * that encoding hold real lists and booleans, and both read the same.
  */
-function rowFromEvent(event: AuditEventData): ActivityRow {
+export function rowFromEvent(event: AuditEventData): ActivityRow {
   const response: Readonly<Record<string, unknown>> = event.responseElements ?? {};
   const details: Readonly<Record<string, unknown>> = event.userIdentity.details ?? {};
   const additional: Readonly<Record<string, unknown>> = event.additionalEventData ?? {};
