@@ -63,7 +63,12 @@ const event = (overrides: Partial<AuditRecord> = {}): AuditEventData =>
       ...overrides,
     },
     settings,
-    { newUid: () => `uid-${(uid += 1)}` },
+    {
+      newUid: () => {
+        uid += 1;
+        return `uid-${uid}`;
+      },
+    },
   );
 
 /** The columns a store returns for one event under the replay projection (Lake's time format). */
@@ -200,7 +205,10 @@ describe('policies replay sources: CloudWatch Logs Insights', () => {
         fields({ ...columnsOf(event(), '2026-11-21T10:11:12Z'), uid: `${prefix}-${index}` }),
       );
     let started = 0;
-    logs.on(StartInsightsQueryCommand).callsFake(() => ({ queryId: `q-${(started += 1)}` }));
+    logs.on(StartInsightsQueryCommand).callsFake(() => {
+      started += 1;
+      return { queryId: `q-${started}` };
+    });
     logs.on(GetInsightsResultsCommand).callsFake((input: { queryId: string }) => ({
       status: 'Complete',
       results:
