@@ -4,6 +4,7 @@ import { CloudTrailClient, ListEventDataStoresCommand } from '@aws-sdk/client-cl
 import { ListPolicyStoresCommand, VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import type { Command } from 'commander';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
+import { PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import { callerFromClaims } from '../lambda/core/caller';
 import { CONTEXT_KEY, parseStackConfig, type StackConfig } from '../lib/config';
@@ -109,9 +110,14 @@ function policyCheck(configFile: string, config: StackConfig): CheckResult {
     const bundle = loadPolicyBundle(dir);
     return pass('policies', `${dir}: ${bundle.policies.length} policies, STRICT-valid against the schema`);
   } catch (error) {
+    // A checklist line holds the first located error (path:line:column); `policies validate` shows them all,
+    // each with its excerpt.
+    const more = error instanceof PolicyFolderError ? error.diagnostics.length - 1 : 0;
     return fail(
       'policies',
-      `${dir}: ${(error as Error).message}`,
+      error instanceof PolicyFolderError
+        ? `${error.message.split('\n')[0] as string}${more > 0 ? ` (and ${more} more)` : ''}`
+        : `${dir}: ${(error as Error).message}`,
       `npx mcp-identity policies validate --dir ${dir}`,
     );
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,6 +224,38 @@ describe('mcp-identity doctor', () => {
       fix: `npx mcp-identity policies validate --dir ${policies}`,
     });
     expect(results.policies?.detail).toContain('cannot read');
+  });
+
+  it('names the first policy error by path:line:column (and how many more) when a policy does not parse', async () => {
+    const policies = mkdtempSync(join(tmpdir(), 'doctor-policies-'));
+    cpSync(join(ROOT, 'policies'), policies, { recursive: true });
+    writeFileSync(join(policies, 'a.cedar'), 'permit (principal, action resource);\n');
+    writeFileSync(join(policies, 'b.cedar'), '\n\nforbid (principal,, action, resource);\n');
+    const cdkJson = scratch(
+      'cdk.json',
+      JSON.stringify({
+        context: {
+          mcpIdentity: {
+            identity: {
+              issuer: idp.url,
+              discoveryUrl: `${idp.url}/.well-known/openid-configuration`,
+              audience: ['a'],
+            },
+            authorization: { policyDir: policies },
+          },
+        },
+      }),
+    );
+
+    const results = await doctor({ configFile: cdkJson });
+
+    expect(results.policies?.status).toBe('fail');
+    expect(results.policies?.detail).toMatch(
+      new RegExp(
+        `^${join(policies, 'a.cedar')}:1:27: error: unexpected token \`resource\`.* \\(and 1 more\\)$`,
+      ),
+    );
+    expect(results.policies?.detail).not.toContain('\n');
   });
 
   it('reads cdk.json context with mcp-identity.config.json merged over it, as the CDK app does', async () => {
