@@ -11,6 +11,7 @@ import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { SupportedSignatureAlgorithm } from 'aws-jwt-verify/jwt-verifier';
 import { type Caller, type ClaimNames, callerFromClaims, type TokenVerifier } from '../core/caller';
 import { InvalidTokenError, IssuerUnavailableError, McpIdentityError } from '../core/errors';
+import { getOk } from './key-fetch';
 
 export interface JwtVerifierSettings {
   /** Expected `iss`. Mandatory: there is no default issuer. */
@@ -49,22 +50,21 @@ export function assertKeyUrl(url: string, what: string): URL {
 }
 
 /**
- * aws-jwt-verify's Node fetcher speaks https only. This one uses the platform `fetch` (so the loopback dev
- * issuer works over http) with a hard timeout, and refuses non-loopback http.
+ * aws-jwt-verify's Node fetcher speaks https only. This one also reaches the loopback dev issuer over http, with
+ * a hard timeout, and refuses non-loopback http.
  */
 export class TimeoutFetcher implements Fetcher {
   constructor(private readonly timeoutMs: number) {}
 
   async fetch(uri: string): Promise<ArrayBuffer> {
-    assertKeyUrl(uri, 'JWKS URI');
-    let response: Response;
+    const url = assertKeyUrl(uri, 'JWKS URI');
+    let body: Buffer;
     try {
-      response = await fetch(uri, { signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      body = await getOk(url, this.timeoutMs);
     } catch (error) {
       throw new FetchError(uri, error instanceof Error ? error.message : 'fetch failed');
     }
-    if (response.status !== 200) throw new FetchError(uri, `HTTP ${response.status}`);
-    return response.arrayBuffer();
+    return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   }
 }
 
@@ -74,11 +74,16 @@ export async function discoverJwksUri(
   issuer: string,
   timeoutMs: number,
 ): Promise<string> {
-  assertKeyUrl(discoveryUrl, 'discovery URL');
-  const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-  if (response.status !== 200)
-    throw new Error(`discovery document ${discoveryUrl} answered HTTP ${response.status}`);
-  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  const url = assertKeyUrl(discoveryUrl, 'discovery URL');
+  let body: Buffer;
+  try {
+    body = await getOk(url, timeoutMs);
+  } catch (error) {
+    throw new Error(`discovery document ${discoveryUrl} could not be read: ${(error as Error).message}`);
+  }
+  const document = JSON.parse(body.toString('utf8')) as { issuer?: unknown; jwks_uri?: unknown } | null;
+  if (document === null || typeof document !== 'object')
+    throw new Error(`discovery document ${discoveryUrl} is not a JSON object`);
   if (document.issuer !== issuer) {
     throw new Error(
       `discovery document issuer '${String(document.issuer)}' does not match the configured issuer '${issuer}'`,
