@@ -54,15 +54,21 @@ function expected(
   roles: readonly string[],
   tool: string,
   args: Record<string, unknown>,
-): string[] | undefined {
+): { readonly allow: boolean; readonly policies: string[] } {
   const reader = roles.includes('db-reader') || roles.includes('order-admin');
-  if (tool !== 'orders___update_order') return reader ? ['orders-readers'] : undefined;
-  if (!roles.includes('order-admin')) return undefined;
-  const largeRefund = args.status === 'refunded' && typeof args.amount === 'number' && args.amount > 500;
-  return largeRefund && !roles.includes('finance-approver') ? undefined : ['order-admins-update'];
+  if (tool !== 'orders___update_order') return { allow: reader, policies: reader ? ['orders-readers'] : [] };
+  const largeRefund =
+    args.status === 'refunded' &&
+    typeof args.amount === 'number' &&
+    args.amount > 500 &&
+    !roles.includes('finance-approver');
+  // A forbid that applied is recorded even when the denial is the default one (no permit).
+  if (largeRefund) return { allow: false, policies: ['large-refunds-need-finance'] };
+  const admin = roles.includes('order-admin');
+  return { allow: admin, policies: admin ? ['order-admins-update'] : [] };
 }
 
-function generate(count: number, dir: string): Generated {
+export function generate(count: number, dir: string): Generated {
   const next = random(15);
   const start = Date.parse('2026-11-01T00:00:00Z');
   const settings = {
@@ -110,8 +116,8 @@ function generate(count: number, dir: string): Generated {
           : next() < 0.5
             ? { order_id: orderId, status: 'shipped' }
             : { order_id: orderId, status: 'refunded', amount: Math.floor(next() * 1000) };
-    const policies = expected(roles, tool, args);
-    if (tool === 'orders___update_order' && policies !== undefined) allowedUpdates += 1;
+    const decided = expected(roles, tool, args);
+    if (tool === 'orders___update_order' && decided.allow) allowedUpdates += 1;
     const event: AuditEventData = buildAuditEvent(
       {
         time: new Date(time),
@@ -122,10 +128,10 @@ function generate(count: number, dir: string): Generated {
         target: 'orders',
         arguments: args,
         jsonRpcId: index,
-        decision: policies === undefined ? 'deny' : 'allow',
+        decision: decided.allow ? 'allow' : 'deny',
         enforced: true,
-        ...(policies === undefined ? { errorCode: 'AccessDenied' as const, reason: 'Denied.' } : {}),
-        policies: policies ?? [],
+        ...(decided.allow ? {} : { errorCode: 'AccessDenied' as const, reason: 'Denied.' }),
+        policies: decided.policies,
         door: 'agentcore',
         requestDigest: requestDigest('tools/call', { name: tool, arguments: args }),
       },
@@ -181,10 +187,12 @@ export async function replayRows(
         label: `policies replay, ${count.toLocaleString('en-US')} events, unchanged policies`,
         policies: POLICY_DIR,
         check: (result: ReplayResult) =>
-          result.newlyDenied.length + result.newlyAllowed.length === 0 && result.replayed === count
+          result.newlyDenied.length + result.newlyAllowed.length === 0 &&
+          result.replayed === count &&
+          result.unchangedOtherPolicies === 0
             ? []
             : [
-                `expected no change over ${count} events, got ${result.newlyDenied.length} newly denied, ${result.newlyAllowed.length} newly allowed, ${result.replayed} replayed`,
+                `expected no change over ${count} events, got ${result.newlyDenied.length} newly denied, ${result.newlyAllowed.length} newly allowed, ${result.unchangedOtherPolicies} decided by other policies, ${result.replayed} replayed`,
               ],
       },
       {
