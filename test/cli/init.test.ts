@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InitOptions, runInit } from '../../cli/init';
 import type { IdpId } from '../../cli/init-presets';
+import { TARGET_FIELDS, targetFromAnswers } from '../../cli/init-targets';
 import { CONFIG_FILE, loadProjectConfig } from '../../lib/config-source';
+import { targetListSchema } from '../../lib/target-config';
 import { scriptedPrompter } from '../helpers/scripted-prompter';
 import { cli, ROOT } from './helpers';
 
@@ -625,4 +627,59 @@ describe('cdk synth on an init-written configuration', () => {
       AllowedClients: ['1example23456789', '2example'],
     });
   }, 180_000);
+});
+
+describe('init target questions', () => {
+  const ARN = {
+    fn: 'arn:aws:lambda:eu-west-1:123456789012:function:crm-tools',
+    oauth:
+      'arn:aws:bedrock-agentcore:eu-west-1:123456789012:token-vault/default/oauth2credentialprovider/crm',
+    apiKey:
+      'arn:aws:bedrock-agentcore:eu-west-1:123456789012:token-vault/default/apikeycredentialprovider/pets',
+    secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:crm-AbCdEf',
+  };
+  it.each([
+    ['lambda', { name: 'crm', functionArn: ARN.fn, tools: 'tools/crm.json' }],
+    [
+      'mcpServer',
+      { name: 'crm', endpoint: 'https://crm.example.com/mcp', auth: 'iam', service: 'bedrock-agentcore' },
+    ],
+    [
+      'mcpServer',
+      {
+        name: 'crm',
+        endpoint: 'https://crm.example.com/mcp',
+        auth: 'oauth',
+        providerArn: ARN.oauth,
+        secretArn: ARN.secret,
+        scopes: 'a, b',
+      },
+    ],
+    [
+      'openApi',
+      {
+        name: 'pets',
+        spec: 's3://bucket/pets.json',
+        auth: 'apiKey',
+        providerArn: ARN.apiKey,
+        secretArn: ARN.secret,
+      },
+    ],
+    ['smithy', { name: 'dynamo', model: 'models/dynamodb.json', auth: 'iam' }],
+    [
+      'apiGateway',
+      { name: 'shop', restApiId: 'a1b2c3d4e5', stage: 'prod', path: '/*', methods: 'get', auth: 'none' },
+    ],
+  ] as const)('makes a %s target the target schema accepts (%#)', (kind, answers) => {
+    const target = targetFromAnswers(kind, answers);
+    const parsed = targetListSchema.safeParse([target]);
+    expect(parsed.error?.issues ?? []).toEqual([]);
+  });
+
+  it('asks the SigV4 signing name only where the kind takes one', () => {
+    const service = TARGET_FIELDS.smithy.find((field) => field.id === 'service');
+    expect(service?.when?.({ kind: 'smithy', auth: 'iam' })).toBe(false);
+    const mcp = TARGET_FIELDS.mcpServer.find((field) => field.id === 'service');
+    expect(mcp?.when?.({ kind: 'mcpServer', auth: 'iam' })).toBe(true);
+  });
 });
