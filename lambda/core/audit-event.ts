@@ -292,6 +292,12 @@ function eventPatterns(operator: readonly RegExp[] = NO_PATTERNS): readonly RegE
   return all;
 }
 
+/** Client text as an event holds it. Scrub first, then cut: a credential is removed whole, never left half
+ * inside the bound. */
+function clientText(text: string, max: number, patterns: readonly RegExp[]): string {
+  return truncateString(redactString(text, patterns), max);
+}
+
 /** Keys of `additionalEventData` the builder owns: `extra` cannot replace them. */
 const OWN_ADDITIONAL_KEYS = new Set(['phase', 'requestKey', 'mode', 'door']);
 
@@ -310,10 +316,9 @@ export function buildAuditEvent(
   deps: AuditEventDeps = {},
 ): AuditEventData {
   const patterns = eventPatterns(settings.valuePatterns);
-  // Scrub first, then cut: a credential is removed whole, never left half inside the bound.
-  const client = (text: string, max: number) => truncateString(redactString(text, patterns), max);
+  const client = (text: string, max: number) => clientText(text, max, patterns);
   const optional = (text: string | undefined, max: number) =>
-    text === undefined ? undefined : client(text, max);
+    text === undefined ? undefined : clientText(text, max, patterns);
   const caller = record.caller;
   const toolName = optional(record.toolName, LIMITS.eventName);
   const method = client(record.method, LIMITS.clientText);

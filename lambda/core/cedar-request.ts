@@ -118,41 +118,45 @@ function describeJson(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
+// A module function, not a closure made per converted value: this runs for every argument of every call.
+function mismatch(path: string, expected: string, value: unknown): ArgumentConversionError {
+  return new ArgumentConversionError(`${path}: expected ${expected}, got ${describeJson(value)}`);
+}
+
 /**
  * Conversion against the declared type: the mismatch is named here, in the caller's terms ("input.order_id:
  * expected a string, got an integer"), instead of surfacing later as an engine validation failure.
  */
 function typedValue(value: unknown, type: CedarType, path: string): CedarValue | undefined {
-  const mismatch = (expected: string) =>
-    new ArgumentConversionError(`${path}: expected ${expected}, got ${describeJson(value)}`);
   switch (type.type) {
     case 'String':
-      if (typeof value !== 'string') throw mismatch('a string');
+      if (typeof value !== 'string') throw mismatch(path, 'a string', value);
       return value;
     case 'Boolean':
-      if (typeof value !== 'boolean') throw mismatch('true or false');
+      if (typeof value !== 'boolean') throw mismatch(path, 'true or false', value);
       return value;
     case 'Long':
-      if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw mismatch('an integer');
+      if (typeof value !== 'number' || !Number.isSafeInteger(value))
+        throw mismatch(path, 'an integer', value);
       return value;
     case 'Extension':
       if (type.name !== 'decimal')
         throw new ArgumentConversionError(
           `${path}: the ${type.name} extension type is not supported in tool arguments`,
         );
-      if (typeof value !== 'number') throw mismatch('a number');
+      if (typeof value !== 'number') throw mismatch(path, 'a number', value);
       return toDecimal(value, path);
     case 'Entity':
-      if (typeof value !== 'string') throw mismatch('a string');
+      if (typeof value !== 'string') throw mismatch(path, 'a string', value);
       return { __entity: { type: type.name, id: value } };
     case 'Set':
-      if (!Array.isArray(value)) throw mismatch('a list');
+      if (!Array.isArray(value)) throw mismatch(path, 'a list', value);
       return value.flatMap((item, index) => {
         const converted = toCedarValue(item, type.element, `${path}[${index}]`);
         return converted === undefined ? [] : [converted];
       });
     case 'Record': {
-      if (!isRecord(value)) throw mismatch('an object');
+      if (!isRecord(value)) throw mismatch(path, 'an object', value);
       const record: Record<string, CedarValue> = {};
       for (const [key, item] of Object.entries(value)) {
         if (RESERVED_CEDAR_KEYS.has(key))
