@@ -606,8 +606,9 @@ export function toTable(
 
 export function toCsv(rows: readonly Record<string, string | number>[], columns: readonly string[]): string {
   const csvCell = (value: string) => {
-    // Cells starting with = + - @ are neutralised so a spreadsheet never evaluates audit data as a formula.
-    const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
+    // Cells starting with = + - @ (or a tab or carriage return, which some spreadsheets skip before reading
+    // one of those: OWASP's CSV injection list) are neutralised so audit data is never evaluated as a formula.
+    const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
     return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   return [

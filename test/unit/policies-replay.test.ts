@@ -231,6 +231,14 @@ describe('replay report', () => {
       expect(csv).not.toMatch(new RegExp(`(^|,)"?\\${cell}`, 'm'));
   });
 
+  it('CSV: neutralises a formula behind a leading tab or carriage return too', () => {
+    const sneaky = { ...hostile, user: '\t=1+1', agent: '\r@SUM(A1)', email: 'plain' };
+    const csv = formatCsv({ ...result, newlyDenied: [sneaky] }, context);
+
+    expect(csv).toContain(`,'\t=1+1,`);
+    expect(csv).toContain(`,"'\r@SUM(A1)",`);
+  });
+
   it('table: counts, the not-replayable reasons and the denial in words', () => {
     const table = formatTable(result, context);
 

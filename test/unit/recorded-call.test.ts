@@ -146,6 +146,10 @@ describe('recordedEvent', () => {
     expect(reason(event({ phase: 'response', method: 'tools/list', toolName: undefined }))).toBe('outcome');
   });
 
+  it.each(['agentcore', 'apigw', undefined])('reads events of the %s door', (door) => {
+    expect(reason(event({ door }))).toBe('call');
+  });
+
   it('refuses an event version or front door it does not know', () => {
     expect(reason({ ...event(), version: '2.0' })).toBe('unknown-format');
     expect(reason(event({ door: 'carrier-pigeon' }))).toBe('unknown-format');
