@@ -77,10 +77,11 @@ export class EventStreams {
     client.allowance = this.maxBufferedBytes + Buffer.byteLength(history, 'utf8');
     this.write(client, history);
     response.once('close', () => this.drop(client));
-    this.timer ??= setInterval(() => this.feed.refresh(), this.pollMs);
+    // Never what keeps the process alive: the stack's stop ends the streams and these with them.
+    this.timer ??= setInterval(() => this.feed.refresh(), this.pollMs).unref();
     this.heartbeat ??= setInterval(() => {
       for (const each of this.clients) this.write(each, ': keep-alive\n\n');
-    }, this.heartbeatMs);
+    }, this.heartbeatMs).unref();
     return true;
   }
 
