@@ -289,7 +289,7 @@ async function activityRows(options: ActivityOptions, filter: ActivityFilter): P
   }
 }
 
-async function stackOutputs(
+export async function stackOutputs(
   client: CloudFormationClient,
   stackName: string,
 ): Promise<Record<string, string>> {
