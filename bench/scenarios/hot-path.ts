@@ -1,6 +1,11 @@
 import { JwtRsaVerifier } from 'aws-jwt-verify';
 import type { Jwks } from 'aws-jwt-verify/jwk';
+import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import { callerFromClaims } from '../../lambda/core/caller';
+import { authorizationRequest } from '../../lambda/core/cedar-request';
+import type { PolicyAnswer } from '../../lambda/core/decision';
+import { parseToolName, type ToolName } from '../../lambda/core/mcp-operation';
 import type { InterceptorOutput } from '../../lambda/doors/agentcore/contract';
 import type { BenchProfile } from '../budget';
 import {
@@ -57,6 +62,39 @@ export async function floorProbe(identity: BenchIdentity): Promise<{ probe: Prob
   };
 }
 
+/**
+ * The engine alone, for the bound on the cache-off rows: cedar-wasm's statefulIsAuthorized over the preparsed
+ * slice and schema, request validated, with the request already built (what the handler adds is the rest).
+ */
+function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof loadPolicyBundle>): Probe {
+  const caller = callerFromClaims({
+    sub: BOB.user,
+    iss: 'https://issuer.example',
+    aud: AUDIENCE,
+    exp: 4_000_000_000,
+    iat: 1_700_000_000,
+    jti: 'bench-token',
+    email: `${BOB.user}@example.com`,
+    roles: [...BOB.roles],
+    client_id: 'bench-agent',
+  });
+  const model = { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes };
+  const tool = parseToolName('orders___update_order') as ToolName;
+  return probe<PolicyAnswer>({
+    id: 'cedar-alone',
+    label: 'Cedar evaluation alone (request built, cache off)',
+    run: (iteration) =>
+      engine.isAuthorized(
+        authorizationRequest(
+          caller,
+          { kind: 'tool-call', id: iteration, tool, arguments: allowedRefund(iteration) },
+          model,
+        ),
+      ),
+    check: (answer) => (answer.decision === 'allow' ? true : `expected allow, got ${answer.decision}`),
+  });
+}
+
 function hitRate(cache: BenchHandler['cache']): string {
   const total = cache.hits + cache.misses;
   return total === 0 ? 'no cache lookups' : `decision cache hits ${((100 * cache.hits) / total).toFixed(1)}%`;
@@ -103,13 +141,15 @@ export async function hotPathRows(
   const floor = await floorProbe(identity);
   const bobToken = await identity.token(BOB.user, BOB.roles);
   const aliceToken = await identity.token(ALICE.user, ALICE.roles);
-  const uncached = benchHandler(bundle, identity.verifier, 0);
+  const engine = new CedarDecisionPoint(bundle);
+  const uncached = benchHandler(bundle, identity.verifier, 0, engine);
   const cached = benchHandler(bundle, identity.verifier, 300);
   const freshTokens = benchHandler(bundle, identity.verifier, 300);
   const refund = (iteration: number) => ({ tool: 'orders___update_order', args: allowedRefund(iteration) });
   const allowBob = { outcome: 'allow', user: BOB.user } as const;
   const probes: Probe[] = [
     floor.probe,
+    cedarAloneProbe(engine, bundle),
     toolCallProbe({
       id: 'call-cache-off',
       label: 'tools/call allow, decision cache off',

@@ -29,6 +29,7 @@ describe('bench scenarios', () => {
 
     expect(rows.map((row) => row.id)).toEqual([
       'floor',
+      'cedar-alone',
       'call-cache-off',
       'call-cache-on',
       'call-cache-fresh-token',
