@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import type { AuditEventData } from '../lambda/core/audit-event';
 import { ActivityError, type ActivityFilter, formatBytes, parseWhen, type QueryProgress } from './activity';
+import { stackOutputs } from './activity-command';
 import { AwsSetupError, awsContext, describeAwsError } from './aws-context';
 import { ReplayEngine, type ReplayProgress, replayEvents } from './policies-replay-engine';
 import {
@@ -54,6 +56,7 @@ export interface ReplayCommandOptions {
   file?: string;
   eventDataStore?: string;
   logGroup?: string;
+  stack?: string;
   region?: string;
   timeout: number;
   limit: number;
@@ -129,8 +132,23 @@ async function recordedEvents(
   filter: ActivityFilter,
   onQuery: (state: QueryProgress) => void,
 ): Promise<{ events: AuditEventData[]; source: string }> {
-  const store =
-    options.store ?? (options.eventDataStore ? 'cloudtrail-lake' : options.logGroup ? 'cloudwatch' : 'local');
+  let eventDataStore = options.eventDataStore;
+  let logGroup = options.logGroup;
+  let store = options.store;
+  // Region and credentials are resolved only when AWS is asked.
+  let aws: Awaited<ReturnType<typeof awsContext>> | undefined;
+  const awsOnce = async () => {
+    aws ??= await awsContext(options.region === undefined ? {} : { region: options.region });
+    return aws;
+  };
+  if (options.stack !== undefined && store !== 'local' && !eventDataStore && !logGroup) {
+    // The deployed stack names its audit store (as `activity --stack` reads it).
+    const outputs = await stackOutputs(new CloudFormationClient(await awsOnce()), options.stack);
+    store ??= outputs.AuditStore as ReplayCommandOptions['store'];
+    eventDataStore = outputs.EventDataStoreId || undefined;
+    logGroup = outputs.AuditLogGroup || undefined;
+  }
+  store ??= eventDataStore ? 'cloudtrail-lake' : logGroup ? 'cloudwatch' : 'local';
   if (store === 'local') {
     const file = options.file ?? join(options.data, AUDIT_FILE);
     const { events, unreadable } = localEvents(file, filter);
@@ -138,24 +156,27 @@ async function recordedEvents(
       process.stderr.write(`warning: ${unreadable} unreadable line(s) in ${file} were skipped\n`);
     return { events, source: file };
   }
-  const context = await awsContext(options.region === undefined ? {} : { region: options.region });
+  const context = await awsOnce();
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   const remote = { timeoutMs: options.timeout * 1000, signal: controller.signal, onProgress: onQuery };
   try {
     if (store === 'cloudtrail-lake') {
-      if (!options.eventDataStore)
-        throw new ReplayUsageError('--store cloudtrail-lake needs --event-data-store <id>');
+      if (!eventDataStore)
+        throw new ReplayUsageError(
+          '--store cloudtrail-lake needs --event-data-store <id> (or --stack <name>)',
+        );
       return {
-        events: await lakeEvents(new CloudTrailClient(context), options.eventDataStore, filter, remote),
-        source: `CloudTrail Lake ${options.eventDataStore}`,
+        events: await lakeEvents(new CloudTrailClient(context), eventDataStore, filter, remote),
+        source: `CloudTrail Lake ${eventDataStore}`,
       };
     }
-    if (!options.logGroup) throw new ReplayUsageError('--store cloudwatch needs --log-group <name>');
+    if (!logGroup)
+      throw new ReplayUsageError('--store cloudwatch needs --log-group <name> (or --stack <name>)');
     return {
-      events: await insightsEvents(new CloudWatchLogsClient(context), options.logGroup, filter, remote),
-      source: `CloudWatch Logs ${options.logGroup}`,
+      events: await insightsEvents(new CloudWatchLogsClient(context), logGroup, filter, remote),
+      source: `CloudWatch Logs ${logGroup}`,
     };
   } finally {
     process.removeListener('SIGINT', onSigint);
@@ -255,7 +276,7 @@ export function registerReplayCommand(
     .addOption(
       new Option(
         '--store <store>',
-        'where the recorded decisions are (default: --event-data-store, else --log-group, else local)',
+        'where the recorded decisions are (default: --event-data-store, --log-group, --stack, else local)',
       ).choices(['local', 'cloudtrail-lake', 'cloudwatch']),
     )
     .option('--data <dir>', `the local stack's folder; its ${AUDIT_FILE} is read`, defaults.data)
@@ -266,6 +287,7 @@ export function registerReplayCommand(
     )
     .option('--event-data-store <id>', 'CloudTrail Lake event data store id or ARN (EventDataStoreId output)')
     .option('--log-group <name>', 'the audit log group (AuditLogGroup output), read with Logs Insights')
+    .option('--stack <name>', 'read the audit store from this deployed stack’s outputs')
     .option('--region <region>', 'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE)')
     .option('--timeout <seconds>', 'give up (and cancel the query) after this long', positive(3600), 600)
     .option('--limit <count>', 'most events to read', positive(10_000_000), 1_000_000)
@@ -287,6 +309,7 @@ Examples:
   npx mcp-identity policies replay --policies ./candidate --since 7d
   npx mcp-identity policies replay --policies ./candidate --file audit-export.jsonl --fail-on newly-denied
   npx mcp-identity policies replay --log-group /mcp-identity/audit --region eu-west-1 --json
+  npx mcp-identity policies replay --stack McpIdentity --since 7d --fail-on newly-denied
   npx mcp-identity policies replay --event-data-store <EventDataStoreId> --user alice --csv > changes.csv
 
 Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS), 2 bad usage.`,

@@ -1,3 +1,4 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   CloudTrailClient,
   DescribeQueryCommand,
@@ -11,6 +12,7 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ActivityError, type ActivityFilter } from '../../cli/activity';
+import { runReplay } from '../../cli/policies-replay';
 import {
   insightsEvents,
   lakeEvents,
@@ -25,6 +27,7 @@ import {
 } from '../../lambda/core/audit-event';
 import { callerFromClaims } from '../../lambda/core/caller';
 import { recordedEvent } from '../../lambda/core/recorded-call';
+import { POLICY_DIR } from '../helpers/harness';
 
 const bob = callerFromClaims({
   sub: 'bob',
@@ -93,6 +96,8 @@ function columnsOf(source: AuditEventData, time = source.eventTime.replace('T', 
 const since = new Date('2026-11-20T00:00:00Z');
 const until = new Date('2026-11-22T00:00:00Z');
 const filter: ActivityFilter = { since, until, limit: 1_000_000, phase: 'request' };
+const fields = (columns: Record<string, string>) =>
+  Object.entries(columns).map(([field, value]) => ({ field, value }));
 const noWait = { timeoutMs: 10_000, pollMs: 1, sleep: async () => undefined };
 
 describe('policies replay sources: CloudTrail Lake', () => {
@@ -173,9 +178,6 @@ describe('policies replay sources: CloudWatch Logs Insights', () => {
   const logs = mockClient(CloudWatchLogsClient);
   const client = new CloudWatchLogsClient({ region: 'eu-west-1' });
   beforeEach(() => logs.reset());
-
-  const fields = (columns: Record<string, string>) =>
-    Object.entries(columns).map(([field, value]) => ({ field, value }));
 
   it('projects every replay field and keeps activity’s filters', () => {
     const query = replayInsightsQuery({ ...filter, agent: 'agent "1"' });
@@ -261,5 +263,76 @@ describe('policies replay sources: CloudWatch Logs Insights', () => {
     await expect(insightsEvents(client, '/mcp-identity/audit', second, noWait)).rejects.toThrow(
       /more than 10000 audit events between .*narrow the filter/,
     );
+  });
+});
+
+describe('policies replay --stack', () => {
+  const stacks = mockClient(CloudFormationClient);
+  const logs = mockClient(CloudWatchLogsClient);
+  const saved = { ...process.env };
+  beforeEach(() => {
+    stacks.reset();
+    logs.reset();
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_REGION: 'eu-west-1',
+    });
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+  });
+
+  it('reads the audit store from the stack’s outputs and replays what it holds', async () => {
+    const recent = event({ time: new Date() });
+    stacks.on(DescribeStacksCommand, { StackName: 'McpIdentity' }).resolves({
+      Stacks: [
+        {
+          StackName: 'McpIdentity',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'AuditStore', OutputValue: 'cloudwatch' },
+            { OutputKey: 'AuditLogGroup', OutputValue: '/mcp-identity/audit' },
+          ],
+        },
+      ],
+    });
+    logs.on(StartInsightsQueryCommand).resolves({ queryId: 'q-1' });
+    logs
+      .on(GetInsightsResultsCommand)
+      .resolves({ status: 'Complete', results: [fields(columnsOf(recent, recent.eventTime))] });
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const code = await runReplay({
+        policies: POLICY_DIR,
+        data: '.data',
+        stack: 'McpIdentity',
+        region: 'eu-west-1',
+        timeout: 10,
+        limit: 100,
+        resourceId: 'gateway',
+        json: true,
+        csv: false,
+        showArguments: false,
+      });
+
+      expect(code).toBe(0);
+      expect(logs.commandCalls(StartInsightsQueryCommand)[0]?.args[0].input.logGroupNames).toEqual([
+        '/mcp-identity/audit',
+      ]);
+      const report = JSON.parse(String(stdout.mock.calls[0]?.[0])) as {
+        source: string;
+        replayed: number;
+        unchanged: number;
+      };
+      expect(report).toMatchObject({
+        source: 'CloudWatch Logs /mcp-identity/audit',
+        replayed: 1,
+        unchanged: 1,
+      });
+    } finally {
+      stdout.mockRestore();
+    }
   });
 });
