@@ -57,6 +57,9 @@ export async function terminalPrompter(streams: {
             message: question.message,
             ...(question.default === undefined ? {} : { default: question.default }),
             validate: (value: string) => question.validate?.(value) ?? true,
+            // A refused answer is cleared and typed again: with the default ('keep'), backspace did not edit
+            // the kept text in our pseudo-terminal test, so a mistyped answer could not be corrected there.
+            theme: { validationFailureMode: 'clear' },
           },
           context,
         )

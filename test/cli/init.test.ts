@@ -534,10 +534,17 @@ function onTerminal(
   });
   const pending = [...answers];
   let output = '';
+  // Each prompt is looked for after the previous one's match: a prompt shown again (after a refused answer)
+  // is a new step.
+  let searchFrom = 0;
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
-    while (pending.length > 0 && output.includes(pending[0]?.[0] ?? '')) {
-      const [, keys] = pending.shift() as readonly [string, string];
+    for (;;) {
+      const [prompt, keys] = pending[0] ?? [];
+      const at = prompt === undefined ? -1 : output.indexOf(prompt, searchFrom);
+      if (at < 0 || keys === undefined) break;
+      pending.shift();
+      searchFrom = at + (prompt?.length ?? 0);
       setTimeout(() => child.stdin.write(keys), 50);
     }
   });
@@ -551,14 +558,15 @@ function onTerminal(
 }
 
 describe('init in a pseudo-terminal', () => {
-  it('asks what the flags left out, takes typed answers and defaults, and writes the file', async () => {
+  it('asks what the flags left out, clears and re-asks a refused answer, takes typed answers and defaults', async () => {
     const dir = project();
 
     const result = await onTerminal(
       dir,
       ['init', '--idp', 'okta', '--domain', 'dev-1.okta.com', '--audit-store', 'cloudwatch', '--no-demo'],
       [
-        ['Custom authorization server id', '\r'],
+        ['Custom authorization server id', 'bad id\r'],
+        ['an authorization server id (letters and digits)', '\r'],
         ['Audience of the', 'api://mcp-gateway\r'],
         ['stable user id', '\r'],
         ['roles or groups', '\r'],
