@@ -7,5 +7,5 @@ import { parseToolName } from './mcp-operation';
  */
 export function regenerateCommand(toolName: string): string {
   const target = parseToolName(toolName)?.target;
-  return `mcp-identity schema generate --from-url <gateway MCP URL>${target === undefined ? '' : ` --target ${target}`}`;
+  return `npx mcp-identity schema generate --from-url <gateway MCP URL>${target === undefined ? '' : ` --target ${target}`}`;
 }

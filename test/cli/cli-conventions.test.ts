@@ -94,7 +94,8 @@ describe('--version', () => {
 
 // --- suggestions name the command as users run it ---------------------------------------------------------
 
-const SUBCOMMANDS = 'dev|token|policies|schema|activity|audit|doctor|init|grant|revoke';
+// `audit` alone is a group (and a word in log messages): its one command is `audit redrive`.
+const SUBCOMMANDS = 'dev|token|policies|schema|activity|audit redrive|doctor|init|grant|revoke';
 /** `mcp-identity <command>` that is not `npx mcp-identity <command>` (nor part of a longer name or path). */
 const BARE = new RegExp(`(?<!npx )(?<![\\w@/.:-])mcp-identity (?:${SUBCOMMANDS})\\b`);
 /** How contributors run it, not users. */
@@ -145,13 +146,15 @@ describe('messages that suggest a command', () => {
     expect(badSuggestion('mcp-identity:managed-by')).toBe(false);
     expect(badSuggestion('@mcp-identity/verifier')).toBe(false);
     expect(badSuggestion('mcp-identity-local')).toBe(false);
+    expect(badSuggestion('mcp-identity audit event')).toBe(false);
+    expect(badSuggestion('run mcp-identity audit redrive')).toBe(true);
     expect(badSuggestion('mcp-identity policies replay: no events')).toBe(false);
     expect(badSuggestion('mcp-identity policies replay: run mcp-identity activity first')).toBe(true);
   });
 
-  it('name it as `npx mcp-identity …` in every CLI, local-stack and synth source', () => {
+  it('name it as `npx mcp-identity …` in every CLI, local-stack, synth and Lambda source (denial reasons too)', () => {
     const offenders: string[] = [];
-    for (const dir of ['bin', 'cli', 'local', 'lib'])
+    for (const dir of ['bin', 'cli', 'local', 'lib', 'lambda'])
       for (const file of sourceFiles(dir))
         for (const literal of literals(file))
           if (badSuggestion(literal.text))
