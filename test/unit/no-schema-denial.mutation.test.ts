@@ -68,7 +68,7 @@ const DENIED_BILLING = {
   kind: 'deny',
   code: 'policy',
   reason:
-    "Denied: no policy permits bob to call the tool 'billing___delete_invoice': it has no entry in the Cedar schema. An operator adds it with `mcp-identity schema generate --from-url <gateway MCP URL> --target billing`, then writes a policy for it and deploys.",
+    "Denied: no policy permits bob to call the tool 'billing___delete_invoice': it has no entry in the Cedar schema. An operator adds it with `npx mcp-identity schema generate --from-url <gateway MCP URL> --target billing`, then writes a policy for it and deploys.",
   policies: [],
 };
 
@@ -89,7 +89,7 @@ describe('a tools/call of a tool the schema does not know', () => {
       kind: 'deny',
       code: 'policy',
       reason:
-        "Denied: no policy permits bob to call the tool 'x_new_system_tool': it has no entry in the Cedar schema. An operator adds it with `mcp-identity schema generate --from-url <gateway MCP URL>`, then writes a policy for it and deploys.",
+        "Denied: no policy permits bob to call the tool 'x_new_system_tool': it has no entry in the Cedar schema. An operator adds it with `npx mcp-identity schema generate --from-url <gateway MCP URL>`, then writes a policy for it and deploys.",
       policies: [],
     });
   });

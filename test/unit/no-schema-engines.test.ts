@@ -59,7 +59,7 @@ const DENIED = {
     kind: 'deny',
     code: 'policy',
     reason:
-      "Denied: no policy permits bob to call the tool 'billing___delete_invoice': it has no entry in the Cedar schema. An operator adds it with `mcp-identity schema generate --from-url <gateway MCP URL> --target billing`, then writes a policy for it and deploys.",
+      "Denied: no policy permits bob to call the tool 'billing___delete_invoice': it has no entry in the Cedar schema. An operator adds it with `npx mcp-identity schema generate --from-url <gateway MCP URL> --target billing`, then writes a policy for it and deploys.",
     policies: [],
   },
   forward: false,
