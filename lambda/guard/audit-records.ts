@@ -155,13 +155,28 @@ export function verdictRecord(
 ): AuditDraft {
   const { decision } = verdict;
   const errorCode = auditCode(decision);
-  // Filled in place (one object per decision, on every call's path) rather than spread together.
+  // Filled in place, field by field (one object per decision, on every call's path): the same fields as
+  // `{ ...baseRecord(…), ...operationRecord(…), … }`, without copying two intermediate objects into a third.
   const record: { -readonly [K in keyof AuditDraft]: AuditDraft[K] } = {
-    ...baseRecord(facts, 'request', caller, message),
-    ...operationRecord(operation, redaction),
+    phase: 'request',
+    caller,
+    jsonRpcId: idIn(message),
+    requestDigest: requestDigest(methodIn(message), paramsOf(message)),
+    door: facts.door,
+    method: 'tools/call',
     decision: decision.kind === 'allow' ? 'allow' : 'deny',
     enforced: verdict.enforced,
   };
+  if (facts.sessionId !== undefined) record.sessionId = facts.sessionId;
+  if (facts.userAgent !== undefined) record.userAgent = facts.userAgent;
+  if (facts.sourceIp !== undefined) record.sourceIp = facts.sourceIp;
+  if (facts.forwardedFor !== undefined) record.forwardedFor = facts.forwardedFor;
+  const asked = operationRecord(operation, redaction);
+  record.method = asked.method;
+  if (asked.toolName !== undefined) record.toolName = asked.toolName;
+  if ('target' in asked && asked.target !== undefined) record.target = asked.target;
+  if ('arguments' in asked && asked.arguments !== undefined) record.arguments = asked.arguments;
+  if ('extra' in asked && asked.extra !== undefined) record.extra = asked.extra;
   if (errorCode !== undefined) record.errorCode = errorCode;
   if (decision.kind !== 'allow') record.reason = decision.reason;
   if (decision.kind !== 'error') record.policies = decision.policies;
