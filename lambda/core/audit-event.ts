@@ -163,8 +163,10 @@ export function auditMapValue(value: unknown): string {
 /** A `map<string,string>` from entries, leaving out undefined ones and keeping their order. */
 export function toAuditMap(entries: Readonly<Record<string, unknown>>): AuditMap {
   const map: Record<string, string> = {};
-  for (const [key, value] of Object.entries(entries))
+  for (const key of Object.keys(entries)) {
+    const value = entries[key];
     if (value !== undefined) map[key] = auditMapValue(value);
+  }
   return map;
 }
 
