@@ -11,9 +11,11 @@ import { AgentCoreFrontDoor } from './constructs/agentcore-front-door';
 import { ApiGatewayDoor, authorizerEnvironment } from './constructs/api-gateway-door';
 import { AssertionKey } from './constructs/assertion-key';
 import { AuditTrail } from './constructs/audit-trail';
+import { GrantsTable } from './constructs/grants-table';
 import { PROJECT_ROOT } from './constructs/mcp-function';
 import { Observability } from './constructs/observability';
 import { McpPolicyStore } from './constructs/policy-store';
+import { accessLookupTtlSeconds } from './grants-config';
 import { deliveryMap } from './target-config';
 import { checkTargetPolicies, unknownTargetMessage } from './target-policy-check';
 
@@ -35,6 +37,8 @@ export class McpIdentityStack extends Stack {
   readonly auditTrail: AuditTrail;
   /** The identity assertion key and its JWKS, when some target takes the assertion. */
   readonly assertionKey?: AssertionKey;
+  /** Just-in-time grants and the kill switch (`grants.enabled`, the default). */
+  readonly grants?: GrantsTable;
   /** Dashboard, saved Logs Insights queries and alarms (`observability`). */
   readonly observability: Observability;
 
@@ -125,6 +129,23 @@ export class McpIdentityStack extends Stack {
       POWERTOOLS_METRICS_NAMESPACE: config.observability.namespace,
     };
 
+    if (config.grants.enabled) {
+      this.grants = new GrantsTable(this, 'Grants', {
+        auditLogGroup: this.auditTrail.logGroup,
+        auditEnvironment: {
+          MCP_IDENTITY_AUDIT_EVENT_SOURCE: environment.MCP_IDENTITY_AUDIT_EVENT_SOURCE as string,
+          MCP_IDENTITY_RECIPIENT_ACCOUNT_ID: this.account,
+        },
+        logRetention,
+        ...(encryptionKey ? { encryptionKey } : {}),
+      });
+      // The doors read a subject's grants and revocations at most this long ago: the revocation bound.
+      environment.MCP_IDENTITY_ACCESS_TABLE = this.grants.table.tableName;
+      environment.MCP_IDENTITY_ACCESS_TTL_SECONDS = String(accessLookupTtlSeconds(config.grants));
+      new CfnOutput(this, 'GrantsTable', { value: this.grants.table.tableName });
+      new CfnOutput(this, 'GrantsOperatorPolicyArn', { value: this.grants.operatorPolicy.managedPolicyArn });
+    }
+
     assertEnvironmentFits(environment);
 
     if (config.doors.agentcore !== undefined) {
@@ -146,6 +167,7 @@ export class McpIdentityStack extends Stack {
       this.policyStore.grantIsAuthorized(frontDoor.interceptor.function);
       this.policyStore.grantListPolicies(frontDoor.interceptor.function);
       this.assertionKey?.grantSign(frontDoor.interceptor.function);
+      this.grants?.grantLookup(frontDoor.interceptor.function);
       for (const built of frontDoor.targets)
         if (coverage.targetsWithoutPolicy.includes(built.config.name))
           Annotations.of(built.target).addWarningV2(
@@ -181,6 +203,7 @@ export class McpIdentityStack extends Stack {
       this.policyStore.grantIsAuthorized(door.proxy.function);
       this.policyStore.grantListPolicies(door.proxy.function);
       if (apiDoor.upstream.identity.includes('assertion')) this.assertionKey?.grantSign(door.proxy.function);
+      this.grants?.grantLookup(door.proxy.function);
       if (apiTarget.some((target) => coverage.targetsWithoutPolicy.includes(target.name)))
         Annotations.of(door).addWarningV2(
           'mcp-identity:target-without-policy',

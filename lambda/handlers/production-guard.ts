@@ -1,15 +1,19 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
+import { CachingAccessStore } from '../adapters/access-cache';
 import { AssertionCache } from '../adapters/assertion-cache';
 import { AvpDecisionPoint } from '../adapters/avp-decision-point';
 import { AvpPolicyNames, StableIdDecisionPoint } from '../adapters/avp-policy-names';
 import { CachingDecisionPoint } from '../adapters/decision-cache';
+import { DynamoDbAccessStore } from '../adapters/dynamodb-access-store';
 import { createMetrics, EmfDecisionMetrics } from '../adapters/emf-metrics';
 import { JwtTokenVerifier } from '../adapters/jwt-token-verifier';
 import { KmsAssertionSigner } from '../adapters/kms-assertion-signer';
 import { LogAuditSink } from '../adapters/log-audit-sink';
 import { CachingTokenVerifier } from '../adapters/verified-caller-cache';
 import type { PolicyDecisionPoint } from '../core/decision';
+import { GrantingVerifier, revocationGate } from '../guard/access-gates';
 import type { GuardDeps, GuardSettings } from '../guard/deps';
 import { identityDeliveryStep } from '../guard/identity-delivery-step';
 import { pinGatesFor } from '../guard/tool-pin-gate';
@@ -52,15 +56,29 @@ export function productionGuardDeps(
       ttlSeconds: config.assertion.ttlSeconds,
     });
   }
+  // Just-in-time grants and the kill switch (docs/access-over-time.md): one strongly consistent Query per
+  // subject, cached at most the revocation bound, serves both the grants and the revocation gate.
+  const access =
+    config.access === undefined
+      ? undefined
+      : new CachingAccessStore(
+          new DynamoDbAccessStore(new DynamoDBClient({ maxAttempts: 2 }), config.access.tableName),
+          { ttlSeconds: config.access.ttlSeconds },
+        );
+  // Both steps of one call, and the calls of one token, verify it once.
+  const verified = new CachingTokenVerifier(verifier);
   return {
-    // Both steps of one call, and the calls of one token, verify it once.
-    verifier: new CachingTokenVerifier(verifier),
+    verifier: access === undefined ? verified : new GrantingVerifier(verified, access, logger),
     pdp: new CachingDecisionPoint(pdp, config.cache),
     audit: new LogAuditSink(createAuditLogger()),
     log: logger,
     settings,
     forwardSteps: [identityDeliveryStep(config.delivery, assertions)],
-    gates: pinGatesFor(config.toolPins, config.injection),
+    // The kill switch first: it refuses before policy, whatever the other gates would say.
+    gates: [
+      ...(access === undefined ? [] : [revocationGate(access)]),
+      ...pinGatesFor(config.toolPins, config.injection),
+    ],
     // EMF lines in the function's own log group (namespace from POWERTOOLS_METRICS_NAMESPACE); the service
     // dimension is the gateway name, so two deployments in one account keep apart on the dashboard.
     metrics: new EmfDecisionMetrics(createMetrics({ service: config.resourceId })),

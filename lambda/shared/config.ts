@@ -452,6 +452,25 @@ export function loadInterceptorConfig(env: NodeJS.ProcessEnv = process.env): Int
   return deepFreeze(config);
 }
 
+/** The grants-table stream auditor's settings (`MCP_IDENTITY_AUDIT_EVENT_SOURCE`, `_RECIPIENT_ACCOUNT_ID`). */
+export function loadAccessAuditConfig(env: NodeJS.ProcessEnv): {
+  readonly eventSource: string;
+  readonly recipientAccountId: string;
+} {
+  const read = new SettingsReader(settingsWithPrefix(env, PREFIX), PREFIX);
+  const eventSource = read.text('AUDIT_EVENT_SOURCE', 'mcp-identity', 256);
+  const recipientAccountId = read.required('RECIPIENT_ACCOUNT_ID');
+  read.matching(
+    'RECIPIENT_ACCOUNT_ID',
+    recipientAccountId || undefined,
+    /^\d{12}$/,
+    'must be a 12-digit AWS account id',
+  );
+  const problems = read.all();
+  if (problems.length > 0) throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
+  return Object.freeze({ eventSource, recipientAccountId });
+}
+
 export interface ForwarderConfig {
   readonly region: string;
   readonly channelArn: string;

@@ -34,7 +34,8 @@ beforeAll(() => {
 });
 
 const ref = (template: Template, type: string, match?: Record<string, unknown>): string => {
-  const found = Object.keys(template.findResources(type, match));
+  // The grants table, its failure queue and operator policy are tested in grants-table.test.ts.
+  const found = Object.keys(template.findResources(type, match)).filter((id) => !id.startsWith('Grants'));
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0] as string;
 };
@@ -211,7 +212,8 @@ describe('AgentCore front door', () => {
 
   it('runs every function on Node.js 22, ARM64, traced, with an explicit log group', () => {
     const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(3);
+    // The interceptor, the demo target, the audit forwarder and the grants-table auditor (grants-table.test.ts).
+    expect(functions).toHaveLength(4);
     for (const fn of functions) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -535,8 +537,9 @@ describe('audit trail', () => {
   });
 
   it('offers the redrive a managed policy scoped to the queue, channel, table and parking prefix', () => {
-    const statements = Object.values(main.template.findResources('AWS::IAM::ManagedPolicy'))[0]?.Properties
-      .PolicyDocument.Statement;
+    const statements = Object.entries(main.template.findResources('AWS::IAM::ManagedPolicy')).filter(
+      ([id]) => !id.startsWith('Grants'),
+    )[0]?.[1].Properties.PolicyDocument.Statement;
     expect(statements).toEqual([
       expect.objectContaining({
         Action: [
@@ -591,7 +594,11 @@ describe('audit trail', () => {
   });
 
   it('with the cloudwatch store, keeps just the log group', () => {
-    const { template } = synth({ audit: { ...EXAMPLE.audit, store: 'cloudwatch' } });
+    // Grants off: their table, queue and auditor are not the audit trail's (grants-table.test.ts has them).
+    const { template } = synth({
+      audit: { ...EXAMPLE.audit, store: 'cloudwatch' },
+      grants: { enabled: false },
+    });
     for (const type of [
       'AWS::CloudTrail::EventDataStore',
       'AWS::CloudTrail::Channel',
