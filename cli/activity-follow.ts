@@ -159,7 +159,8 @@ function transient(error: unknown): boolean {
  * else now). Each poll asks for [max(startTime, previous successful poll − {@link LATE_ARRIVAL_MS}), now] and
  * prints what it has not printed before, oldest first. A failed poll is retried at the next tick (the window
  * still starts at the last successful poll, so nothing is skipped); {@link MAX_FAILED_POLLS} in a row, or an
- * error that is not transient (access denied, no such log group), ends the follow with that error.
+ * error that is not transient (access denied, no such log group), ends the follow with that error. A window
+ * with more than {@link MAX_PAGES_PER_POLL} pages is finished by the next polls, from its token.
  */
 export async function followCloudWatch(
   client: CloudWatchLogsClient,
@@ -172,20 +173,25 @@ export async function followCloudWatch(
   const seenEvents = new Map<string, number>();
   const seenUids = new SeenUids();
   let lastSuccess: number | undefined;
+  // A window whose pages did not all fit in one poll: the next poll goes on from its token, same bounds.
+  let unfinished: { readonly start: number; readonly end: number; readonly token: string } | undefined;
   let failures = 0;
   while (!options.signal.aborted) {
-    const pollStarted = now();
-    const windowStart = Math.max(options.startTime, (lastSuccess ?? options.startTime) - LATE_ARRIVAL_MS);
+    const window = unfinished ?? {
+      start: Math.max(options.startTime, (lastSuccess ?? options.startTime) - LATE_ARRIVAL_MS),
+      end: now(),
+      token: undefined,
+    };
     try {
       const fresh: { readonly timestamp: number; readonly event: AuditEventData }[] = [];
-      let nextToken: string | undefined;
+      let nextToken: string | undefined = window.token;
       let pages = 0;
       do {
         const page = await client.send(
           new FilterLogEventsCommand({
             logGroupName: logGroup,
-            startTime: windowStart,
-            endTime: pollStarted,
+            startTime: window.start,
+            endTime: window.end,
             filterPattern: AUDIT_LINES_PATTERN,
             ...(nextToken === undefined ? {} : { nextToken }),
           }),
@@ -193,7 +199,7 @@ export async function followCloudWatch(
         );
         for (const logEvent of page.events ?? []) {
           const id = logEvent.eventId;
-          const timestamp = logEvent.timestamp ?? pollStarted;
+          const timestamp = logEvent.timestamp ?? window.end;
           if (id === undefined || seenEvents.has(id)) continue;
           seenEvents.set(id, timestamp);
           const { events, skipped } = auditEventsFromLogLines([logEvent.message ?? ''], AUDIT_LOG_KEY);
@@ -203,9 +209,14 @@ export async function followCloudWatch(
         nextToken = page.nextToken;
         pages += 1;
       } while (nextToken !== undefined && pages < MAX_PAGES_PER_POLL && !options.signal.aborted);
-      if (nextToken !== undefined && !options.signal.aborted)
-        options.onWarning(`more than ${MAX_PAGES_PER_POLL} pages of events in one poll; the rest follow`);
-      else lastSuccess = pollStarted;
+      if (nextToken !== undefined) {
+        unfinished = { start: window.start, end: window.end, token: nextToken };
+        if (!options.signal.aborted)
+          options.onWarning(`more than ${MAX_PAGES_PER_POLL} pages of events in one poll; the rest follow`);
+      } else {
+        unfinished = undefined;
+        lastSuccess = window.end;
+      }
       failures = 0;
       const rows = fresh
         .sort((a, b) => a.timestamp - b.timestamp)
@@ -213,7 +224,9 @@ export async function followCloudWatch(
         .map(({ event }) => rowFromEvent(event));
       if (rows.length > 0) options.onRows(rows);
       // Ids older than the next window cannot come back: forget them.
-      const nextStart = Math.max(options.startTime, (lastSuccess ?? options.startTime) - LATE_ARRIVAL_MS);
+      const nextStart =
+        unfinished?.start ??
+        Math.max(options.startTime, (lastSuccess ?? options.startTime) - LATE_ARRIVAL_MS);
       for (const [id, timestamp] of seenEvents) if (timestamp < nextStart) seenEvents.delete(id);
     } catch (error) {
       if (options.signal.aborted) break;

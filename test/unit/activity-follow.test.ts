@@ -11,6 +11,7 @@ import {
   followPrinter,
   LATE_ARRIVAL_MS,
   MAX_FAILED_POLLS,
+  MAX_PAGES_PER_POLL,
 } from '../../cli/activity-follow';
 import { AUDIT_LOG_KEY } from '../../lambda/adapters/log-audit-sink';
 import { type AuditEventData, buildAuditEvent, requestDigest } from '../../lambda/core/audit-event';
@@ -250,6 +251,28 @@ describe('following CloudWatch Logs', () => {
     const { uids } = await follow(1, [T0 + 5000]);
     expect(uids).toEqual([uidOf(1), uidOf(2)]);
     expect(logs.commandCalls(FilterLogEventsCommand)[1]?.args[0].input.nextToken).toBe('p2');
+  });
+
+  it('finishes a window of more than 20 pages over the next polls, from its token, before moving on', async () => {
+    const mock = logs.on(FilterLogEventsCommand);
+    for (let page = 0; page < MAX_PAGES_PER_POLL + 2; page += 1)
+      mock.resolvesOnce({
+        events: [logEvent(page, T0 + page)],
+        ...(page < MAX_PAGES_PER_POLL + 1 ? { nextToken: `t${page + 1}` } : {}),
+      });
+    mock.resolves({ events: [] });
+    const { uids, warnings } = await follow(3, [T0 + 5000, T0 + 10_000, T0 + 15_000]);
+    expect(uids).toEqual(Array.from({ length: MAX_PAGES_PER_POLL + 2 }, (_, page) => uidOf(page)));
+    const calls = logs.commandCalls(FilterLogEventsCommand).map((call) => call.args[0].input);
+    // Poll 2 goes on from page 21's token within poll 1's window; poll 3 starts a new window.
+    expect(calls[MAX_PAGES_PER_POLL]).toMatchObject({
+      startTime: T0,
+      endTime: T0 + 5000,
+      nextToken: `t${MAX_PAGES_PER_POLL}`,
+    });
+    expect(calls[MAX_PAGES_PER_POLL + 2]).toMatchObject({ endTime: T0 + 10_000 });
+    expect(calls[MAX_PAGES_PER_POLL + 2]?.nextToken).toBeUndefined();
+    expect(warnings).toEqual([expect.stringMatching(/more than 20 pages/)]);
   });
 
   it('applies the filters, and skips lines that are not audit events', async () => {
