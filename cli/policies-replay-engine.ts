@@ -2,7 +2,7 @@ import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { type ActionConstraint, actionKey, type PolicyBundle } from '../lambda/adapters/policy-files';
 import { tokenReads } from '../lambda/adapters/policy-token-reads';
 import type { AuditEventData } from '../lambda/core/audit-event';
-import { type AuthorizerSettings, authorizeOperation } from '../lambda/core/authorize';
+import { type AuthorizerSettings, authorizeOperation, callableTools } from '../lambda/core/authorize';
 import type { Caller } from '../lambda/core/caller';
 import {
   ArgumentConversionError,
@@ -12,7 +12,12 @@ import {
 } from '../lambda/core/cedar-request';
 import type { Decision } from '../lambda/core/decision';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
-import { type NotReplayableReason, type RecordedCall, recordedEvent } from '../lambda/core/recorded-call';
+import {
+  type NotReplayableReason,
+  type RecordedCall,
+  type RecordedListing,
+  recordedEvent,
+} from '../lambda/core/recorded-call';
 
 /**
  * The replay loop of `policies replay`: each recorded decision is read back as the caller and operation the
@@ -50,6 +55,23 @@ export interface ReplayChange {
   readonly arguments?: Readonly<Record<string, unknown>>;
 }
 
+/** A tool a recorded `tools/list` showed and the candidate would hide, or the reverse. */
+export interface ListingChange {
+  readonly uid: string;
+  readonly time: string;
+  readonly user: string;
+  readonly tool: string;
+}
+
+export interface ListingResult {
+  /** Listings decided again (each tool in them checked). */
+  readonly replayed: number;
+  /** Tool visibilities unchanged, over all replayed listings. */
+  readonly unchangedTools: number;
+  readonly newlyHidden: readonly ListingChange[];
+  readonly newlyShown: readonly ListingChange[];
+}
+
 export interface ReplayCounts {
   newlyDenied: number;
   newlyAllowed: number;
@@ -67,8 +89,10 @@ export interface ReplayResult {
   readonly newlyDenied: readonly ReplayChange[];
   readonly newlyAllowed: readonly ReplayChange[];
   readonly notReplayable: Readonly<Partial<Record<NotReplayableReason, number>>>;
-  /** Outcome and listing events (RESPONSE step): not decisions, not counted as replayable or not. */
+  /** Outcome events of calls (RESPONSE step): not decisions, not counted as replayable or not. */
   readonly outcomes: number;
+  /** `tools/list` answers (read only when asked for): which tools each caller would see. */
+  readonly listings: ListingResult;
   readonly byTool: Readonly<Record<string, ReplayCounts>>;
   readonly byUser: Readonly<Record<string, ReplayCounts>>;
   /** Distinct requests the engine decided (the rest came from the replay's own cache). */
@@ -255,6 +279,7 @@ export class ReplayEngine {
   private readonly readsArguments: (action: string) => InputReads;
   private readonly tokenFields: 'all' | ReadonlySet<string>;
   private readonly cache = new Map<string, ReplayedDecision>();
+  private readonly listings = new Map<string, ReadonlySet<string>>();
 
   constructor(
     readonly bundle: PolicyBundle,
@@ -344,6 +369,20 @@ export class ReplayEngine {
     return kept;
   }
 
+  /** The tools of a recorded listing the caller would see under the candidate (the live list filter's check). */
+  async visible(listing: RecordedListing): Promise<ReadonlySet<string> | 'token-facts-not-recorded'> {
+    if (!listing.tokenFacts && (this.readsToken('expiresAt') || this.readsToken('issuedAt')))
+      return 'token-facts-not-recorded';
+    const caller = this.normalised(listing.caller);
+    const key = JSON.stringify(['list', caller, listing.tools]);
+    const cached = this.listings.get(key);
+    if (cached !== undefined) return cached;
+    // Fails closed as the gateway does: an engine failure hides every tool.
+    const { callable } = await callableTools(caller, listing.tools, this.pdp, this.settings);
+    this.listings.set(key, callable);
+    return callable;
+  }
+
   /** Decides a recorded call under the candidate (cached on the whole request). */
   async decide(call: RecordedCall): Promise<ReplayedDecision> {
     const caller = this.normalised(call.caller);
@@ -393,6 +432,10 @@ export async function replayEvents(
   let unchanged = 0;
   let unchangedOtherPolicies = 0;
   let outcomes = 0;
+  let listingsReplayed = 0;
+  let unchangedTools = 0;
+  const newlyHidden: ListingChange[] = [];
+  const newlyShown: ListingChange[] = [];
   for await (const event of events) {
     count += 1;
     if (options.onProgress !== undefined && count % every === 0)
@@ -404,6 +447,28 @@ export async function replayEvents(
     }
     if (read.kind === 'not-replayable') {
       notReplayable[read.reason] = (notReplayable[read.reason] ?? 0) + 1;
+      continue;
+    }
+    if (read.kind === 'listing') {
+      const { listing } = read;
+      const visible = await engine.visible(listing);
+      if (visible === 'token-facts-not-recorded') {
+        notReplayable[visible] = (notReplayable[visible] ?? 0) + 1;
+        continue;
+      }
+      listingsReplayed += 1;
+      for (const tool of listing.tools) {
+        const was = listing.visible.has(tool);
+        const now = visible.has(tool);
+        if (was === now) unchangedTools += 1;
+        else
+          (was ? newlyHidden : newlyShown).push({
+            uid: listing.uid,
+            time: listing.time,
+            user: listing.caller.subject,
+            tool,
+          });
+      }
       continue;
     }
     const { call } = read;
@@ -454,6 +519,7 @@ export async function replayEvents(
     newlyAllowed: newlyAllowed.sort(byTime),
     notReplayable,
     outcomes,
+    listings: { replayed: listingsReplayed, unchangedTools, newlyHidden, newlyShown },
     byTool: Object.fromEntries([...byTool.entries()].sort(([a], [b]) => a.localeCompare(b))),
     byUser: Object.fromEntries([...byUser.entries()].sort(([a], [b]) => a.localeCompare(b))),
     distinctRequests: engine.distinctRequests,

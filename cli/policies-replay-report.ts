@@ -1,7 +1,7 @@
 import type { PolicyBundle } from '../lambda/adapters/policy-files';
 import { toCsv, toTable } from './activity';
 import { type PolicyReference, references, where } from './policies-authorize';
-import type { ReplayChange, ReplayResult } from './policies-replay-engine';
+import type { ListingChange, ReplayChange, ReplayResult } from './policies-replay-engine';
 
 /**
  * The report of `policies replay` for people (tables), scripts (`--json`) and spreadsheets (`--csv`). Policies
@@ -91,9 +91,25 @@ function changeRows(result: ReplayResult, context: ReportContext): Record<string
     reason: change.candidate.reason ?? '',
     arguments: change.arguments === undefined ? '' : JSON.stringify(change.arguments),
   });
+  const listed = (change: ListingChange, kind: 'newly-hidden' | 'newly-shown'): Record<string, string> => ({
+    change: kind,
+    time: change.time,
+    uid: change.uid,
+    user: change.user,
+    email: '',
+    agent: '',
+    tool: change.tool,
+    recorded: kind === 'newly-hidden' ? 'listed' : 'hidden',
+    candidate: kind === 'newly-hidden' ? 'hidden' : 'listed',
+    'decided by': 'tools/list: could some input be allowed?',
+    reason: '',
+    arguments: '',
+  });
   return [
     ...result.newlyDenied.map((change) => row(change, 'newly-denied')),
     ...result.newlyAllowed.map((change) => row(change, 'newly-allowed')),
+    ...result.listings.newlyHidden.map((change) => listed(change, 'newly-hidden')),
+    ...result.listings.newlyShown.map((change) => listed(change, 'newly-shown')),
   ];
 }
 
@@ -140,6 +156,7 @@ export function formatJson(result: ReplayResult, context: ReportContext): string
       newlyAllowed: result.newlyAllowed.map(change),
       notReplayable: result.notReplayable,
       outcomesSkipped: result.outcomes,
+      listings: result.listings,
       byTool: result.byTool,
       byUser: result.byUser,
       distinctRequests: result.distinctRequests,
@@ -175,6 +192,11 @@ export function formatTable(result: ReplayResult, context: ReportContext): strin
     `  unchanged       ${number(result.unchanged)}${result.unchangedOtherPolicies > 0 ? ` (${number(result.unchangedOtherPolicies)} decided by other policies)` : ''}`,
     `  not replayable  ${number(skipped)}${reasons.length > 0 ? `: ${reasons.join(', ')}` : ''}`,
   ];
+  const { listings } = result;
+  if (listings.replayed > 0)
+    lines.push(
+      `  listings        ${number(listings.replayed)} tools/list answer(s): ${number(listings.newlyHidden.length)} tool(s) newly hidden, ${number(listings.newlyShown.length)} newly shown, ${number(listings.unchangedTools)} unchanged`,
+    );
   const rows = changeRows(result, context);
   const columns = [
     'time',
@@ -190,6 +212,8 @@ export function formatTable(result: ReplayResult, context: ReportContext): strin
   };
   section('NEWLY DENIED', 'newly-denied');
   section('NEWLY ALLOWED', 'newly-allowed');
+  section('NEWLY HIDDEN FROM TOOLS/LIST', 'newly-hidden');
+  section('NEWLY SHOWN IN TOOLS/LIST', 'newly-shown');
   const tools = counts(result.byTool, 'tool');
   const users = counts(result.byUser, 'user');
   if (tools !== '') lines.push('', 'BY TOOL', tools);

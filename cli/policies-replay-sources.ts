@@ -45,7 +45,18 @@ const FIELDS: readonly (readonly [string, string, string])[] = [
   ]),
   ...map('q', 'requestParameters', ['method', 'tool', 'arguments', 'truncated']),
   ...map('r', 'responseElements', ['decision', 'enforced', 'determiningPolicies']),
-  ...map('a', 'additionalEventData', ['phase', 'door', 'uri', 'mode', 'truncated']),
+  ...map('a', 'additionalEventData', [
+    'phase',
+    'door',
+    'uri',
+    'mode',
+    'truncated',
+    // tools/list answers (--listings)
+    'listedTools',
+    'hiddenTools',
+    'hiddenByGates',
+    'schemaRead',
+  ]),
 ];
 
 function map(prefix: string, path: string, keys: readonly string[]): [string, string, string][] {

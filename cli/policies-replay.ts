@@ -64,6 +64,8 @@ export interface ReplayCommandOptions {
   json: boolean;
   csv: boolean;
   showArguments: boolean;
+  /** Also replay `tools/list` answers (reads the RESPONSE step's events too). */
+  listings?: boolean;
   failOn?: FailOn;
 }
 
@@ -201,7 +203,8 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
       since,
       until,
       limit: options.limit,
-      phase: 'request',
+      // Listings are recorded by the RESPONSE step, with the outcomes of calls (which replay skips).
+      phase: options.listings === true ? 'all' : 'request',
     };
     const { events, source } = await recordedEvents(options, filter, progress.query);
     if (events.length >= options.limit)
@@ -299,6 +302,7 @@ export function registerReplayCommand(
         'any',
       ]),
     )
+    .option('--listings', 'also replay tools/list answers: which tools each caller would see', false)
     .option('--show-arguments', 'add the recorded (redacted) tool arguments of changed calls', false)
     .addOption(new Option('--json', 'the report as JSON').default(false).conflicts('csv'))
     .option('--csv', 'the changed calls as CSV (RFC 4180; formula-like cells neutralised)', false)

@@ -64,8 +64,21 @@ export interface RecordedCall {
   readonly tokenFacts: boolean;
 }
 
+/** A `tools/list` answer as the RESPONSE step recorded it: which listed tools policy let the caller see. */
+export interface RecordedListing {
+  readonly uid: string;
+  readonly time: string;
+  readonly caller: Caller;
+  /** Every tool the target listed that no gate (tool pins) hid: the ones policy decided. */
+  readonly tools: readonly string[];
+  /** Of those, the ones the caller saw. */
+  readonly visible: ReadonlySet<string>;
+  readonly tokenFacts: boolean;
+}
+
 export type RecordedEvent =
   | { readonly kind: 'call'; readonly call: RecordedCall }
+  | { readonly kind: 'listing'; readonly listing: RecordedListing }
   | { readonly kind: 'not-replayable'; readonly reason: NotReplayableReason; readonly detail?: string }
   /** Not a decision at all (the RESPONSE step's outcome of a call, or a listing): not counted. */
   | { readonly kind: 'outcome' };
@@ -200,7 +213,7 @@ function recordedOperation(
 export function recordedEvent(event: AuditEventData): RecordedEvent {
   try {
     const additional: AuditFields = event.additionalEventData ?? {};
-    if (text(additional.phase) === 'response') return { kind: 'outcome' };
+    if (text(additional.phase) === 'response') return recordedListing(event, additional);
     if (event.version !== AUDIT_EVENT_VERSION)
       return notReplayable('unknown-format', `event version '${String(event.version).slice(0, 20)}'`);
     const door = text(additional.door);
@@ -240,4 +253,48 @@ export function recordedEvent(event: AuditEventData): RecordedEvent {
   } catch (error) {
     return notReplayable('unknown-format', (error as Error).message.slice(0, 120));
   }
+}
+
+/**
+ * A RESPONSE-step event: a `tools/list` answer becomes a listing (per-tool visibility, decided again by the same
+ * "could some input be allowed?" check); anything else there is a call's outcome, not a decision.
+ */
+function recordedListing(event: AuditEventData, additional: AuditFields): RecordedEvent {
+  if (text(event.requestParameters?.method) !== 'tools/list' || additional.listedTools === undefined)
+    return { kind: 'outcome' };
+  if (event.version !== AUDIT_EVENT_VERSION) return notReplayable('unknown-format', 'listing version');
+  const errorCode = text(event.errorCode);
+  if (errorCode !== undefined)
+    return notReplayable(
+      REFUSALS[errorCode] ?? 'not-a-policy-decision',
+      `listing: ${errorCode.slice(0, 64)}`,
+    );
+  if (event.userIdentity?.type !== 'McpUser') return notReplayable('refused-credential', 'listing');
+  // An operator who may read the schema sees every tool, whatever the per-tool policy says.
+  if (auditFlag(additional.schemaRead) === true)
+    return notReplayable('not-a-policy-decision', 'listing: schema reader');
+  const details: AuditFields = event.userIdentity.details ?? {};
+  if (truncated(details) || truncated(additional)) return notReplayable('truncated', 'listing');
+  const caller = recordedCaller(event, details);
+  if (caller === undefined) return notReplayable('unknown-format', 'no issuer recorded');
+  let gated: ReadonlySet<string> = new Set();
+  const byGates = additional.hiddenByGates;
+  if (byGates !== undefined) {
+    const parsed: unknown = typeof byGates === 'string' ? JSON.parse(byGates) : byGates;
+    gated = new Set(parsed !== null && typeof parsed === 'object' ? Object.keys(parsed) : []);
+  }
+  const hidden = new Set(auditList(additional.hiddenTools));
+  const listed = auditList(additional.listedTools);
+  const tools = [...new Set([...listed, ...hidden])].filter((tool) => !gated.has(tool));
+  return {
+    kind: 'listing',
+    listing: {
+      uid: event.UID,
+      time: event.eventTime,
+      caller,
+      tools,
+      visible: new Set(tools.filter((tool) => !hidden.has(tool))),
+      tokenFacts: seconds(details.tokenExpiresAt) !== undefined,
+    },
+  };
 }

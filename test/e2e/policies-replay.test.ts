@@ -192,7 +192,12 @@ describe('policies replay on the local stack’s audit', () => {
       'spoofing-attempt': 1,
       'refused-credential': decisions().filter((event) => event.errorCode === 'InvalidToken').length,
     });
-    expect(result.outcomes).toBe(audit.length - decisions().length);
+    // Every tools/list answer shows, under the same policies, exactly the tools it showed.
+    const listings = audit.filter((event) => event.requestParameters?.method === 'tools/list');
+    expect(listings.length).toBe(3);
+    expect(result.listings).toMatchObject({ replayed: 3, newlyHidden: [], newlyShown: [] });
+    expect(result.listings.unchangedTools).toBe(9);
+    expect(result.outcomes).toBe(audit.length - decisions().length - listings.length);
     // Identical requests are decided once (alice read order 1001 twice with one token).
     expect(result.distinctRequests).toBeLessThan(result.replayed);
   });
@@ -224,6 +229,11 @@ describe('policies replay on the local stack’s audit', () => {
           candidate: { decision: 'deny', code: 'policy' },
         });
       expect(result.byTool.orders___update_order?.newlyDenied).toBe(2);
+      // bob's tools/list would no longer show update_order; nobody else's changes.
+      expect(result.listings.newlyHidden.map(({ user, tool }) => ({ user, tool }))).toEqual([
+        { user: 'bob', tool: 'orders___update_order' },
+      ]);
+      expect(result.listings.newlyShown).toEqual([]);
       expect(result.byUser.bob?.newlyDenied).toBe(2);
     } finally {
       rmSync(candidate, { recursive: true, force: true });

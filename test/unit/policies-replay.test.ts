@@ -202,6 +202,7 @@ describe('replay report', () => {
     newlyAllowed: [],
     notReplayable: { 'arguments-not-recorded': 1 },
     outcomes: 0,
+    listings: { replayed: 0, unchangedTools: 0, newlyHidden: [], newlyShown: [] },
     byTool: { orders___update_order: { newlyDenied: 1, newlyAllowed: 0, unchanged: 1 } },
     byUser: { [hostile.user]: { newlyDenied: 1, newlyAllowed: 0, unchanged: 1 } },
     distinctRequests: 2,

@@ -141,9 +141,46 @@ describe('recordedEvent', () => {
     expect(reason(event({ caller: undefined }))).toBe('refused-credential');
   });
 
-  it('skips outcomes and listings (the RESPONSE step): they are not decisions', () => {
+  it('skips the outcomes of calls (the RESPONSE step): they are not decisions', () => {
     expect(reason(event({ phase: 'response' }))).toBe('outcome');
-    expect(reason(event({ phase: 'response', method: 'tools/list', toolName: undefined }))).toBe('outcome');
+  });
+
+  describe('tools/list answers', () => {
+    const listing = (extra: Record<string, unknown>, overrides: Partial<AuditRecord> = {}) =>
+      event({
+        phase: 'response',
+        method: 'tools/list',
+        toolName: undefined,
+        arguments: undefined,
+        extra,
+        ...overrides,
+      });
+
+    it('reads which tools policy showed, leaving out those a gate (tool pins) hid', () => {
+      const read = recordedEvent(
+        listing({
+          listedTools: ['orders___get_order'],
+          hiddenTools: ['orders___update_order', 'orders___drifted'],
+          hiddenByGates: { orders___drifted: 'definition changed' },
+        }),
+      );
+
+      expect(read.kind).toBe('listing');
+      if (read.kind !== 'listing') return;
+      expect(read.listing.tools).toEqual(['orders___get_order', 'orders___update_order']);
+      expect([...read.listing.visible]).toEqual(['orders___get_order']);
+      expect(read.listing.caller).toStrictEqual({ ...caller });
+    });
+
+    it('does not replay a schema reader’s unfiltered list, a failed filter, or a cut record', () => {
+      expect(reason(listing({ listedTools: ['a'], hiddenTools: [], schemaRead: true }))).toBe(
+        'not-a-policy-decision',
+      );
+      expect(
+        reason(listing({ listedTools: [], hiddenTools: ['a'] }, { errorCode: 'AuthorizationServiceError' })),
+      ).toBe('service-error');
+      expect(reason(listing({ listedTools: ['x'.repeat(30_000)], hiddenTools: [] }))).toBe('truncated');
+    });
   });
 
   it.each(['agentcore', 'apigw', undefined])('reads events of the %s door', (door) => {
