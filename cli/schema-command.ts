@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { cedar } from '../lambda/adapters/cedar-engine';
+import { diagnosticOf, renderDiagnostics } from '../lambda/adapters/policy-diagnostics';
 import { parseToolName } from '../lambda/core/mcp-operation';
 import { BearerTokenError, resolveToken, TOKEN_ENV } from './bearer-token';
 import { HELP_EXAMPLES } from './help-examples';
@@ -119,9 +121,24 @@ function summary(names: readonly string[]): string {
  * declares the principal, resource, prompt, resource and schema-reading actions every gateway needs.
  */
 function readStub(options: GenerateOptions, bundledStub: string): string {
-  if (options.stub !== undefined) return readText(options.stub, 'the stub ');
   const inFolder = join(options.dir, 'schema-stub.cedarschema');
-  return readText(existsSync(inFolder) ? inFolder : bundledStub, 'the stub ');
+  const path = options.stub ?? (existsSync(inFolder) ? inFolder : bundledStub);
+  return parsedSchema(readText(path, 'the stub '), path, 'the stub does not parse');
+}
+
+/**
+ * `text` when it parses as a Cedar schema; else its errors, located (path:line:column and a caret excerpt),
+ * before any generator sees it (the MCP schema generator's own message has no location).
+ */
+function parsedSchema(text: string, path: string, what: string): string {
+  const parsed = cedar.schemaToJson(text);
+  if (parsed.type === 'success') return text;
+  const diagnostics = parsed.errors.map((error) =>
+    diagnosticOf(error, { file: path, fileText: text, offset: 0 }),
+  );
+  throw new SchemaGenerationError(
+    `${what}:\n${renderDiagnostics(diagnostics, new Map([[path, text]]), process.cwd())}`,
+  );
 }
 
 async function generate(options: GenerateOptions, bundledStub: string): Promise<number> {
@@ -135,7 +152,16 @@ async function generate(options: GenerateOptions, bundledStub: string): Promise<
     .map((name) => name.trim())
     .filter(Boolean);
   const { tools, source } = await listedTools(options);
-  const previous = existsSync(out) ? readText(out, '') : undefined;
+  // With --target the committed schema is merged into, so it must parse (located errors if not).
+  const previous = existsSync(out)
+    ? options.target === undefined
+      ? readText(out, '')
+      : parsedSchema(
+          readText(out, ''),
+          out,
+          'the committed schema does not parse; fix it or generate it whole (without --target)',
+        )
+    : undefined;
 
   let generated: GeneratedSchema;
   let inScope: (tool: string) => boolean = () => true;

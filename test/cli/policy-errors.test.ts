@@ -94,6 +94,20 @@ describe('a broken policy, as each command reports it', () => {
     expect(() => new McpPolicyStore(stack, 'PolicyStore', { policyDir: dir })).toThrow(LOCATED);
   });
 
+  it('schema generate: a schema stub that does not parse is located before the generator runs', () => {
+    const folder = policyCopy();
+    writeFileSync(
+      join(folder, 'schema-stub.cedarschema'),
+      'namespace McpIdentity {\r\n  entity User in [Role]\r\n  entity Role;\r\n}\r\n',
+    );
+    const fixture = join(__dirname, '..', 'fixtures', 'orders-tools-list.json');
+    const result = cli(['schema', 'generate', '--from', fixture, '--dir', folder]);
+    expect(result.stderr).toMatch(
+      /^mcp-identity: the stub does not parse:\n\S*schema-stub\.cedarschema:3:3: error: .*unexpected token `entity`.*\n {2}\|\n3 \| {3}entity Role;\n {2}\| {3}\^{6}\n$/,
+    );
+    expect(result.status).toBe(1);
+  });
+
   it('a missing folder is one line and exit 1', () => {
     const missing = join(mkdtempSync(join(tmpdir(), 'gone-')), 'nope');
     const result = cli(['policies', 'validate', '--dir', missing]);

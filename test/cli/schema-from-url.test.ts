@@ -253,7 +253,7 @@ describe('schema generate --from-url --target', () => {
       'CHANGE   TOOL   DETAIL',
       'changed  b___y  definition changed since it was pinned (description, schemas or annotations); Cedar input types changed',
       'removed  b___z  no longer listed: its action is removed (policies naming it stop validating)',
-      `wrote ${where.out}; next: write or update policies for these tools, \`mcp-identity policies validate\`, then deploy`,
+      `wrote ${where.out}; next: write or update policies for these tools, \`npx mcp-identity policies validate\`, then deploy`,
       '',
     ]);
   });
