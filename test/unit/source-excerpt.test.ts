@@ -33,6 +33,7 @@ describe('positions in source text', () => {
         expect(excerpt.length).toBeGreaterThanOrEqual(3);
         expect(excerpt.some((line) => /\^/.test(line))).toBe(true);
         // Nothing in an excerpt can drive the terminal or break the layout.
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what must not appear
         for (const line of excerpt) expect(line).not.toMatch(/[\u0000-\u0008\u000a-\u001f\u007f]/);
       }),
     );
