@@ -171,17 +171,25 @@ export function toAuditMap(entries: Readonly<Record<string, unknown>>): AuditMap
 }
 
 /**
+ * One item of a list read back: strings as they are, anything else as its map value. Never `String(item)`: an
+ * object parsed from a hostile line can carry `"toString": 1`, and converting it throws.
+ */
+function auditListItem(item: unknown): string {
+  return typeof item === 'string' ? item : auditMapValue(item);
+}
+
+/**
  * Reads a list back from an audit map value: the JSON text this builder writes, a real array (events written
  * before values were encoded, or a reader that already decoded them) or a comma-separated string.
  */
 export function auditList(value: unknown): string[] {
-  if (Array.isArray(value)) return value.map(String);
+  if (Array.isArray(value)) return value.map(auditListItem);
   if (typeof value !== 'string' || value === '') return [];
   // Stryker disable next-line ConditionalExpression,StringLiteral: text not starting with '[' parses to no array and falls through to the split anyway; this only skips the parse
   if (value.startsWith('[')) {
     try {
       const parsed: unknown = JSON.parse(value);
-      if (Array.isArray(parsed)) return parsed.map(String);
+      if (Array.isArray(parsed)) return parsed.map(auditListItem);
     } catch {
       // not JSON: a plain string
     }

@@ -44,6 +44,8 @@ export type FeedChange =
 export const MAX_ARGUMENT_CHARS = 4096;
 const CUT_MARKER = '…[cut by the console]';
 const MAX_TEXT_CHARS = 1024;
+/** Determining policies kept per decision: a real decision names a handful; one hostile line could name 200,000. */
+export const MAX_POLICIES = 32;
 
 const record = (value: unknown): Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -51,6 +53,31 @@ const record = (value: unknown): Record<string, unknown> =>
     : {};
 const text = (value: unknown, max = MAX_TEXT_CHARS): string =>
   typeof value === 'string' ? (value.length > max ? `${value.slice(0, max)}${CUT_MARKER}` : value) : '';
+
+/** The items of a list as recorded: a real array, JSON text of one (read here, so its items keep their types), or a comma-separated string. */
+function listItems(value: unknown): readonly unknown[] {
+  if (Array.isArray(value)) return value;
+  if (typeof value === 'string' && value.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (Array.isArray(parsed)) return parsed;
+    } catch {
+      // not JSON: a plain string
+    }
+  }
+  return auditList(value);
+}
+
+/** The determining policies' ids: strings only (anything else in a hand-written line is left out), at most {@link MAX_POLICIES}. */
+function policyIds(value: unknown): string[] {
+  const ids: string[] = [];
+  const items = listItems(value);
+  for (const item of items) {
+    if (ids.length >= MAX_POLICIES) break;
+    if (typeof item === 'string' && item !== '') ids.push(text(item));
+  }
+  return ids;
+}
 
 function phaseOf(event: Record<string, unknown>): string {
   return text(record(event.additionalEventData).phase);
@@ -75,7 +102,7 @@ export function decisionFromEvent(value: unknown, seq: number): ConsoleDecision 
     arguments: text(parameters.arguments, MAX_ARGUMENT_CHARS),
     decision: text(response.decision),
     enforced: auditFlag(response.enforced) !== false,
-    policies: auditList(response.determiningPolicies).map((policy) => text(policy)),
+    policies: policyIds(response.determiningPolicies),
     reason,
     errorCode: text(event.errorCode),
     outcome: '',
@@ -121,7 +148,14 @@ export class DecisionFeed {
     } catch {
       return; // an unreadable store this time (permissions, a race with a rename): try again next poll
     }
-    for (const value of values) this.take(value);
+    for (const value of values) {
+      try {
+        this.take(value);
+      } catch {
+        // Whatever a line holds, it is one line: counted, and the rest of the chunk is still read.
+        this.unreadableLines += 1;
+      }
+    }
   }
 
   /** The decisions in the ring that match, oldest first. */

@@ -63,7 +63,7 @@ export class EventStreams {
   /** Opens a stream on this response; false (nothing written) when the console has all the streams it takes. */
   open(response: ServerResponse, filter: DecisionFilter): boolean {
     if (this.clients.size >= this.maxClients) return false;
-    this.feed.refresh();
+    this.poll();
     const client: Client = { response, filter, allowance: this.maxBufferedBytes };
     this.clients.add(client);
     response.writeHead(200, {
@@ -78,11 +78,23 @@ export class EventStreams {
     this.write(client, history);
     response.once('close', () => this.drop(client));
     // Never what keeps the process alive: the stack's stop ends the streams and these with them.
-    this.timer ??= setInterval(() => this.feed.refresh(), this.pollMs).unref();
+    this.timer ??= setInterval(() => this.poll(), this.pollMs).unref();
     this.heartbeat ??= setInterval(() => {
       for (const each of this.clients) this.write(each, ': keep-alive\n\n');
     }, this.heartbeatMs).unref();
     return true;
+  }
+
+  /**
+   * One poll. A timer's exception would end the whole local stack (gateway, issuer and all), so nothing a poll
+   * meets may escape it: the feed already never throws, and this is the second wall.
+   */
+  private poll(): void {
+    try {
+      this.feed.refresh();
+    } catch {
+      // the next poll tries again
+    }
   }
 
   /** Ends every stream and stops polling (the stack is stopping). */

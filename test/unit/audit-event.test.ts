@@ -391,6 +391,13 @@ describe('issue 10 #17: Lake maps hold strings only', () => {
     );
   });
 
+  it('reads back a list holding objects that cannot be converted to text (a hand-written line) without throwing', () => {
+    const hostile: unknown[] = [{ toString: 1 }, { valueOf: 1, toString: 1 }, 'p1', 7, null];
+    const expected = ['{"toString":1}', '{"valueOf":1,"toString":1}', 'p1', '7', 'null'];
+    expect(auditList(hostile)).toStrictEqual(expected);
+    expect(auditList(JSON.stringify(hostile))).toStrictEqual(expected);
+  });
+
   it('reads lists and flags back from the encoded form and from older events', () => {
     expect(auditList('["a","b,c"]')).toStrictEqual(['a', 'b,c']);
     expect(auditList(['a', 'b'])).toStrictEqual(['a', 'b']);

@@ -89,3 +89,35 @@ it('sends each reader only what matches its filter, and caps the number of reade
   expect(alice.ended && everyone.ended).toBe(true);
   expect(streams.size).toBe(0);
 });
+
+describe('polling', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('delivers the lines after a line whose policies cannot be converted to text', () => {
+    jest.useFakeTimers();
+    appendFileSync(file, '');
+    const feed = new DecisionFeed(new JsonlTail(file));
+    streams = new EventStreams(feed, { pollMs: 10 });
+    const reader = new StalledResponse();
+    expect(open(streams, reader)).toBe(true);
+    appendFileSync(
+      file,
+      '{"UID":"e","additionalEventData":{"phase":"request"},"responseElements":{"determiningPolicies":[{"toString":1}]}}\n' +
+        `${auditLine({ uid: 'after' })}\n`,
+    );
+    expect(() => jest.advanceTimersByTime(20)).not.toThrow();
+    expect(reader.chunks.join('')).toContain('"uid":"after"');
+  });
+
+  it('a poll that throws never escapes its timer (it would end the whole local stack)', () => {
+    jest.useFakeTimers();
+    const feed = new DecisionFeed(new JsonlTail(file));
+    streams = new EventStreams(feed, { pollMs: 10 });
+    expect(open(streams, new StalledResponse())).toBe(true);
+    jest.spyOn(feed, 'refresh').mockImplementation(() => {
+      throw new TypeError('Cannot convert object to primitive value');
+    });
+    expect(() => jest.advanceTimersByTime(30)).not.toThrow();
+    expect(feed.refresh).toHaveBeenCalled();
+  });
+});
