@@ -70,6 +70,20 @@ export function checkApiRequest(request: IncomingMessage, port: number): CheckRe
   return OK;
 }
 
+/**
+ * True when the request asks for an event stream. `EventSource` always sends `Accept: text/event-stream`; an
+ * `<img>`, `<script>` or `<link>` pointed at the stream from another site sends no Origin and (in some browsers)
+ * no Sec-Fetch-*, and never this Accept, so requiring it keeps such tags from filling the stream cap.
+ */
+export function acceptsEventStream(request: IncomingMessage): boolean {
+  const accept = request.headersDistinct.accept ?? [];
+  return accept.some((value) =>
+    value
+      .split(',')
+      .some((range) => (range.split(';')[0] as string).trim().toLowerCase() === 'text/event-stream'),
+  );
+}
+
 /** A JSON answer with the security headers. */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

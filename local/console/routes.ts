@@ -6,7 +6,14 @@ import { EventStreams } from './event-stream';
 import { JsonlTail } from './jsonl-tail';
 import { BodyTooLargeError, MAX_PLAYGROUND_BYTES, readBoundedBody } from './playground';
 import { PlaygroundRunner } from './playground-runner';
-import { checkApiRequest, checkHost, SECURITY_HEADERS, sendJson, sendRefusal } from './request-checks';
+import {
+  acceptsEventStream,
+  checkApiRequest,
+  checkHost,
+  SECURITY_HEADERS,
+  sendJson,
+  sendRefusal,
+} from './request-checks';
 
 /**
  * The local console at `/console` on the local gateway's own port (no server of its own): a page with the live
@@ -105,6 +112,10 @@ export function createConsole(options: ConsoleOptions): LocalConsole {
           filter = filterFromQuery(url.searchParams);
         } catch (error) {
           sendJson(response, 400, { error: (error as Error).message });
+          return;
+        }
+        if (route === 'GET /console/api/events' && !acceptsEventStream(request)) {
+          sendJson(response, 406, { error: 'the decision stream takes Accept: text/event-stream' });
           return;
         }
         if (route === 'GET /console/api/decisions') {

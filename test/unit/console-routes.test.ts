@@ -159,6 +159,22 @@ describe('who the console answers (DNS rebinding, cross-site requests)', () => {
     expect((await authorize({ user: 'alice', tool: 'orders___get_order' }, headers)).status).toBe(403);
   });
 
+  it.each([
+    ['no Accept (an <img> or <script> from another site)', {}],
+    ['an image Accept', { Accept: 'image/avif,image/webp,*/*' }],
+    ['a wildcard Accept', { Accept: '*/*' }],
+    ['an Accept that only mentions it in a parameter', { Accept: 'text/html;q=text/event-stream' }],
+  ])(
+    'refuses the decision stream to %s with 406, holding no stream',
+    async (_name, headers: Record<string, string>) => {
+      for (let n = 0; n < 3; n += 1) {
+        const answer = await call('/console/api/events', { headers });
+        expect(answer.status).toBe(406);
+        expect(JSON.parse(answer.body).error).toMatch(/text\/event-stream/);
+      }
+    },
+  );
+
   it('takes its own origin and same-origin fetches', async () => {
     const headers = { Origin: `http://localhost:${port}`, 'Sec-Fetch-Site': 'same-origin' };
     expect((await call('/console/api/decisions', { headers })).status).toBe(200);
@@ -258,7 +274,7 @@ describe('the decision stream', () => {
           host: '127.0.0.1',
           port,
           path: `/console/api/events${query}`,
-          headers: { 'Sec-Fetch-Site': 'same-origin' },
+          headers: { 'Sec-Fetch-Site': 'same-origin', Accept: 'text/event-stream' },
         },
         (response) => {
           let text = '';
