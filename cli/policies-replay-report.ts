@@ -26,6 +26,25 @@ export function failed(result: ReplayResult, failOn: FailOn | undefined): boolea
   }
 }
 
+/**
+ * Why a `--fail-on` gate cannot pass on this replay, or undefined when it checked what it was asked to. A CI gate
+ * fails closed: a replay cut short by `--limit` has not seen every change, and one that read events but could
+ * replay none of them (a candidate reading arguments the audit recorded by name only, say) checked nothing. No
+ * events at all is no traffic, which a policy change cannot break.
+ */
+export function incompleteGate(
+  result: ReplayResult,
+  failOn: FailOn | undefined,
+  truncated: boolean,
+): string | undefined {
+  if (failOn === undefined) return undefined;
+  if (truncated)
+    return 'the source returned the --limit of events, so later ones were not replayed: raise --limit or narrow --since/--until';
+  if (result.events > 0 && result.replayed === 0)
+    return `none of the ${result.events} event(s) read could be replayed (see "not replayable" in the report), so the gate checked nothing`;
+  return undefined;
+}
+
 export interface ReportContext {
   readonly bundle: PolicyBundle;
   readonly dir: string;

@@ -16,6 +16,7 @@ import {
   formatCsv,
   formatJson,
   formatTable,
+  incompleteGate,
   type ReportContext,
 } from './policies-replay-report';
 import { insightsEvents, lakeEvents, localEvents } from './policies-replay-sources';
@@ -25,7 +26,8 @@ import { insightsEvents, lakeEvents, localEvents } from './policies-replay-sourc
  * what would change — a CI gate for policy pull requests (`--fail-on newly-denied`).
  *
  * Exit codes: 0 done (and the `--fail-on` condition does not hold), 4 the `--fail-on` condition holds,
- * 1 could not replay (unreadable store or policies, AWS error), 2 bad usage.
+ * 1 could not replay (unreadable store or policies, AWS error) — and, with `--fail-on`, a replay that cannot vouch
+ * for the change (cut short by `--limit`, or none of the events read could be replayed), 2 bad usage.
  */
 
 export const EXIT_OK = 0;
@@ -207,7 +209,8 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
       phase: options.listings === true ? 'all' : 'request',
     };
     const { events, source } = await recordedEvents(options, filter, progress.query);
-    if (events.length >= options.limit)
+    const truncated = events.length >= options.limit;
+    if (truncated)
       process.stderr.write(
         `warning: the source returned the --limit of ${options.limit} events; later ones were not replayed (raise --limit or narrow --since/--until)\n`,
       );
@@ -236,7 +239,13 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
       process.stderr.write(
         `warning: no recorded decision could be replayed (${result.events} event(s) read): this replay checked nothing\n`,
       );
-    return failed(result, options.failOn) ? EXIT_CHANGED : EXIT_OK;
+    if (failed(result, options.failOn)) return EXIT_CHANGED;
+    const incomplete = incompleteGate(result, options.failOn, truncated);
+    if (incomplete !== undefined) {
+      process.stderr.write(`mcp-identity policies replay: --fail-on ${options.failOn}: ${incomplete}\n`);
+      return EXIT_FAILED;
+    }
+    return EXIT_OK;
   } catch (error) {
     progress.done();
     if (error instanceof ReplayUsageError) {
@@ -316,7 +325,7 @@ Examples:
   npx mcp-identity policies replay --stack McpIdentity --since 7d --fail-on newly-denied
   npx mcp-identity policies replay --event-data-store <EventDataStoreId> --user alice --csv > changes.csv
 
-Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS), 2 bad usage.`,
+Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS; with --fail-on\nalso a replay cut short by --limit, or one that could replay none of the events it read), 2 bad usage.`,
     )
     .action(async (options: ReplayCommandOptions) => {
       process.exitCode = await runReplay(options);

@@ -9,7 +9,13 @@ import {
   replayEvents,
   standInArguments,
 } from '../../cli/policies-replay-engine';
-import { failed, formatCsv, formatTable, type ReportContext } from '../../cli/policies-replay-report';
+import {
+  failed,
+  formatCsv,
+  formatTable,
+  incompleteGate,
+  type ReportContext,
+} from '../../cli/policies-replay-report';
 import { cedar } from '../../lambda/adapters/cedar-engine';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
 import { type AuditRecord, buildAuditEvent, requestDigest } from '../../lambda/core/audit-event';
@@ -259,6 +265,42 @@ describe('replay report', () => {
     expect(failed({ ...result, newlyDenied: [], newlyAllowed: [hostile] }, failOn)).toBe(
       failOn === 'newly-allowed' || failOn === 'any',
     );
+  });
+});
+
+describe('a --fail-on gate fails closed when the replay cannot vouch for the change', () => {
+  const base: ReplayResult = {
+    events: 0,
+    replayed: 0,
+    unchanged: 0,
+    unchangedOtherPolicies: 0,
+    newlyDenied: [],
+    newlyAllowed: [],
+    notReplayable: {},
+    outcomes: 0,
+    listings: { replayed: 0, unchangedTools: 0, newlyHidden: [], newlyShown: [] },
+    byTool: {},
+    byUser: {},
+    distinctRequests: 0,
+  };
+
+  it('passes a complete replay with no change, and says nothing without --fail-on', () => {
+    expect(incompleteGate({ ...base, events: 5, replayed: 5 }, 'newly-denied', false)).toBeUndefined();
+    expect(incompleteGate({ ...base, events: 5, replayed: 0 }, undefined, true)).toBeUndefined();
+  });
+
+  it('refuses a replay cut short by --limit', () => {
+    expect(incompleteGate({ ...base, events: 10, replayed: 10 }, 'any', true)).toContain('--limit');
+  });
+
+  it('refuses a replay that read events but could replay none of them', () => {
+    expect(incompleteGate({ ...base, events: 7, replayed: 0 }, 'newly-allowed', false)).toContain(
+      'none of the 7 event(s) read could be replayed',
+    );
+  });
+
+  it('passes a source with no events at all: no traffic, nothing a policy change could break', () => {
+    expect(incompleteGate({ ...base, events: 0, replayed: 0 }, 'newly-denied', false)).toBeUndefined();
   });
 });
 
