@@ -72,11 +72,12 @@ function guarded<A extends unknown[]>(
   };
 }
 
+/** Refuses a folder that does not validate; its errors go to stderr, so `--json` output stays JSON. */
 function requireValid(dir: string): void {
   const report = validatePolicyFolder(dir);
   const errors = report.findings.filter((finding) => finding.severity === 'error');
   if (errors.length > 0) {
-    printFindings(errors, false, dir, report.sources);
+    for (const error of errors) process.stderr.write(`${formatFinding(error, report.sources, dir)}\n`);
     throw new PoliciesCommandError('the policy folder does not validate; nothing was compared or pushed');
   }
 }

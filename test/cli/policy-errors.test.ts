@@ -85,7 +85,9 @@ describe('a broken policy, as each command reports it', () => {
     for (const command of ['diff', 'push']) {
       const result = cli(['policies', command, '--dir', dir, '--store', 'ps-123'], flat);
       expectLocatedFailure(result);
+      expect(result.stderr).toMatch(LOCATED);
       expect(result.stderr).toContain('the policy folder does not validate; nothing was compared or pushed');
+      expect(result.stdout).toBe('');
     }
   });
 
