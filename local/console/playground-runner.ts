@@ -29,14 +29,14 @@ interface Pending {
 /**
  * The worker's entry. From TypeScript sources (npm start runs them through tsx, tests through ts-jest) the
  * thread registers tsx itself, as bin/mcp-identity.js does; from a build it loads the compiled file.
+ * Every path is absolute: an eval worker resolves a bare `require('tsx/cjs')` from the process's working
+ * directory, so the playground failed whenever the stack was started from outside the project.
  */
 function workerSource(): { code: string; eval: true } {
   const compiled = __filename.endsWith('.js');
   const file = join(__dirname, `playground-worker.${compiled ? 'js' : 'ts'}`);
-  return {
-    code: `${compiled ? '' : "require('tsx/cjs');"} require(${JSON.stringify(file)});`,
-    eval: true,
-  };
+  const register = compiled ? '' : `require(${JSON.stringify(require.resolve('tsx/cjs'))});`;
+  return { code: `${register} require(${JSON.stringify(file)});`, eval: true };
 }
 
 export class PlaygroundRunner {

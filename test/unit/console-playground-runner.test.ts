@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlaygroundRunner } from '../../local/console/playground-runner';
 import { POLICY_DIR } from '../helpers/harness';
@@ -51,4 +53,18 @@ it('answers what is still waiting when the stack stops', async () => {
   const waiting = runner.decide(body);
   await runner.close();
   expect(await waiting).toMatchObject({ status: 500, body: { error: expect.stringMatching(/stopping/) } });
+});
+
+it('decides when the process runs from a directory where tsx does not resolve', async () => {
+  const elsewhere = mkdtempSync(join(tmpdir(), 'playground-cwd-'));
+  const before = process.cwd();
+  process.chdir(elsewhere);
+  const runner = new PlaygroundRunner(where);
+  try {
+    expect(await runner.decide(body)).toMatchObject({ status: 200, body: { report: { decision: 'allow' } } });
+  } finally {
+    process.chdir(before);
+    await runner.close();
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
 });
