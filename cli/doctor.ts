@@ -1,4 +1,4 @@
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient, ListEventDataStoresCommand } from '@aws-sdk/client-cloudtrail';
 import { ListPolicyStoresCommand, VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
@@ -8,7 +8,7 @@ import { PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import { callerFromClaims } from '../lambda/core/caller';
 import { CONTEXT_KEY, parseStackConfig, type StackConfig } from '../lib/config';
-import { CONFIG_FILE, loadProjectConfig, readJsonFile } from '../lib/config-source';
+import { CONFIG_FILE, isObject, loadProjectConfig, readJsonFile } from '../lib/config-source';
 import { probeAgentCore } from './agentcore-probe';
 import { type AwsContext, awsContext, describeAwsError } from './aws-context';
 import { resolveToken } from './bearer-token';
@@ -71,14 +71,17 @@ function awsReason(error: unknown): string {
  */
 function readConfig(configFile: string): { config: StackConfig; sources: readonly string[] } {
   const raw = readJsonFile(configFile);
-  if (isCdkJson(raw)) return loadProjectConfig(configFile);
+  if (isCdkJson(configFile, raw)) return loadProjectConfig(configFile);
   return { config: parseStackConfig(raw, configFile), sources: [configFile] };
 }
 
-const isCdkJson = (raw: unknown): boolean => {
-  const context = (raw as { context?: unknown } | null)?.context;
-  return context !== undefined && context !== null && typeof context === 'object';
-};
+/**
+ * A file named cdk.json, or any object with the keys of one (`app`, `context`): a new CDK project's cdk.json
+ * may have no `context` yet, and `init` then writes the whole configuration to mcp-identity.config.json.
+ */
+const isCdkJson = (configFile: string, raw: unknown): boolean =>
+  basename(configFile) === 'cdk.json' ||
+  (isObject(raw) && (Object.hasOwn(raw, 'app') || Object.hasOwn(raw, 'context')));
 
 function configCheck(configFile: string): { result: CheckResult; config?: StackConfig } {
   try {

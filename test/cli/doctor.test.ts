@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,8 @@ import { ListPolicyStoresCommand, VerifiedPermissionsClient } from '@aws-sdk/cli
 import { mockClient } from 'aws-sdk-client-mock';
 import { exportJWK, generateKeyPair, type KeyLike, SignJWT } from 'jose';
 import { type CheckResult, formatResults, runDoctor } from '../../cli/doctor';
+import { runInit } from '../../cli/init';
+import { CONFIG_FILE } from '../../lib/config-source';
 import { awsFreeEnv, cliAsync, ROOT } from './helpers';
 
 /**
@@ -289,6 +291,42 @@ describe('mcp-identity doctor', () => {
       `cdk.json context mcpIdentity + mcp-identity.config.json: issuer ${idp.url}, AgentCore, audit store cloudwatch`,
     );
     expect(results['CloudTrail Lake']).toMatchObject({ status: 'skip' });
+  });
+
+  it('reads what init wrote in a new CDK project whose cdk.json has no context yet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'doctor-init-'));
+    writeFileSync(join(dir, 'cdk.json'), JSON.stringify({ app: 'npx ts-node bin/app.ts' }));
+    const wrote = await runInit(
+      {
+        idp: 'okta',
+        target: [],
+        demo: true,
+        file: CONFIG_FILE,
+        force: false,
+        print: false,
+        fields: { domain: 'dev-1.okta.com', audience: 'api://default' },
+      },
+      { projectDir: dir, stdout: () => undefined, stderr: () => undefined },
+    );
+
+    const results = await doctor({ configFile: join(dir, 'cdk.json'), offline: true });
+
+    expect(wrote).toBe(0);
+    expect(results.configuration).toMatchObject({
+      status: 'pass',
+      detail:
+        'mcp-identity.config.json: issuer https://dev-1.okta.com/oauth2/default, AgentCore, audit store cloudwatch',
+    });
+  });
+
+  it('takes any file with an app key as a cdk.json, whatever its name', async () => {
+    const cdkJson = scratch('cdk.staging.json', JSON.stringify({ app: 'npx ts-node bin/app.ts' }));
+    writeFileSync(join(cdkJson, '..', CONFIG_FILE), readFileSync(configFile(), 'utf8'));
+
+    const results = await doctor({ configFile: cdkJson });
+
+    expect(results.configuration).toMatchObject({ status: 'pass' });
+    expect(results.configuration?.detail).toMatch(/^mcp-identity\.config\.json: issuer /);
   });
 
   it('names the configuration file and key when the merged configuration is invalid', async () => {
