@@ -53,10 +53,14 @@ export function diagnosticOf(
 ): PolicyDiagnostic {
   const severity = extra.severity ?? 'error';
   const file = typeof source === 'string' ? source : source.file;
+  // Cedar starts validation messages with "for policy `id`, "; the id has its own field (shown as `[id]`).
+  const prefix = extra.policyId === undefined ? undefined : `for policy \`${extra.policyId}\`, `;
+  const plain = (text: string) =>
+    prefix !== undefined && text.startsWith(prefix) ? text.slice(prefix.length) : text;
   const about = {
     ...(extra.policyId === undefined ? {} : { policyId: extra.policyId }),
-    message: error.message,
-    ...(error.help ? { help: error.help } : {}),
+    message: plain(error.message),
+    ...(error.help ? { help: plain(error.help) } : {}),
   };
   const at = error.sourceLocations?.[0];
   if (typeof source === 'string' || at === undefined) return { severity, file, ...about };

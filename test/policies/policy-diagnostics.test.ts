@@ -44,6 +44,10 @@ describe('policy errors located in their files', () => {
     expect(error).toMatchObject({ file: 'two.cedar', policyId: 'second', line: 7, column: 29 });
     expect(spanText(text, error as PolicyDiagnostic)).toBe('context.input.nope');
     expect(error?.help).toMatch(/did you mean `order_id`/);
+    // The policy id has its own field; Cedar's "for policy `second`, " prefix is not repeated in the message.
+    expect(error?.message).toBe(
+      'attribute `input.nope` in context for McpIdentity::Action::"orders___get_order" not found',
+    );
   });
 
   it('counts columns in characters when multi-byte text comes before the error (Cedar reports UTF-8 bytes)', () => {
