@@ -190,7 +190,7 @@ function unguardedReads(
             ? undefined
             : {
                 start: positionAt(fileText, policy.offset + Math.max(at, 0)),
-                end: positionAt(fileText, policy.offset + Math.max(at, 0) + (at < 0 ? 0 : read.length)),
+                end: positionAt(fileText, policy.offset + Math.max(at, 0) + (at < 0 ? 0 : prefix.length)),
               };
         findings.push({
           severity: 'warning',

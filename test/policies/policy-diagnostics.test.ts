@@ -81,6 +81,17 @@ describe('policy errors located in their files', () => {
     ]);
   });
 
+  it('puts the unguarded-read warning under the unguarded part of the path', () => {
+    const text = `@id("old-tokens")\nforbid (principal, action, resource)\nwhen { context.token.issuedAt < 1700000000 };\n`;
+    const warning = validatePolicyFolder(folder({ 'tokens.cedar': text })).findings.find((finding) =>
+      /without a `has` guard/.test(finding.message),
+    );
+    expect(warning).toMatchObject({ severity: 'warning', file: 'tokens.cedar', line: 3, column: 8 });
+    expect(spanText(text, warning as PolicyDiagnostic)).toBe(
+      (/forbid reads (\S+) without/.exec(warning?.message ?? '') as RegExpExecArray)[1],
+    );
+  });
+
   it('locates schema errors in schema.cedarschema', () => {
     const schema =
       'namespace X {\n  entity User;\n  action "a" appliesTo { principal: [Usr], resource: User };\n}\n';
