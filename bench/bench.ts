@@ -3,6 +3,7 @@ import type { BenchProfile } from './budget';
 import { BenchIdentity } from './harness';
 import { type BenchReport, type BenchRow, machineDescription } from './report';
 import type { Progress } from './sampling';
+import { accessRows } from './scenarios/access';
 import { assertionRows } from './scenarios/assertion';
 import { coldStartRows } from './scenarios/cold-start-row';
 import { doorRows } from './scenarios/doors';
@@ -24,6 +25,7 @@ export const GROUPS = [
   'cold-start',
   'soak',
   'replay',
+  'access',
 ] as const;
 export type Group = (typeof GROUPS)[number];
 
@@ -73,6 +75,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       rows.push(...(await guarded('cold-start', () => coldStartRows(profile, progress))));
     if (wanted('soak')) rows.push(...(await guarded('soak', () => soakRows(profile, progress))));
     if (wanted('replay')) rows.push(...(await guarded('replay', () => replayRows(profile, floor, progress))));
+    if (wanted('access'))
+      rows.push(...(await guarded('access', () => accessRows(identity, profile, floor, progress))));
   } finally {
     await identity.stop();
   }
