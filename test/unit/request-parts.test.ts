@@ -34,7 +34,7 @@ describe("one caller's request parts are built once and shared, never changed", 
     expect(Object.isFrozen(first.entities[0]?.parents)).toBe(true);
     expect(() => (first.entities as unknown[]).push({})).toThrow(TypeError);
     expect(() => {
-      (first.entities[0]?.parents as { id: string }[])[0] = { id: 'finance-approver' };
+      (first.entities[0]?.parents as unknown as { id: string }[])[0] = { id: 'finance-approver' };
     }).toThrow(TypeError);
     expect(authorizationRequest(caller, call({ amount: 2 }), model).entities[0]?.parents).toEqual([
       { type: 'Ns::Role', id: 'order-admin' },
