@@ -1,0 +1,235 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { AccessLedgerError } from '../../cli/access-ledger';
+import {
+  checkedDuration,
+  checkedReason,
+  checkedRole,
+  GrantUsageError,
+  isSelfGrant,
+  issueGrant,
+  issueRevocation,
+} from '../../cli/grants';
+import {
+  activeRevocation,
+  formatDuration,
+  parseDuration,
+  type RoleGrant,
+  withGrants,
+} from '../../lambda/core/access';
+import { MAX_ROLES } from '../../lambda/core/caller';
+import { FileAccessLedger } from '../../local/access-file';
+
+/** The rules around grants and revocations, and the local file store, adversarially. */
+
+const caller = {
+  subject: 'carol',
+  issuer: 'https://issuer.example',
+  roles: ['viewer'],
+  actors: [],
+  expiresAt: 4_000_000_000,
+  agent: 'agent-cli',
+} as const;
+const grant = (overrides: Partial<RoleGrant> = {}): RoleGrant => ({
+  id: 'g-1',
+  user: 'carol',
+  role: 'order-admin',
+  reason: 'INC-1',
+  issuedBy: 'local:ops',
+  issuedAt: 1000,
+  expiresAt: 2000,
+  ...overrides,
+});
+
+describe('durations', () => {
+  it.each([
+    ['90s', 90],
+    ['15m', 900],
+    ['2h', 7200],
+    ['1d', 86_400],
+    ['1h30m', 5400],
+  ])('reads %s as %i seconds', (text, seconds) => {
+    expect(parseDuration(text)).toBe(seconds);
+  });
+
+  it.each(['', '2', '2 hours', '-1h', '0s', '1.5h', 'h', '2H', '1h 30m', '2h;rm'])('refuses %j', (text) => {
+    expect(parseDuration(text)).toBeUndefined();
+  });
+
+  it('round-trips every positive whole number of seconds through formatDuration', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 400 * 86_400 }), (seconds) => {
+        expect(parseDuration(formatDuration(seconds))).toBe(seconds);
+      }),
+    );
+  });
+
+  it('bounds --for by the configured maximum, naming it', () => {
+    expect(() => checkedDuration('13h', 12 * 3600)).toThrow(/longer than the configured maximum 12h/);
+    expect(() => checkedDuration('soon', 12 * 3600)).toThrow(GrantUsageError);
+    expect(checkedDuration('12h', 12 * 3600)).toBe(43_200);
+  });
+});
+
+describe('input checks', () => {
+  it.each(['', 'order admin', 'order-admin ', 'a,b', 'x\u0000', 'x\u200b', 'r'.repeat(257)])(
+    'refuses the role name %j',
+    (role) => {
+      expect(() => checkedRole(role)).toThrow(GrantUsageError);
+    },
+  );
+
+  it('refuses a missing, blank or control-character reason', () => {
+    expect(() => checkedReason(undefined, 'grant')).toThrow(/grant needs --reason/);
+    expect(() => checkedReason('   ', 'revoke')).toThrow(/revoke needs --reason/);
+    expect(() => checkedReason('a\nb', 'grant')).toThrow(/control/);
+  });
+
+  it.each([
+    ['local:carol', 'carol', true],
+    ['local:Carol', 'carol', true],
+    ['arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_1/carol@example.com', 'carol', true],
+    ['arn:aws:iam::123456789012:user/carol', 'carol@example.com', true],
+    ['arn:aws:sts::123456789012:assumed-role/Ops/dave', 'carol', false],
+    ['local:ops', 'carol', false],
+  ])('treats %s granting to %s as self-grant: %s', (issuer, user, self) => {
+    expect(isSelfGrant(issuer, user)).toBe(self);
+  });
+});
+
+describe('withGrants', () => {
+  it('adds only active grants of this user, after the token roles, naming each', () => {
+    const granted = withGrants(
+      caller,
+      [
+        grant(),
+        grant({ id: 'g-2', role: 'viewer' }), // already a token role: adds nothing, not named
+        grant({ id: 'g-3', role: 'x', expiresAt: 1500 }), // expired at 1500
+        grant({ id: 'g-4', role: 'y', revokedAt: 1100 }),
+        grant({ id: 'g-5', role: 'z', user: 'alice' }),
+      ],
+      1500,
+    );
+    expect(granted.roles).toEqual(['viewer', 'order-admin']);
+    expect(granted.grants).toEqual([{ id: 'g-1', role: 'order-admin', expiresAt: 2000 }]);
+  });
+
+  it('never exceeds MAX_ROLES however many grants there are, and never drops a token role', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 0, max: 120 }),
+        (grants, tokenRoles) => {
+          const roles = Array.from({ length: Math.min(tokenRoles, MAX_ROLES) }, (_, index) => `t${index}`);
+          const result = withGrants(
+            { ...caller, roles },
+            Array.from({ length: grants }, (_, index) => grant({ id: `g-${index}`, role: `r${index}` })),
+            1500,
+          );
+          expect(result.roles.length).toBeLessThanOrEqual(MAX_ROLES);
+          expect(result.roles.slice(0, roles.length)).toEqual(roles);
+          expect(new Set(result.roles).size).toBe(result.roles.length);
+        },
+      ),
+    );
+  });
+});
+
+describe('activeRevocation', () => {
+  const revocation = { id: 'r-1', reason: 'x', issuedBy: 'a', issuedAt: 1000 };
+  it('matches the user or the agent acting for them, not a user named like the agent', () => {
+    expect(
+      activeRevocation(caller, [{ ...revocation, subject: { kind: 'agent', id: 'agent-cli' } }], 1500),
+    ).toBeDefined();
+    expect(
+      activeRevocation(caller, [{ ...revocation, subject: { kind: 'user', id: 'agent-cli' } }], 1500),
+    ).toBeUndefined();
+    expect(
+      activeRevocation(
+        { ...caller, agent: undefined },
+        [{ ...revocation, subject: { kind: 'agent', id: 'agent-cli' } }],
+        1500,
+      ),
+    ).toBeUndefined();
+    expect(
+      activeRevocation(
+        caller,
+        [{ ...revocation, subject: { kind: 'user', id: 'carol' }, expiresAt: 1500 }],
+        1500,
+      ),
+    ).toBeUndefined();
+  });
+});
+
+describe('issuing', () => {
+  it('refuses a self-grant unless allowed, and writes nothing', async () => {
+    const ledger = new FileAccessLedger(mkdtempSync(join(tmpdir(), 'access-')));
+    const request = { user: 'carol', role: 'order-admin', duration: '1h', reason: 'INC-1' };
+    await expect(
+      issueGrant(ledger, request, { maxSeconds: 43_200, allowSelfGrant: false }, 'local:carol', 1000),
+    ).rejects.toThrow(AccessLedgerError);
+    expect((await ledger.list()).grants).toEqual([]);
+    const issued = await issueGrant(
+      ledger,
+      request,
+      { maxSeconds: 43_200, allowSelfGrant: true },
+      'local:carol',
+      1000,
+    );
+    expect(issued).toMatchObject({
+      user: 'carol',
+      role: 'order-admin',
+      expiresAt: 4600,
+      issuedBy: 'local:carol',
+    });
+  });
+
+  it('needs exactly one of --user and --agent to revoke', async () => {
+    const ledger = new FileAccessLedger(mkdtempSync(join(tmpdir(), 'access-')));
+    await expect(issueRevocation(ledger, { reason: 'x' }, 3600, 'local:a', 1)).rejects.toThrow(
+      GrantUsageError,
+    );
+    await expect(
+      issueRevocation(ledger, { user: 'a', agent: 'b', reason: 'x' }, 3600, 'local:a', 1),
+    ).rejects.toThrow(GrantUsageError);
+  });
+});
+
+describe('the local file store', () => {
+  it('refuses to read a broken file rather than reading it as empty', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    writeFileSync(join(dir, 'access.json'), '{"version":1,"grants":[');
+    await expect(new FileAccessLedger(dir).read({ kind: 'user', id: 'carol' })).rejects.toThrow(
+      AccessLedgerError,
+    );
+    writeFileSync(join(dir, 'access.json'), '{"version":2}');
+    await expect(new FileAccessLedger(dir).list()).rejects.toThrow(/not a grant store/);
+  });
+
+  it('loses no change when several processes write at once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    const writers = 6;
+    const script = `
+      const { FileAccessLedger } = require(${JSON.stringify(join(__dirname, '..', '..', 'local', 'access-file.ts'))});
+      const ledger = new FileAccessLedger(process.argv[1]);
+      (async () => { for (let i = 0; i < 5; i += 1) await ledger.addGrant({ id: process.argv[2] + '-' + i, user: 'u', role: 'r', reason: 'x', issuedBy: 'local:t', issuedAt: 1, expiresAt: 2 }); })();
+    `;
+    await Promise.all(
+      Array.from(
+        { length: writers },
+        (_, index) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--require', 'tsx/cjs', '-e', script, dir, `w${index}`], {
+              stdio: 'inherit',
+            });
+            child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer exited ${code}`))));
+          }),
+      ),
+    );
+    const stored = JSON.parse(readFileSync(join(dir, 'access.json'), 'utf8')) as { grants: RoleGrant[] };
+    expect(stored.grants).toHaveLength(writers * 5);
+  }, 120_000);
+});
