@@ -1,6 +1,7 @@
-import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 import { formatKeyPath, StackConfigError } from '../lib/config';
 import { CONFIG_FILE, CONFIG_FILE_ENV, displayPath } from '../lib/config-source';
 import { type TargetKind, targetListSchema } from '../lib/target-config';
@@ -152,12 +153,9 @@ async function gather(
 /** `--target` values: each a JSON object, checked now by lib/target-config.ts so errors name the flag. */
 function targetsFromFlags(values: readonly string[]): Record<string, unknown>[] {
   return values.map((text, index) => {
-    let target: unknown;
-    try {
-      target = JSON.parse(text);
-    } catch (error) {
-      throw new InitUsageError(`--target #${index + 1} is not JSON: ${(error as Error).message}`);
-    }
+    const parsed = parseJsonText(text);
+    if (!parsed.ok) throw new InitUsageError(`--target #${index + 1} is not JSON (${parsed.place})`);
+    const target = parsed.value;
     if (typeof target !== 'object' || target === null || Array.isArray(target))
       throw new InitUsageError(
         `--target #${index + 1} must be one JSON object, e.g. '{"kind":"mcpServer","name":"crm","endpoint":"https://crm.example.com/mcp","outboundAuth":{"type":"none"}}'`,
@@ -275,6 +273,10 @@ export async function runInit(options: InitOptions, io: InitIo): Promise<number>
   try {
     const path = resolve(io.projectDir, options.file);
     const shown = displayPath(io.projectDir, path);
+    if (existsSync(path) && statSync(path).isDirectory())
+      throw new InitUsageError(
+        `--file ${shown} is a folder: give the configuration file to write, e.g. --file ${join(shown, CONFIG_FILE)} (or leave --file out for ${CONFIG_FILE} in the project folder)`,
+      );
     if (!options.print && !options.force && existsSync(path))
       throw new InitError(
         `${shown} exists: pass --force to replace it, or --print to see the new configuration without writing`,

@@ -11,6 +11,7 @@ import type { PolicyAnswer, PolicyDecisionPoint } from '../lambda/core/decision'
 import { McpIdentityError } from '../lambda/core/errors';
 import { DEFAULT_INJECTION } from '../lambda/core/injection';
 import { type McpOperation, parseMcpRequest } from '../lambda/core/mcp-operation';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 import { actClaim } from '../local/dev-issuer';
 import { loadUsers, UsersFileError } from '../local/users';
 import { BearerTokenError, resolveToken } from './bearer-token';
@@ -347,11 +348,9 @@ export function exitCodeOf(report: AuthorizeReport): number {
 }
 
 function jsonArguments(text: string, from: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new AuthorizeError(`${from} is not JSON: ${(error as Error).message}`);
-  }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok) throw new AuthorizeError(`${from} is not JSON (${parsed.place})`);
+  return parsed.value;
 }
 
 interface AuthorizeOptions {

@@ -2,6 +2,7 @@ import { generateSchema } from '@cedar-policy/mcp-schema-generator-wasm';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import { parseToolName } from '../lambda/core/mcp-operation';
 import { TOOL_DIGEST_ANNOTATION, toolDigest } from '../lambda/core/tool-pins';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 
 /**
  * `mcp-identity schema generate`: the Cedar schema from MCP tool descriptions, made by the Cedar team's MCP
@@ -35,12 +36,9 @@ export class SchemaGenerationError extends Error {}
 
 /** Tools from a `tools/list` result file: a JSON-RPC response, a `{ tools }` result, or a bare array. */
 export function toolsFromJson(text: string, source = 'tools file'): McpTool[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new SchemaGenerationError(`${source} is not JSON: ${(error as Error).message}`);
-  }
+  const json = parseJsonText(text);
+  if (!json.ok) throw new SchemaGenerationError(`${source} is not JSON (${json.place})`);
+  const parsed = json.value;
   const candidate = parsed as { result?: { tools?: unknown }; tools?: unknown };
   const tools = Array.isArray(parsed) ? parsed : (candidate.result?.tools ?? candidate.tools);
   if (!Array.isArray(tools))

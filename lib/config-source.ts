@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 import {
   CONFIG_FILE_CONTEXT_KEY,
   CONTEXT_KEY,
@@ -59,15 +60,6 @@ export function patchSets(patch: unknown, path: ConfigKeyPath): boolean {
   return true;
 }
 
-/** `(line 3, column 14)` from the position in a JSON.parse message, when the engine gives one. */
-function jsonErrorPlace(text: string, message: string): string {
-  const position = /position (\d+)/.exec(message)?.[1];
-  // Node 22's messages already end with "(line 3 column 1)".
-  if (position === undefined || /line \d+ column \d+/.test(message)) return '';
-  const before = text.slice(0, Number(position)).split('\n');
-  return ` (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`;
-}
-
 /** Reads one JSON file; a missing or malformed file is a {@link StackConfigError} naming it. */
 export function readJsonFile(path: string, label = path): unknown {
   let text: string;
@@ -76,15 +68,14 @@ export function readJsonFile(path: string, label = path): unknown {
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new StackConfigError(
-      `cannot read ${label}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      `cannot read ${label}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a file' : (error as Error).message}`,
     );
   }
-  try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (error) {
-    const message = (error as Error).message;
-    throw new StackConfigError(`${label} is not valid JSON${jsonErrorPlace(text, message)}: ${message}`);
-  }
+  // Only the place of a syntax error, never the engine's message: it quotes the file (a secret, if the path
+  // named the wrong file).
+  const parsed = parseJsonText(text.replace(/^\uFEFF/, ''));
+  if (!parsed.ok) throw new StackConfigError(`${label} is not valid JSON (${parsed.place})`);
+  return parsed.value;
 }
 
 export interface ConfigInputs {
@@ -115,9 +106,10 @@ export function configFilePath(
   return existsSync(path) ? { path, named: false } : undefined;
 }
 
-/** A file name as the user sees it: relative to the project when inside it. */
+/** A file name as the user sees it: relative to the project when inside it (`.` for the project folder itself). */
 export function displayPath(projectDir: string, path: string): string {
   const shown = relative(projectDir, path);
+  if (shown === '') return '.';
   return shown.startsWith('..') || isAbsolute(shown) ? path : shown;
 }
 

@@ -2,6 +2,7 @@ import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeF
 import { join } from 'node:path';
 import { type AccessLedger, AccessLedgerError, type LedgerChange } from '../cli/access-ledger';
 import type { AccessSubject, Revocation, RoleGrant, SubjectAccess } from '../lambda/core/access';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 
 /** The local stack's grant store, in its data folder beside `audit.jsonl`. */
 export const ACCESS_FILE = 'access.json';
@@ -50,13 +51,10 @@ export class FileAccessLedger implements AccessLedger {
         return { version: 1, grants: [], revocations: [] };
       throw new AccessLedgerError(`cannot read ${this.path}: ${(error as Error).message}`, { cause: error });
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new AccessLedgerError(`${this.path} is not valid JSON; fix or remove it`, { cause: error });
-    }
-    const file = parsed as Partial<AccessFile>;
+    const json = parseJsonText(text);
+    if (!json.ok)
+      throw new AccessLedgerError(`${this.path} is not valid JSON (${json.place}); fix or remove it`);
+    const file = json.value as Partial<AccessFile>;
     if (
       file === null ||
       typeof file !== 'object' ||

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseJsonText } from '../lambda/shared/json-syntax';
 
 /** The local stack's users: an editable JSON file of `name → { email, roles }`; the name is the `sub`. */
 const usersSchema = z.record(
@@ -12,13 +13,15 @@ export type LocalUsers = z.infer<typeof usersSchema>;
 export class UsersFileError extends Error {}
 
 export function loadUsers(path: string): LocalUsers {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new UsersFileError(`cannot read users file ${path}: ${(error as Error).message}`);
   }
-  const parsed = usersSchema.safeParse(raw);
+  const json = parseJsonText(text);
+  if (!json.ok) throw new UsersFileError(`users file ${path} is not valid JSON (${json.place})`);
+  const parsed = usersSchema.safeParse(json.value);
   if (!parsed.success) {
     throw new UsersFileError(
       `users file ${path} is invalid: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}`,

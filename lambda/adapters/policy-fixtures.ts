@@ -11,6 +11,7 @@ import {
 import type { PolicyAnswer, PolicyDecisionPoint } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 import { parseToolName } from '../core/mcp-operation';
+import { parseJsonText } from '../shared/json-syntax';
 
 /**
  * Decision fixtures next to the policies: `fixtures/ALLOW/*.json` and `fixtures/DENY/*.json`, each a caller
@@ -59,13 +60,15 @@ export function readDecisionFixtures(policyDir: string): DecisionFixture[] {
     }
     for (const name of names) {
       const file = join('fixtures', expected.toUpperCase(), name);
-      let parsed: unknown;
+      let text: string;
       try {
-        parsed = JSON.parse(readFileSync(join(dir, name), 'utf8'));
+        text = readFileSync(join(dir, name), 'utf8');
       } catch (error) {
-        throw new ConfigurationError(`${file}: not valid JSON (${(error as Error).message})`);
+        throw new ConfigurationError(`${file}: cannot read (${(error as Error).message})`);
       }
-      const result = fixtureSchema.safeParse(parsed);
+      const json = parseJsonText(text);
+      if (!json.ok) throw new ConfigurationError(`${file}: not valid JSON (${json.place})`);
+      const result = fixtureSchema.safeParse(json.value);
       if (!result.success) {
         throw new ConfigurationError(
           `${file}: ${result.error.issues.map((issue) => `${issue.path.join('.') || 'fixture'} ${issue.message}`).join('; ')}`,

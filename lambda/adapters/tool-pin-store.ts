@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigurationError } from '../core/errors';
 import { parseToolName } from '../core/mcp-operation';
 import { isToolDigest, TOOL_DIGEST_ANNOTATION } from '../core/tool-pins';
+import { parseJsonText } from '../shared/json-syntax';
 
 /**
  * Where pinned tool digests live: on the tools' actions in the Cedar schema (`@mcp_tool_digest("sha256:…")`,
@@ -50,14 +51,18 @@ export function toolPinsFileContent(pins: ToolPinMap): string {
 
 /** Reads {@link TOOL_PINS_FILE}. Throws {@link ConfigurationError} naming the file when it is not valid. */
 export function readToolPinsFile(path: string): ToolPinMap {
-  let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new ConfigurationError(`cannot read the tool pins ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  const json = parseJsonText(text);
+  if (!json.ok)
+    throw new ConfigurationError(`cannot read the tool pins ${path}: not valid JSON (${json.place})`);
+  const parsed = json.value;
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
     throw new ConfigurationError(`${path} must hold an object of tool name → "sha256:…" digest`);
   return new Map(Object.entries(parsed).map(([tool, digest]) => checkedPin(tool, digest, path)));

@@ -15,6 +15,7 @@ import {
 } from '../core/identity-delivery';
 import { CALLER_FIELDS, type InjectionConfig } from '../core/injection';
 import { DEFAULT_REDACTED_KEYS, DEFAULT_VALUE_PATTERNS, type RedactionConfig } from '../core/redaction';
+import { parseJsonText } from './json-syntax';
 
 /**
  * Interceptor configuration, read from the environment once at cold start, validated, typed and frozen.
@@ -238,14 +239,21 @@ function compileRegex(source: string): RegExp {
 }
 
 function readJsonFile(key: string, path: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new ConfigurationError(
       `${PREFIX}${key}: cannot read JSON from ${path}: ${(error as Error).message}`,
       { cause: error },
     );
   }
+  const parsed = parseJsonText(text);
+  if (!parsed.ok)
+    throw new ConfigurationError(
+      `${PREFIX}${key}: cannot read JSON from ${path}: not valid JSON (${parsed.place})`,
+    );
+  return parsed.value;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -25,6 +25,7 @@ import type { z } from 'zod';
 import { ConfigurationError } from '../../lambda/core/errors';
 import { type InjectionConfig, spoofedArguments } from '../../lambda/core/injection';
 import { DEFAULT_CALLER_PARAMETERS, ORDER_TOOLS } from '../../lambda/demo/orders';
+import { parseJsonText } from '../../lambda/shared/json-syntax';
 import {
   type OutboundAuth,
   type TargetConfig,
@@ -208,13 +209,9 @@ function issuesAt(keyPath: string, issues: readonly z.core.$ZodIssue[]): string 
 
 /** The tool definitions of a Lambda target from a file: JSON, validated like inline ones. */
 function toolsFromFile(text: string, file: string, keyPath: string): ToolDefinitionConfig[] {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigurationError(`${keyPath}: ${file} is not JSON (${(error as Error).message})`);
-  }
-  const parsed = toolListSchema.safeParse(raw);
+  const json = parseJsonText(text);
+  if (!json.ok) throw new ConfigurationError(`${keyPath}: ${file} is not JSON (${json.place})`);
+  const parsed = toolListSchema.safeParse(json.value);
   if (!parsed.success) throw new ConfigurationError(issuesAt(`${keyPath} (${file})`, parsed.error.issues));
   return parsed.data;
 }

@@ -543,7 +543,9 @@ describe('synth checks: target sources and limits', () => {
     writeFileSync(join(dir, 'not.json'), '[{');
     expect(() =>
       stackWith({ targets: [ALL_KINDS[0], { ...ALL_KINDS[1], tools: join(dir, 'not.json') }] }),
-    ).toThrow(/gateway\.targets\[1\]\.tools: .*not\.json is not JSON/);
+    ).toThrow(
+      /gateway\.targets\[1\]\.tools: .*not\.json is not JSON \(it ends early, at line 1, column 3\)$/,
+    );
   });
 
   it('fails clearly when the delivery map would not fit the interceptor’s 4 KB environment', () => {

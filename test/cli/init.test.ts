@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type InitOptions, runInit } from '../../cli/init';
@@ -291,8 +291,8 @@ describe('init from flags: refusals', () => {
 
   it('refuses a --target that is not JSON or that the target schema refuses, naming which', async () => {
     const okta = { idp: 'okta', fields: { domain: 'dev-1.okta.com' } } as const;
-    expect((await init(project(), { ...okta, target: ['{kind:'] })).stderr).toContain(
-      '--target #1 is not JSON',
+    expect((await init(project(), { ...okta, target: ['{kind:'] })).stderr).toBe(
+      'npx mcp-identity init: --target #1 is not JSON (line 1, column 2)\n',
     );
     expect((await init(project(), { ...okta, target: ['[]'] })).stderr).toContain(
       '--target #1 must be one JSON object',
@@ -388,6 +388,26 @@ describe('init output', () => {
     expect(
       loadProjectConfig(join(dir, 'cdk.json'), { MCP_IDENTITY_CONFIG: 'staging.json' }).config.audit.store,
     ).toBe('cloudwatch');
+  });
+
+  it('refuses a folder as --file, naming it as given (. for the project folder), and writes nothing', async () => {
+    const dir = project();
+    mkdirSync(join(dir, 'config'));
+    const okta = { idp: 'okta', fields: { domain: 'dev-1.okta.com' }, force: true } as const;
+
+    const here = await init(dir, { ...okta, file: '.' });
+    const sub = await init(dir, { ...okta, file: 'config' });
+
+    expect(here.code).toBe(2);
+    expect(here.stderr).toBe(
+      `npx mcp-identity init: --file . is a folder: give the configuration file to write, e.g. --file ${CONFIG_FILE} (or leave --file out for ${CONFIG_FILE} in the project folder)\n`,
+    );
+    expect(sub.code).toBe(2);
+    expect(sub.stderr).toContain(
+      `--file config is a folder: give the configuration file to write, e.g. --file ${join('config', CONFIG_FILE)}`,
+    );
+    expect(readdirSync(dir).sort()).toEqual(['cdk.json', 'config']);
+    expect(readdirSync(join(dir, 'config'))).toEqual([]);
   });
 
   it('works in a folder without cdk.json, and says to run it where cdk.json is', async () => {

@@ -261,7 +261,7 @@ describe('mcp-identity policies authorize', () => {
       '[1]',
     ]);
 
-    expect(notJson.stderr).toMatch(/^mcp-identity: --args is not JSON: /);
+    expect(notJson.stderr).toBe('mcp-identity: --args is not JSON (line 1, column 2)\n');
     expect(notJson.status).toBe(1);
     expect(notObject.stderr).toBe(
       'mcp-identity: the gateway would refuse this request: tools/call params.arguments must be an object\n',

@@ -6,6 +6,7 @@ import { parseStackConfig, StackConfigError } from '../../lib/config';
 import {
   CONFIG_FILE,
   CONFIG_FILE_ENV,
+  displayPath,
   loadProjectConfig,
   loadStackConfig,
   mergePatch,
@@ -169,8 +170,8 @@ describe('loadStackConfig: a configuration file merged over cdk.json context', (
     const error = errorOf(() => load(dir));
 
     expect(error.message).toMatch(/^mcp-identity\.config\.json is not valid JSON/);
-    // Node 20 gives a position, which becomes line and column; Node 22's message has them already.
-    expect(error.message).toMatch(/\(line 2,? column 37\)/);
+    // Computed from the text, the same on every Node version; the engine's message (which quotes the text) is dropped.
+    expect(error.message).toBe('mcp-identity.config.json is not valid JSON (line 2, column 37)');
   });
 
   it('names the file and key path of a bad value the file sets', () => {
@@ -207,6 +208,28 @@ describe('loadStackConfig: a configuration file merged over cdk.json context', (
     expect(errorOf(() => load(dir, { [CONFIG_FILE_ENV]: 'prod.json' })).message).toBe(
       `cannot read ${CONFIG_FILE_ENV}=prod.json: no such file`,
     );
+  });
+
+  it(`names the project folder as "." when ${CONFIG_FILE_ENV} points at it, and says it is a folder`, () => {
+    const dir = project();
+
+    expect(displayPath(dir, dir)).toBe('.');
+    expect(displayPath(dir, join(dir, 'a.json'))).toBe('a.json');
+    expect(errorOf(() => load(dir, { [CONFIG_FILE_ENV]: '.' })).message).toBe(
+      `cannot read ${CONFIG_FILE_ENV}=.: it is a folder, not a file`,
+    );
+  });
+
+  it('names only the line and column of a configuration file that is not JSON, never its text (a .env by mistake)', () => {
+    const secret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const dir = project();
+    writeFileSync(join(dir, '.env'), `AWS_SECRET_ACCESS_KEY=${secret}\n`);
+
+    const error = errorOf(() => load(dir, { [CONFIG_FILE_ENV]: '.env' }));
+
+    expect(error.message).toBe(`${CONFIG_FILE_ENV}=.env is not valid JSON (line 1, column 1)`);
+    expect(error.message).not.toContain('AWS_SECRET');
+    expect(error.message).not.toContain(secret.slice(0, 6));
   });
 
   it('merges the file over a whole configuration file named by -c mcpIdentityConfigFile', () => {
