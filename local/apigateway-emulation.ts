@@ -21,6 +21,7 @@ import {
 } from './apigateway-events';
 import { emulatedStream } from './apigateway-stream';
 import { ASSERTION_JWKS_PATH } from './gateway';
+import { refuseNonLoopback } from './loopback-checks';
 import { logSafe, withRequestLog } from './request-log';
 
 /**
@@ -303,6 +304,8 @@ export async function startApiGatewayEmulation(
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Before anything, the console included: DNS rebinding and cross-site requests (local/loopback-checks.ts).
+    if (refuseNonLoopback(request, response, 'the local API Gateway')) return;
     if (options.routes?.(request, response)) return;
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     const httpMethod = (request.method ?? 'GET').toUpperCase();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWK, type JWTPayload, type KeyLike, SignJWT } from 'jose';
 import type { JwtVerifierSettings } from '../lambda/adapters/jwt-token-verifier';
 import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
+import { refuseNonLoopback, singleHeader } from './loopback-checks';
 import type { LocalUsers } from './users';
 
 export type DevAlgorithm = 'RS256' | 'ES256';
@@ -69,6 +70,13 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
 }
 
+function isJsonBody(request: IncomingMessage): boolean {
+  const type = singleHeader(request, 'content-type');
+  return (
+    typeof type === 'string' && (type.split(';')[0] as string).trim().toLowerCase() === 'application/json'
+  );
+}
+
 export class DevIssuer {
   private constructor(
     private readonly server: Server,
@@ -96,6 +104,17 @@ export class DevIssuer {
         response.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
         response.end(JSON.stringify(body));
       };
+      // `POST /token` mints a token for any listed user: a page that rebinds its name to 127.0.0.1, or posts
+      // cross-site, must get nothing here (nor the discovery document and JWKS).
+      if (refuseNonLoopback(request, response, 'the dev issuer')) return;
+      if (request.method === 'POST' && path === '/token' && !isJsonBody(request)) {
+        // No HTML form can send application/json without a CORS preflight, which this issuer never answers.
+        request.resume();
+        return send(415, {
+          error: 'invalid_request',
+          error_description: 'the token endpoint takes Content-Type: application/json',
+        });
+      }
       if (
         request.method === 'POST' &&
         path === '/token' &&

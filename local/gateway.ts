@@ -14,6 +14,7 @@ import type {
   TransformedResponse,
 } from '../lambda/doors/agentcore/contract';
 import type { InterceptorHandler } from '../lambda/doors/agentcore/door';
+import { refuseNonLoopback } from './loopback-checks';
 import {
   DEFAULT_SUPPORTED_VERSIONS,
   discoverAnswer,
@@ -351,6 +352,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // Before anything, the console included: DNS rebinding and cross-site requests (local/loopback-checks.ts).
+    if (refuseNonLoopback(request, response, 'the local gateway')) return;
     if (options.routes?.(request, response)) return;
     const url = request.url ?? '/';
     const query = url.indexOf('?');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { allowedHosts, singleHeader } from '../loopback-checks';
 
 /**
  * What keeps the console a page for the person at this machine and nobody else. It listens on loopback, but a
@@ -29,20 +30,9 @@ export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly
 const OK: CheckResult = Object.freeze({ ok: true });
 const refuse = (reason: string): CheckResult => ({ ok: false, reason });
 
-function single(request: IncomingMessage, name: string): string | undefined | null {
-  const values = request.headersDistinct[name];
-  if (values === undefined) return undefined;
-  return values.length === 1 ? (values[0] as string) : null; // null: repeated, which no browser sends
-}
-
-/** The hosts this console answers to, for the port it listens on. */
-export function allowedHosts(port: number): readonly string[] {
-  return [`127.0.0.1:${port}`, `localhost:${port}`];
-}
-
-/** Checks for every console request: the page, its assets and the API. */
+/** Checks for every console request: the page, its assets and the API (the same Host check as every local endpoint). */
 export function checkHost(request: IncomingMessage, port: number): CheckResult {
-  const host = single(request, 'host');
+  const host = singleHeader(request, 'host');
   if (typeof host !== 'string' || !allowedHosts(port).includes(host.toLowerCase()))
     return refuse(`the console answers only to ${allowedHosts(port).join(' or ')}`);
   return OK;
@@ -52,18 +42,18 @@ export function checkHost(request: IncomingMessage, port: number): CheckResult {
 export function checkApiRequest(request: IncomingMessage, port: number): CheckResult {
   const host = checkHost(request, port);
   if (!host.ok) return host;
-  const origin = single(request, 'origin');
+  const origin = singleHeader(request, 'origin');
   if (origin === null) return refuse('more than one Origin header');
   if (
     origin !== undefined &&
     !allowedHosts(port).some((allowed) => origin.toLowerCase() === `http://${allowed}`)
   )
     return refuse('cross-origin requests are refused');
-  const site = single(request, 'sec-fetch-site');
+  const site = singleHeader(request, 'sec-fetch-site');
   if (site === null || (site !== undefined && site !== 'same-origin' && site !== 'none'))
     return refuse('cross-site requests are refused');
   if (request.method === 'POST') {
-    const type = single(request, 'content-type');
+    const type = singleHeader(request, 'content-type');
     const media = typeof type === 'string' ? (type.split(';')[0] as string).trim().toLowerCase() : '';
     if (media !== 'application/json') return refuse('the console API takes Content-Type: application/json');
   }
