@@ -1,9 +1,9 @@
 import { type FSWatcher, mkdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { CachingAccessStore } from '../lambda/adapters/access-cache';
 import { AssertionCache } from '../lambda/adapters/assertion-cache';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
-import { CachingAccessStore } from '../lambda/adapters/access-cache';
 import { CachingDecisionPoint } from '../lambda/adapters/decision-cache';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
@@ -208,6 +208,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             policyDir,
             usersFile: options.usersFile,
             catalog: () => ({ users: Object.keys(users), tools: [...bundle.actions].sort() }),
+            access: () => new FileAccessLedger(dataDir).list(),
           });
     const door: LocalDoor = await startLocalDoor(options.door ?? 'agentcore', {
       ...(localConsole === undefined ? {} : { routes: localConsole.handle }),

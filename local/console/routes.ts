@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { isActiveGrant, isActiveRevocation, type Revocation, type RoleGrant } from '../../lambda/core/access';
 import { DecisionFeed, type DecisionFilter } from './decision-feed';
 import { EventStreams } from './event-stream';
 import { JsonlTail } from './jsonl-tail';
@@ -25,6 +26,7 @@ import {
  *   GET  /console/api/decisions   the same history as JSON
  *   GET  /console/api/catalog     users and tools, for the playground's suggestions
  *   POST /console/api/authorize   the playground: one call decided and explained, as `policies authorize`
+ *   GET  /console/api/access      active just-in-time grants and revocations (`npx mcp-identity grant|revoke`)
  */
 export const CONSOLE_PATH = '/console';
 
@@ -34,6 +36,8 @@ export interface ConsoleOptions {
   readonly usersFile: string;
   /** The users and tools the stack knows now (reloads included). */
   readonly catalog: () => { readonly users: readonly string[]; readonly tools: readonly string[] };
+  /** The grant store's entries (`<data>/access.json`), for the active grants panel. @default none */
+  readonly access?: () => Promise<{ grants: RoleGrant[]; revocations: Revocation[] }>;
   /** @default 1000 */
   readonly capacity?: number;
   /** @default 8 */
@@ -128,6 +132,26 @@ export function createConsole(options: ConsoleOptions): LocalConsole {
       case 'GET /console/api/catalog': {
         const { users, tools } = options.catalog();
         sendJson(response, 200, { users, tools });
+        return;
+      }
+      case 'GET /console/api/access': {
+        if (options.access === undefined) {
+          sendJson(response, 200, { grants: [], revocations: [] });
+          return;
+        }
+        let entries: Awaited<ReturnType<NonNullable<ConsoleOptions['access']>>>;
+        try {
+          entries = await options.access();
+        } catch (error) {
+          // A broken access.json is what the stack sees too: it ignores grants and refuses (kill switch).
+          sendJson(response, 503, { error: (error as Error).message });
+          return;
+        }
+        const now = Date.now() / 1000;
+        sendJson(response, 200, {
+          grants: entries.grants.filter((grant) => isActiveGrant(grant, now)),
+          revocations: entries.revocations.filter((revocation) => isActiveRevocation(revocation, now)),
+        });
         return;
       }
       case 'POST /console/api/authorize': {

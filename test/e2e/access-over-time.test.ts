@@ -139,6 +139,12 @@ describe('just-in-time grant and kill switch on the local stack', () => {
       }),
     ]);
 
+    // The local console's active grants panel reads the same store.
+    const panel = (await (await fetch(new URL('/console/api/access', stack.mcpUrl))).json()) as {
+      grants: { id: string; user: string; role: string }[];
+    };
+    expect(panel.grants).toEqual([expect.objectContaining({ id, user: 'carol', role: 'order-admin' })]);
+
     const revoked = await cli('grant', 'revoke', id, '--reason', 'incident closed', '--as', 'ops');
     expect(revoked.status).toBe(0);
     const refused = await until((attempt) => !attempt.ok);

@@ -258,6 +258,54 @@ async function authorize(event) {
   result.replaceChildren(decision, el('pre', answer.lines.join('\n'), 'explanation'));
 }
 
+// --- active grants and revocations ------------------------------------------------------------------------
+
+async function loadAccess() {
+  const body = byId('access').querySelector('tbody');
+  try {
+    const response = await fetch('/console/api/access');
+    const answer = await response.json();
+    if (!response.ok) {
+      body.replaceChildren(accessRow(['store unreadable', answer.error ?? '', '', '', '', '', '']));
+      return;
+    }
+    const until = (seconds) =>
+      seconds === undefined ? 'until lifted' : new Date(seconds * 1000).toISOString();
+    body.replaceChildren(
+      ...answer.grants.map((grant) =>
+        accessRow([
+          'grant',
+          grant.id,
+          grant.user,
+          grant.role,
+          until(grant.expiresAt),
+          grant.issuedBy,
+          grant.reason,
+        ]),
+      ),
+      ...answer.revocations.map((revocation) =>
+        accessRow([
+          'revoked',
+          revocation.id,
+          `${revocation.subject.kind}:${revocation.subject.id}`,
+          '',
+          until(revocation.expiresAt),
+          revocation.issuedBy,
+          revocation.reason,
+        ]),
+      ),
+    );
+  } catch {
+    // the next poll tries again
+  }
+}
+
+function accessRow(cells) {
+  const tr = el('tr');
+  for (const cell of cells) tr.append(el('td', String(cell ?? '')));
+  return tr;
+}
+
 async function loadCatalog() {
   try {
     const response = await fetch('/console/api/catalog');
@@ -278,4 +326,6 @@ byId('filters').addEventListener('reset', () => setTimeout(connect));
 byId('playground').addEventListener('submit', authorize);
 setInterval(queueSummaries, 30_000); // the chart's time axis moves on
 loadCatalog();
+loadAccess();
+setInterval(loadAccess, 5_000);
 connect();
