@@ -251,6 +251,26 @@ const entra: IdpPreset = {
             : 'the application (client) id GUID: v2 access tokens carry it as aud, not the api:// App ID URI',
       },
     ),
+    {
+      id: 'appTokens',
+      message: 'App-only tokens (client credentials: an application acting for itself, no user)',
+      hint: 'refuse (default: the gateway requires idtyp = user) or allow',
+      choices: [
+        {
+          value: 'refuse',
+          name: 'refuse them at the gateway: require idtyp = user (recommended)',
+          description:
+            'Add the idtyp optional claim to access tokens in the API app registration, or every token is refused',
+        },
+        {
+          value: 'allow',
+          name: 'allow them: policies decide what a service principal may do',
+          description:
+            'An app-only token carries roles (application permissions) and oid = the service principal',
+        },
+      ],
+      default: () => 'refuse',
+    },
   ],
   subjectClaim: 'oid',
   rolesClaim: () => 'roles',
@@ -260,6 +280,12 @@ const entra: IdpPreset = {
       issuer,
       discoveryUrl: discoveryOf(issuer),
       audience: listOf(answers.audience).map((id) => id.toLowerCase()),
+      // An app-only token has oid (the service principal), roles (application permissions) and azp like a
+      // user's, so without this check it passes as a "user" holding those roles. idtyp is the documented way
+      // to tell them apart; it is an optional claim, so the note says to turn it on.
+      ...(answer(answers, 'appTokens') === 'allow'
+        ? {}
+        : { requiredClaims: [{ name: 'idtyp', match: 'EQUALS' as const, values: ['user'] as [string] }] }),
       algorithms: ['RS256'],
       claims: {
         subject: answer(answers, 'subjectClaim'),
@@ -270,7 +296,14 @@ const entra: IdpPreset = {
       },
     };
   },
-  notes: () => [
+  notes: (answers) => [
+    ...(answer(answers, 'appTokens') === 'allow'
+      ? [
+          'Entra ID: app-only tokens pass the gateway (--app-tokens allow): their oid is a service principal and their roles are application permissions; write policies that give such principals nothing they should not have.',
+        ]
+      : [
+          'Entra ID: the gateway requires idtyp = user. In the API app registration add the optional claim idtyp to access tokens (Token configuration › Add optional claim › Access › idtyp, or "optionalClaims": { "accessToken": [{ "name": "idtyp" }] } in the manifest), or every token is refused. App-only tokens then carry idtyp = app and are refused. --app-tokens allow drops the check.',
+        ]),
     'Entra ID: set "accessTokenAcceptedVersion": 2 (requestedAccessTokenVersion in the API object) in the API app\'s manifest, or tokens come as v1 with issuer https://sts.windows.net/<tenant>/ and are refused.',
     "Entra ID: roles come from app roles assigned to users or groups; oid is the user's id in the tenant (sub differs per application).",
   ],

@@ -112,6 +112,7 @@ const PRESET_CASES: ReadonlyArray<{
       discoveryUrl:
         'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0/.well-known/openid-configuration',
       audience: ['11111111-2222-3333-4444-555555555555'],
+      requiredClaims: [{ name: 'idtyp', match: 'EQUALS', values: ['user'] }],
       claims: expect.objectContaining({ subject: 'oid', roles: 'roles', agent: ['azp'] }),
     },
   },
@@ -181,6 +182,50 @@ describe('init from flags: each identity provider preset', () => {
       fields: { ...PRESET_CASES[3]?.fields, subjectClaim: 'sub', rolesClaim: 'groups' },
     });
     expect(written(dir).identity.claims).toMatchObject({ subject: 'sub', roles: 'groups' });
+  });
+});
+
+describe('init from flags: machine (app-only) tokens', () => {
+  const entra = PRESET_CASES.find((preset) => preset.idp === 'entra')?.fields ?? {};
+
+  it('entra refuses app-only tokens at the gateway by default (idtyp EQUALS user) and says to enable idtyp', async () => {
+    const dir = project();
+
+    const result = await init(dir, { idp: 'entra', fields: entra });
+
+    expect(written(dir).identity.requiredClaims).toEqual([
+      { name: 'idtyp', match: 'EQUALS', values: ['user'] },
+    ]);
+    expect(result.stdout).toContain('add the optional claim idtyp to access tokens');
+    expect(result.stdout).toContain('--app-tokens allow drops the check');
+  });
+
+  it('entra --app-tokens allow writes no claim check and removes one cdk.json had', async () => {
+    const context = JSON.parse(CDK_JSON);
+    context.context.mcpIdentity.identity.requiredClaims = [
+      { name: 'idtyp', match: 'EQUALS', values: ['user'] },
+    ];
+    const dir = project(JSON.stringify(context));
+
+    const result = await init(dir, { idp: 'entra', fields: { ...entra, appTokens: 'allow' } });
+
+    expect(result.code).toBe(0);
+    expect(written(dir).identity.requiredClaims).toBeNull();
+    expect(loadProjectConfig(join(dir, 'cdk.json'), {}).config.identity.requiredClaims).toEqual([]);
+    expect(result.stdout).toContain('app-only tokens pass the gateway (--app-tokens allow)');
+  });
+
+  it('refuses --app-tokens values other than refuse and allow, and the flag for other providers', async () => {
+    const bad = await init(project(), { idp: 'entra', fields: { ...entra, appTokens: 'no' } });
+    const other = await init(project(), {
+      idp: 'okta',
+      fields: { domain: 'dev-1.okta.com', appTokens: 'allow' },
+    });
+
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--app-tokens must be one of refuse, allow');
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('--app-tokens does not apply to --idp okta');
   });
 });
 
