@@ -15,10 +15,11 @@ export interface AccessCacheSettings {
  * A bounded, short-lived cache in front of the grant store, one entry per subject (user or agent). The entry is
  * stored when the read *starts*, so a read in flight is shared (one store read per subject at a time) and no
  * answer is served longer than `ttlSeconds` after its read began: a revocation written at time W is seen by
- * every request after W + ttl. A failed read is forgotten at once: the next request reads again.
+ * every request after W + ttl. A failed read is kept for at most a second (and never past the TTL).
  */
 export class CachingAccessStore implements AccessStore {
   private readonly entries: LRUCache<string, Promise<SubjectAccess>> | undefined;
+  private readonly failureTtlMs: number;
   hits = 0;
   misses = 0;
 
@@ -27,6 +28,7 @@ export class CachingAccessStore implements AccessStore {
     settings: AccessCacheSettings,
     now: () => number = Date.now,
   ) {
+    this.failureTtlMs = Math.max(1, Math.min(1000, settings.ttlSeconds * 1000 - 1));
     this.entries =
       settings.ttlSeconds > 0
         ? new LRUCache<string, Promise<SubjectAccess>>({
@@ -54,7 +56,9 @@ export class CachingAccessStore implements AccessStore {
     const read = this.inner.read(subject);
     entries.set(key, read);
     read.catch(() => {
-      if (entries.peek(key) === read) entries.delete(key);
+      // A failed read is remembered briefly (at most a second, never past the TTL): during an outage the store
+      // is not asked again by every request — the callers fail closed on the remembered failure meanwhile.
+      if (entries.peek(key) === read) entries.set(key, read, { ttl: this.failureTtlMs });
     });
     return read;
   }

@@ -284,6 +284,20 @@ describe('the kill switch', () => {
     expect(last().errorCode).toBe('AuthorizationServiceError');
   });
 
+  it('remembers a failed read for at most a second, then reads the store again', async () => {
+    const { guard, store, advance } = build({ lookupTtlSeconds: 5 });
+    store.failing = true;
+    expect(forwarded(await guard.onRequest(await request('bob', update)))).toBe(false);
+    const reads = store.reads;
+    store.failing = false;
+    advance(0.5);
+    expect(forwarded(await guard.onRequest(await request('bob', update)))).toBe(false);
+    expect(store.reads).toBe(reads);
+    advance(0.6);
+    expect(forwarded(await guard.onRequest(await request('bob', update)))).toBe(true);
+    expect(store.reads).toBeGreaterThan(reads);
+  });
+
   it('hides every listed tool from a revoked caller in the response step', async () => {
     const { guard, store } = build();
     store.revocations.push(revocation({ subject: { kind: 'user', id: 'bob' } }));
