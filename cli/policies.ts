@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { cedar } from '../lambda/adapters/cedar-engine';
@@ -13,6 +13,7 @@ import {
   cedarFiles,
   loadPolicyBundle,
   readPolicyFiles,
+  readSourceText,
   SCHEMA_FILE,
   scanPolicyFiles,
   schemaDiagnostics,
@@ -254,7 +255,7 @@ export function validatePolicyFolder(dir: string): ValidationReport {
       findings: [{ severity: 'error', file: SCHEMA_FILE, message: `no ${SCHEMA_FILE} in ${dir}` }],
       sources: new Map(),
     };
-  const schemaText = readFileSync(schemaPath, 'utf8');
+  const schemaText = readSourceText(schemaPath);
   const resolved = cedar.schemaToJsonWithResolvedTypes(schemaText);
   if (resolved.type === 'failure')
     return {
@@ -301,7 +302,7 @@ export function formatPolicyFolder(
   const sources = new Map<string, string>();
   for (const path of cedarFiles(dir)) {
     const file = relative(dir, path);
-    const text = readFileSync(path, 'utf8');
+    const text = readSourceText(path);
     const formatted = cedar.formatPolicies({ policyText: text, lineWidth: 100, indentWidth: 2 });
     if (formatted.type === 'failure') {
       sources.set(file, text);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
@@ -112,12 +112,52 @@ export interface PolicyBundle {
   readonly toolPins: ToolPinMap;
 }
 
-/** Every `*.cedar` file below `dir`, sorted (stable ids and messages). */
+/**
+ * Every `*.cedar` file below `dir`, sorted (stable ids and messages). A symbolic link to a file is followed. A link
+ * to a folder, or one that points nowhere, is refused: `readdir` does not descend into linked folders, so their
+ * policies — a forbid among them — would silently not apply, and a dangling `.cedar` link is a policy that is
+ * missing.
+ */
 export function cedarFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.cedar'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
+  const files: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isSymbolicLink()) {
+      const target = linkTarget(path);
+      if (target === undefined) {
+        if (entry.name.endsWith('.cedar'))
+          throw new ConfigurationError(
+            `${relative(dir, path)} is a symbolic link to nothing: fix or remove it`,
+          );
+        continue;
+      }
+      if (target.isDirectory())
+        throw new ConfigurationError(
+          `${relative(dir, path)} is a symbolic link to a folder, whose policies would not be read: copy the folder in, or link its files one by one`,
+        );
+      if (target.isFile() && entry.name.endsWith('.cedar')) files.push(path);
+      continue;
+    }
+    if (entry.isFile() && entry.name.endsWith('.cedar')) files.push(path);
+  }
+  return files.sort();
+}
+
+function linkTarget(path: string): ReturnType<typeof statSync> | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A policy or schema file's text. A leading byte-order mark (which some Windows editors write) is dropped: Cedar
+ * reads it as an invalid token at 1:1, and editors do not count it as a column.
+ */
+export function readSourceText(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** The schema file's errors, located in it. */
@@ -175,7 +215,7 @@ export function scanPolicyFiles(dir: string): PolicyFolderScan {
   const seen = new Map<string, string>();
   for (const path of cedarFiles(dir)) {
     const file = relative(dir, path);
-    const text = readFileSync(path, 'utf8');
+    const text = readSourceText(path);
     sources.set(file, text);
     const parts = cedar.policySetTextToParts(text);
     if (parts.type === 'failure') {
@@ -328,7 +368,7 @@ function resolveType(type: JsonType, namespace: string, schema: SchemaJson, dept
 export function loadPolicyBundle(dir: string): PolicyBundle {
   let schemaText: string;
   try {
-    schemaText = readFileSync(join(dir, SCHEMA_FILE), 'utf8');
+    schemaText = readSourceText(join(dir, SCHEMA_FILE));
   } catch (error) {
     throw new ConfigurationError(`cannot read ${join(dir, SCHEMA_FILE)}: ${(error as Error).message}`, {
       cause: error,

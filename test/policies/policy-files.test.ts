@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
@@ -98,5 +98,56 @@ describe('partial evaluation lists a tool that only some inputs may call', () =>
     ).toEqual([true, false]);
     // The Verified Permissions convention (no input) would hide it: documented as why permits must not read input.
     expect((await pdp.isAuthorized(request)).decision).toBe('deny');
+  });
+});
+
+describe('what the policy folder holds on disk', () => {
+  const copy = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'policy-disk-'));
+    cpSync(POLICY_DIR, dir, { recursive: true });
+    return dir;
+  };
+  const forbidEveryUpdate =
+    '@id("no-updates")\n@reason("frozen")\nforbid (principal, action == McpIdentity::Action::"orders___update_order", resource);\n';
+
+  it('follows a symbolic link to a policy file: a linked forbid applies', () => {
+    const dir = copy();
+    const shared = mkdtempSync(join(tmpdir(), 'policy-shared-'));
+    writeFileSync(join(shared, 'freeze.cedar'), forbidEveryUpdate);
+    symlinkSync(join(shared, 'freeze.cedar'), join(dir, 'freeze.cedar'));
+
+    const bundle = loadPolicyBundle(dir);
+
+    expect(bundle.policies.map((policy) => policy.id)).toContain('no-updates');
+  });
+
+  it('refuses a symbolic link to a folder, whose policies would otherwise not be read', () => {
+    const dir = copy();
+    const shared = mkdtempSync(join(tmpdir(), 'policy-shared-'));
+    writeFileSync(join(shared, 'freeze.cedar'), forbidEveryUpdate);
+    symlinkSync(shared, join(dir, 'shared'));
+
+    expect(() => loadPolicyBundle(dir)).toThrow(ConfigurationError);
+    expect(() => loadPolicyBundle(dir)).toThrow(/shared is a symbolic link to a folder/);
+  });
+
+  it('refuses a .cedar link that points nowhere, and ignores other dangling links', () => {
+    const dir = copy();
+    symlinkSync(join(dir, 'gone.txt'), join(dir, 'notes.txt'));
+    expect(loadPolicyBundle(dir).policies.length).toBeGreaterThan(0);
+
+    symlinkSync(join(dir, 'gone.cedar'), join(dir, 'freeze.cedar'));
+    expect(() => loadPolicyBundle(dir)).toThrow(/freeze\.cedar is a symbolic link to nothing/);
+  });
+
+  it('reads policy and schema files that start with a byte-order mark', () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'freeze.cedar'), `\uFEFF${forbidEveryUpdate}`);
+    const schema = join(dir, 'schema.cedarschema');
+    writeFileSync(schema, `\uFEFF${readFileSync(schema, 'utf8')}`);
+
+    const bundle = loadPolicyBundle(dir);
+
+    expect(bundle.policies.find((policy) => policy.id === 'no-updates')?.text.startsWith('@id')).toBe(true);
   });
 });
