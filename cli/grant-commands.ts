@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { type Command, Option } from 'commander';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { isActiveGrant, isActiveRevocation, parseDuration } from '../lambda/core/access';
@@ -88,13 +91,8 @@ async function openStore(options: StoreOptions): Promise<Store> {
   if (options.as !== undefined)
     throw new GrantUsageError('--as is for the local stack; in AWS the issuer is your AWS identity (STS)');
   const context = await awsContext(options.region === undefined ? {} : { region: options.region });
-  const [{ DynamoDBClient }, { STSClient, GetCallerIdentityCommand }] = await Promise.all([
-    import('@aws-sdk/client-dynamodb'),
-    import('@aws-sdk/client-sts'),
-  ]);
   let table = options.table;
   if (table === undefined) {
-    const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
     const { Stacks } = await new CloudFormationClient(context).send(
       new DescribeStacksCommand({ StackName: options.stack }),
     );

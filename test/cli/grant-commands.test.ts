@@ -1,0 +1,165 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { Command } from 'commander';
+import { registerGrantCommands } from '../../cli/grant-commands';
+
+/**
+ * `grant` and `revoke` in-process: against the deployed table (SDK mocked: the issuer from STS
+ * GetCallerIdentity, the conditional put), and their exit codes and one-line messages for bad input.
+ */
+
+const dynamo = mockClient(DynamoDBClient);
+const sts = mockClient(STSClient);
+const saved = { ...process.env };
+let stderr: string[];
+let stdout: string[];
+
+beforeEach(() => {
+  dynamo.reset();
+  sts.reset();
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
+  process.env.AWS_SECRET_ACCESS_KEY = 'secret';
+  process.exitCode = undefined;
+  stderr = [];
+  stdout = [];
+  jest.spyOn(process.stderr, 'write').mockImplementation((text) => {
+    stderr.push(String(text));
+    return true;
+  });
+  jest.spyOn(process.stdout, 'write').mockImplementation((text) => {
+    stdout.push(String(text));
+    return true;
+  });
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+  process.env = { ...saved };
+  process.exitCode = undefined;
+});
+
+async function run(...args: string[]): Promise<number> {
+  const program = new Command().exitOverride();
+  const data = mkdtempSync(join(tmpdir(), 'grant-cli-'));
+  registerGrantCommands(program, { data, config: join(data, 'no-cdk.json') });
+  await program.parseAsync(['node', 'mcp-identity', ...args]);
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+const AWS = ['--table', 'Grants-Table', '--region', 'eu-west-1'];
+
+describe('grant against the deployed table', () => {
+  it('records the issuer from STS GetCallerIdentity and writes with a conditional put', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' });
+    dynamo.on(PutItemCommand).resolves({});
+    const code = await run(
+      'grant',
+      ...AWS,
+      '--user',
+      'alice',
+      '--role',
+      'order-admin',
+      '--for',
+      '2h',
+      '--reason',
+      'INC-1234',
+    );
+    expect(stderr.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(dynamo).toHaveReceivedCommandWith(PutItemCommand, {
+      TableName: 'Grants-Table',
+      ConditionExpression: 'attribute_not_exists(#pk)',
+      Item: expect.objectContaining({
+        pk: { S: 'user#alice' },
+        role: { S: 'order-admin' },
+        issuedBy: { S: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' },
+      }),
+    });
+    expect(stdout.join('')).toMatch(/granted order-admin to alice until .* \(g-[a-z0-9]+\)/);
+  });
+
+  it('refuses a self-grant (the session name is the user) with exit 1 and writes nothing', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({
+      Arn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_1/alice@example.com',
+    });
+    const code = await run(
+      'grant',
+      ...AWS,
+      '--user',
+      'alice',
+      '--role',
+      'order-admin',
+      '--for',
+      '2h',
+      '--reason',
+      'x',
+    );
+    expect(code).toBe(1);
+    expect(stderr.join('')).toMatch(/cannot grant a role to alice \(themselves\)/);
+    expect(dynamo).not.toHaveReceivedCommand(PutItemCommand);
+  });
+
+  it('says what AWS answered, in one line, when the table refuses', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' });
+    dynamo
+      .on(QueryCommand)
+      .rejects(
+        Object.assign(new Error('User is not authorized to perform: dynamodb:Query'), {
+          name: 'AccessDeniedException',
+          $metadata: {},
+        }),
+      );
+    dynamo
+      .on(PutItemCommand)
+      .rejects(
+        Object.assign(new Error('User is not authorized to perform: dynamodb:PutItem'), {
+          name: 'AccessDeniedException',
+          $metadata: {},
+        }),
+      );
+    const code = await run(
+      'grant',
+      ...AWS,
+      '--user',
+      'alice',
+      '--role',
+      'order-admin',
+      '--for',
+      '1h',
+      '--reason',
+      'x',
+    );
+    expect(code).toBe(1);
+    expect(stderr.join('').split('\n').filter(Boolean)).toHaveLength(1);
+    expect(stderr.join('')).toMatch(/dynamodb:PutItem/);
+  });
+});
+
+describe('bad input', () => {
+  it.each([
+    [['grant', '--user', 'alice', '--role', 'order-admin', '--for', '2x', '--reason', 'x'], /not a duration/],
+    [['grant', '--user', 'alice', '--role', 'order-admin', '--for', '13h', '--reason', 'x'], /maximum 12h/],
+    [['grant', '--user', 'alice', '--role', 'order admin', '--for', '1h', '--reason', 'x'], /--role/],
+    [['grant', '--user', 'alice', '--role', 'order-admin', '--for', '1h'], /needs --reason/],
+    [['grant', '--user', 'alice'], /grant needs --user, --role, --for and --reason/],
+    [['revoke', '--reason', 'x'], /exactly one of --user/],
+    [['revoke', '--user', 'a', '--agent', 'b', '--reason', 'x'], /exactly one of --user/],
+    [
+      ['grant', ...AWS, '--as', 'me', '--user', 'a', '--role', 'r', '--for', '1h', '--reason', 'x'],
+      /--as is for the local stack/,
+    ],
+  ])('%j exits 2 naming the problem', async (args, message) => {
+    expect(await run(...(args as string[]))).toBe(2);
+    expect(stderr.join('')).toMatch(message);
+    expect(stderr.join('')).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('names an unknown grant id with exit 1', async () => {
+    expect(await run('grant', 'revoke', 'g-nope', '--reason', 'x')).toBe(1);
+    expect(stderr.join('')).toMatch(/no grant g-nope/);
+  });
+});
