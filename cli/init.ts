@@ -2,7 +2,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { parseJsonText } from '../lambda/shared/json-syntax';
-import { formatKeyPath, StackConfigError } from '../lib/config';
+import { CONTEXT_KEY, formatKeyPath, StackConfigError } from '../lib/config';
 import { CONFIG_FILE, CONFIG_FILE_ENV, displayPath } from '../lib/config-source';
 import { type TargetKind, targetListSchema } from '../lib/target-config';
 import {
@@ -299,9 +299,11 @@ export async function runInit(options: InitOptions, io: InitIo): Promise<number>
     report(
       [
         `${options.print ? 'Configuration' : `Wrote ${shown}`}: ${PRESETS[answers.idp].label}, issuer ${config.identity.issuer}, audit store ${config.audit.store}, targets: ${targets}.`,
-        ...(project.hasCdkJson
-          ? [`It merges over ${project.baseLabel} (objects key by key; arrays, values and null replace).`]
-          : ['No cdk.json here: run init in the folder of your CDK app (the file merges over its context).']),
+        ...(!project.hasCdkJson
+          ? ['No cdk.json here: run init in the folder of your CDK app (the file merges over its context).']
+          : project.base === undefined
+            ? [`cdk.json sets no ${CONTEXT_KEY} context: this file is the whole configuration.`]
+            : [`It merges over ${project.baseLabel} (objects key by key; arrays, values and null replace).`]),
         ...PRESETS[answers.idp].notes(answers.provider).map((note) => `Note — ${note}`),
         ...(options.print ? [] : nextSteps(shown, options.file === CONFIG_FILE)),
         '',

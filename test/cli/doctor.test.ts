@@ -296,6 +296,7 @@ describe('mcp-identity doctor', () => {
   it('reads what init wrote in a new CDK project whose cdk.json has no context yet', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'doctor-init-'));
     writeFileSync(join(dir, 'cdk.json'), JSON.stringify({ app: 'npx ts-node bin/app.ts' }));
+    let said = '';
     const wrote = await runInit(
       {
         idp: 'okta',
@@ -306,12 +307,19 @@ describe('mcp-identity doctor', () => {
         print: false,
         fields: { domain: 'dev-1.okta.com', audience: 'api://default' },
       },
-      { projectDir: dir, stdout: () => undefined, stderr: () => undefined },
+      {
+        projectDir: dir,
+        stdout: (text) => {
+          said += text;
+        },
+        stderr: () => undefined,
+      },
     );
 
     const results = await doctor({ configFile: join(dir, 'cdk.json'), offline: true });
 
     expect(wrote).toBe(0);
+    expect(said).toContain('cdk.json sets no mcpIdentity context: this file is the whole configuration.');
     expect(results.configuration).toMatchObject({
       status: 'pass',
       detail:
