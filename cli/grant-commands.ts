@@ -200,6 +200,10 @@ export function registerGrantCommands(program: Command, defaults: { data: string
   grant
     .command('list')
     .description('the grants in the store (active first); --user <subject> for one user')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  npx mcp-identity grant list\n  npx mcp-identity grant list --user alice --all --json\n  npx mcp-identity grant list --stack McpIdentity\n`,
+    )
     .option('--all', 'also expired and revoked grants still in the store', false)
     .option('--json', 'JSON output', false)
     .action(async (_options: unknown, command: Command) =>
@@ -227,6 +231,10 @@ export function registerGrantCommands(program: Command, defaults: { data: string
   grant
     .command('revoke <id>')
     .description('end a grant now (--reason "…" required)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  npx mcp-identity grant revoke g-abc123 --reason "incident closed"\n  npx mcp-identity grant revoke g-abc123 --stack McpIdentity --reason "INC-1234 resolved"\n`,
+    )
     .action(async (id: string, _options: unknown, command: Command) =>
       run(async () => {
         const options = command.optsWithGlobals<StoreOptions & { reason?: string }>();
@@ -281,6 +289,10 @@ export function registerGrantCommands(program: Command, defaults: { data: string
   revoke
     .command('list')
     .description('the revocations in the store (active ones unless --all)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  npx mcp-identity revoke list\n  npx mcp-identity revoke list --all --json\n  npx mcp-identity revoke list --stack McpIdentity\n`,
+    )
     .option('--all', 'also lifted and expired ones still in the store', false)
     .option('--json', 'JSON output', false)
     .action(async (_options: unknown, command: Command) =>
@@ -305,6 +317,10 @@ export function registerGrantCommands(program: Command, defaults: { data: string
   revoke
     .command('lift <id>')
     .description('end a revocation now (--reason "…" required)')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  npx mcp-identity revoke lift r-abc123 --reason "resolved"\n  npx mcp-identity revoke lift r-abc123 --stack McpIdentity --reason "credentials rotated"\n`,
+    )
     .action(async (id: string, _options: unknown, command: Command) =>
       run(async () => {
         const options = command.optsWithGlobals<StoreOptions & { reason?: string }>();
