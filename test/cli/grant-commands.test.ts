@@ -105,22 +105,18 @@ describe('grant against the deployed table', () => {
 
   it('says what AWS answered, in one line, when the table refuses', async () => {
     sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' });
-    dynamo
-      .on(QueryCommand)
-      .rejects(
-        Object.assign(new Error('User is not authorized to perform: dynamodb:Query'), {
-          name: 'AccessDeniedException',
-          $metadata: {},
-        }),
-      );
-    dynamo
-      .on(PutItemCommand)
-      .rejects(
-        Object.assign(new Error('User is not authorized to perform: dynamodb:PutItem'), {
-          name: 'AccessDeniedException',
-          $metadata: {},
-        }),
-      );
+    dynamo.on(QueryCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform: dynamodb:Query'), {
+        name: 'AccessDeniedException',
+        $metadata: {},
+      }),
+    );
+    dynamo.on(PutItemCommand).rejects(
+      Object.assign(new Error('User is not authorized to perform: dynamodb:PutItem'), {
+        name: 'AccessDeniedException',
+        $metadata: {},
+      }),
+    );
     const code = await run(
       'grant',
       ...AWS,
