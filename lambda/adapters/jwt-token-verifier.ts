@@ -10,10 +10,20 @@ import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import type { SupportedSignatureAlgorithm } from 'aws-jwt-verify/jwt-verifier';
 import { type Caller, type ClaimNames, callerFromClaims, type TokenVerifier } from '../core/caller';
-import { InvalidTokenError, IssuerUnavailableError, McpIdentityError } from '../core/errors';
+import {
+  type ClaimRequirements,
+  type UnmetRequirement,
+  unmetClaimRequirements,
+} from '../core/claim-requirements';
+import {
+  InvalidClaimsError,
+  InvalidTokenError,
+  IssuerUnavailableError,
+  McpIdentityError,
+} from '../core/errors';
 import { getOk } from './key-fetch';
 
-export interface JwtVerifierSettings {
+export interface JwtVerifierSettings extends ClaimRequirements {
   /** Expected `iss`. Mandatory: there is no default issuer. */
   readonly issuer: string;
   /** Accepted `aud` values (at least one must match). Mandatory. */
@@ -29,6 +39,17 @@ export interface JwtVerifierSettings {
   readonly claimNames: ClaimNames;
   /** Timeout for discovery and JWKS fetches. @default 1500 */
   readonly fetchTimeoutMs: number;
+  // allowedClients, requiredClaims (ClaimRequirements): what AgentCore's CUSTOM_JWT authorizer also checks;
+  // checked here after the signature, so every door refuses the same tokens. @default - any client, no claims
+}
+
+/** Why a verified token is refused: names the claim or the client setting, never the token's value. */
+function unmetReason(unmet: UnmetRequirement, agentClaims: readonly string[]): string {
+  if (unmet.kind === 'client')
+    return unmet.agent === undefined
+      ? `token names no client (${agentClaims.join(', ')}) and allowed clients are configured`
+      : `token client (${agentClaims.join(', ')}) is not one of the allowed clients`;
+  return `token claim '${unmet.requirement.name}' does not satisfy ${unmet.requirement.match} (required claim)`;
 }
 
 /** Tokens larger than this are refused before any parsing (a 100 kB header is an attack, not a token). */
@@ -171,7 +192,13 @@ export class JwtTokenVerifier implements TokenVerifier {
     checkCompactSerialization(token);
     try {
       const payload = await (await this.ready()).verify(token);
-      return callerFromClaims(payload, this.settings.claimNames);
+      const caller = callerFromClaims(payload, this.settings.claimNames);
+      const unmet = unmetClaimRequirements(payload, caller.agent, this.settings);
+      if (unmet.length > 0)
+        throw new InvalidClaimsError(
+          unmet.map((each) => unmetReason(each, this.settings.claimNames.agent)).join('; '),
+        );
+      return caller;
     } catch (error) {
       if (error instanceof McpIdentityError) throw error;
       // The identity provider answered nothing usable (unreachable, timed out, or a JWKS that is not one):

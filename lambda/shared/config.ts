@@ -3,6 +3,7 @@ import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
 import { readToolPinsFile, type ToolPinMap } from '../adapters/tool-pin-store';
 import type { ClaimNames } from '../core/caller';
 import type { CedarType } from '../core/cedar-request';
+import { type ClaimRequirement, claimRequirement } from '../core/claim-requirements';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
 import { MAX_ASSERTION_TTL_SECONDS } from '../core/identity-assertion';
@@ -169,6 +170,10 @@ export interface InterceptorConfig {
     readonly graceSeconds: number;
     readonly fetchTimeoutMs: number;
     readonly claimNames: ClaimNames;
+    /** Agent (OAuth client) ids accepted (`ALLOWED_CLIENTS`); absent: any. As AgentCore's `allowedClients`. */
+    readonly allowedClients?: readonly string[];
+    /** Claims every token must carry (`REQUIRED_CLAIMS`), as AgentCore's `customClaims`. */
+    readonly requiredClaims: readonly ClaimRequirement[];
   };
   readonly decisionPoint:
     | {
@@ -341,6 +346,12 @@ function readJwtSettings(read: SettingsReader): InterceptorConfig['jwt'] {
     username: read.csv('CLAIM_USERNAME', ['username', 'preferred_username']),
     agent: read.csv('CLAIM_AGENT', ['client_id', 'azp']),
   };
+  const allowedClients =
+    read.raw('ALLOWED_CLIENTS') === undefined ? undefined : read.csv('ALLOWED_CLIENTS', []);
+  // Set but naming nobody (only commas and spaces) is a mistake, not "any client": refused.
+  if (allowedClients?.length === 0)
+    read.problem('ALLOWED_CLIENTS', 'names no client (leave it unset to accept any client)');
+  const requiredClaims = readRequiredClaims(read);
   return {
     issuer,
     audience,
@@ -350,7 +361,34 @@ function readJwtSettings(read: SettingsReader): InterceptorConfig['jwt'] {
     graceSeconds,
     fetchTimeoutMs,
     claimNames,
+    // An empty variable is no variable (settingsWithPrefix): any client.
+    ...(allowedClients === undefined ? {} : { allowedClients }),
+    requiredClaims,
   };
+}
+
+/**
+ * `MCP_IDENTITY_REQUIRED_CLAIMS`: a compact JSON list of `{ name, match, values }` exactly as lib/config.ts
+ * validates `identity.requiredClaims`. Problems name the entry by position, never echo the value.
+ */
+function readRequiredClaims(read: SettingsReader): ClaimRequirement[] {
+  const json = read.json('REQUIRED_CLAIMS');
+  if (json === undefined) return [];
+  if (!Array.isArray(json)) {
+    read.problem('REQUIRED_CLAIMS', 'must be a JSON list of { name, match, values }');
+    return [];
+  }
+  const requirements: ClaimRequirement[] = [];
+  for (const [index, item] of json.entries()) {
+    const requirement = claimRequirement(item);
+    if (requirement === undefined)
+      read.problem(
+        'REQUIRED_CLAIMS',
+        `entry ${index + 1} must be { "name": "…", "match": "EQUALS" | "CONTAINS" | "CONTAINS_ANY", "values": ["…"] } (one value unless CONTAINS_ANY)`,
+      );
+    else requirements.push(requirement);
+  }
+  return requirements;
 }
 
 /** Reads the MCP_IDENTITY_* variables. Throws {@link ConfigurationError} naming every bad or missing key. */

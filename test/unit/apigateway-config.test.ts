@@ -139,3 +139,29 @@ describe('loadProxyConfig', () => {
     );
   });
 });
+
+describe('the token settings every door reads', () => {
+  const settings = {
+    MCP_IDENTITY_ALLOWED_CLIENTS: 'agent-1',
+    MCP_IDENTITY_REQUIRED_CLAIMS: '[{"name":"idtyp","match":"EQUALS","values":["user"]}]',
+  };
+
+  it('the authorizer reads allowed clients and required claims (they are not unknown keys)', () => {
+    expect(loadAuthorizerConfig({ ...token, ...settings }).jwt).toMatchObject({
+      allowedClients: ['agent-1'],
+      requiredClaims: [{ name: 'idtyp', match: 'EQUALS', values: ['user'] }],
+    });
+  });
+
+  it('the proxy reads them too', () => {
+    expect(
+      loadProxyConfig({ ...proxy, ...settings, MCP_IDENTITY_UPSTREAM_LAMBDA_ARN: FUNCTION_ARN }).guard.jwt,
+    ).toMatchObject({ allowedClients: ['agent-1'], requiredClaims: [{ name: 'idtyp' }] });
+  });
+
+  it('the authorizer refuses a malformed claim list, naming the key', () => {
+    expect(() => loadAuthorizerConfig({ ...token, MCP_IDENTITY_REQUIRED_CLAIMS: 'idtyp=user' })).toThrow(
+      /MCP_IDENTITY_REQUIRED_CLAIMS is not valid JSON/,
+    );
+  });
+});

@@ -188,7 +188,8 @@ describe('claim requirements, property-based', () => {
         (claims, agent, allowedClients, requiredClaims) => {
           const settings = { ...(allowedClients ? { allowedClients } : {}), requiredClaims };
           const expected =
-            (allowedClients === undefined || (agent !== undefined && allowedClients.includes(agent))) &&
+            (allowedClients === undefined ||
+              (agent !== undefined && (allowedClients as string[]).includes(agent))) &&
             requiredClaims.every((requirement) => holds(claims, requirement));
           expect(claimRequirementsMet(claims, agent, settings)).toBe(expected);
         },

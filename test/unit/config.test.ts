@@ -124,3 +124,78 @@ describe('the policy catalogue the stack passes inline', () => {
     );
   });
 });
+
+describe('MCP_IDENTITY_ALLOWED_CLIENTS and MCP_IDENTITY_REQUIRED_CLAIMS', () => {
+  const problem = (env: Record<string, string>): string => {
+    try {
+      loadInterceptorConfig({ ...minimal, ...env });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigurationError);
+      return (error as Error).message;
+    }
+    throw new Error('expected a configuration error');
+  };
+
+  it('leaves both off when unset or empty: any client, no required claim', () => {
+    for (const env of [{}, { MCP_IDENTITY_ALLOWED_CLIENTS: '', MCP_IDENTITY_REQUIRED_CLAIMS: '' }]) {
+      const { jwt } = loadInterceptorConfig({ ...minimal, ...env });
+      expect(jwt.allowedClients).toBeUndefined();
+      expect(jwt.requiredClaims).toEqual([]);
+    }
+  });
+
+  it('reads a comma-separated client list and the JSON claim list lib/config.ts writes', () => {
+    const requiredClaims = [
+      { name: 'idtyp', match: 'EQUALS', values: ['user'] },
+      { name: 'groups', match: 'CONTAINS_ANY', values: ['a', 'b'] },
+    ];
+    const { jwt } = loadInterceptorConfig({
+      ...minimal,
+      MCP_IDENTITY_ALLOWED_CLIENTS: 'agent-1, agent-2',
+      MCP_IDENTITY_REQUIRED_CLAIMS: JSON.stringify(requiredClaims),
+    });
+    expect(jwt.allowedClients).toEqual(['agent-1', 'agent-2']);
+    expect(jwt.requiredClaims).toEqual(requiredClaims);
+    expect(Object.isFrozen(jwt.requiredClaims[0])).toBe(true);
+  });
+
+  it('refuses a client list that names nobody, rather than accepting any client', () => {
+    expect(problem({ MCP_IDENTITY_ALLOWED_CLIENTS: ' , ' })).toContain(
+      'MCP_IDENTITY_ALLOWED_CLIENTS names no client',
+    );
+  });
+
+  it.each([
+    ['not JSON', '[{"name":', 'MCP_IDENTITY_REQUIRED_CLAIMS is not valid JSON'],
+    ['not a list', '{"name":"idtyp"}', 'MCP_IDENTITY_REQUIRED_CLAIMS must be a JSON list'],
+    [
+      'an unknown operator',
+      '[{"name":"idtyp","match":"LIKE","values":["user"]}]',
+      'MCP_IDENTITY_REQUIRED_CLAIMS entry 1 must be',
+    ],
+    [
+      'EQUALS with two values',
+      '[{"name":"a","match":"EQUALS","values":["x"]},{"name":"b","match":"EQUALS","values":["x","y"]}]',
+      'MCP_IDENTITY_REQUIRED_CLAIMS entry 2 must be',
+    ],
+    [
+      'an empty name',
+      '[{"name":"","match":"EQUALS","values":["x"]}]',
+      'MCP_IDENTITY_REQUIRED_CLAIMS entry 1 must be',
+    ],
+    [
+      'no values',
+      '[{"name":"a","match":"CONTAINS_ANY","values":[]}]',
+      'MCP_IDENTITY_REQUIRED_CLAIMS entry 1 must be',
+    ],
+    [
+      'an extra key',
+      '[{"name":"a","match":"EQUALS","values":["x"],"type":"STRING"}]',
+      'MCP_IDENTITY_REQUIRED_CLAIMS entry 1 must be',
+    ],
+  ])('names the key when REQUIRED_CLAIMS is %s, without echoing the value', (_name, value, expected) => {
+    const message = problem({ MCP_IDENTITY_REQUIRED_CLAIMS: value });
+    expect(message).toContain(expected);
+    expect(message).not.toContain(value);
+  });
+});

@@ -129,6 +129,85 @@ describe('JwtTokenVerifier rejects', () => {
   });
 });
 
+describe('JwtTokenVerifier enforces allowedClients and requiredClaims (as AgentCore does, on every door)', () => {
+  const verifierWith = (overrides: Partial<JwtVerifierSettings>) => new JwtTokenVerifier(settings(overrides));
+  const refusal = async (v: JwtTokenVerifier, token: string): Promise<InvalidClaimsError> => {
+    const error = await v.verify(token).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(InvalidClaimsError);
+    return error as InvalidClaimsError;
+  };
+
+  it.each([
+    ['client_id (Cognito)', ['client_id', 'azp'], { client_id: 'agent-1' }],
+    ['azp (OIDC)', ['client_id', 'azp'], { azp: 'agent-1' }],
+    ['cid (Okta)', ['cid'], { cid: 'agent-1' }],
+  ])('accepts an allowed client named by %s', async (_name, agent, extra) => {
+    const v = verifierWith({
+      allowedClients: ['agent-1'],
+      claimNames: { ...settings().claimNames, agent },
+    });
+    await expect(v.verify(await issuer.sign(claims(extra)))).resolves.toMatchObject({ agent: 'agent-1' });
+  });
+
+  it.each([
+    ['client_id', { client_id: 'agent-9' }],
+    ['azp', { azp: 'agent-9' }],
+  ])('refuses a client not allowed, by %s, naming the setting but not the token', async (_name, extra) => {
+    const v = verifierWith({ allowedClients: ['agent-1'] });
+    const token = await issuer.sign(claims(extra));
+    const error = await refusal(v, token);
+    expect(error.message).toContain('not one of the allowed clients');
+    expect(error.message).not.toContain(token);
+    expect(error.safeReason).toBe('The access token is missing, invalid or expired.');
+  });
+
+  it('uses the first agent claim present: client_id wins over an allowed azp', async () => {
+    const v = verifierWith({ allowedClients: ['agent-1'] });
+    await refusal(v, await issuer.sign(claims({ client_id: 'agent-9', azp: 'agent-1' })));
+  });
+
+  it('refuses a token naming no client when allowed clients are set', async () => {
+    const error = await refusal(verifierWith({ allowedClients: ['agent-1'] }), await issuer.sign(claims()));
+    expect(error.message).toContain('names no client');
+  });
+
+  it('refuses an Entra app-only token (no idtyp=user) and accepts a user token', async () => {
+    const v = verifierWith({ requiredClaims: [{ name: 'idtyp', match: 'EQUALS', values: ['user'] }] });
+    await expect(v.verify(await issuer.sign(claims({ idtyp: 'user' })))).resolves.toMatchObject({
+      subject: 'alice',
+    });
+    const appOnly = await refusal(v, await issuer.sign(claims({ idtyp: 'app' })));
+    expect(appOnly.message).toBe("token claim 'idtyp' does not satisfy EQUALS (required claim)");
+    await refusal(v, await issuer.sign(claims()));
+    await refusal(v, await issuer.sign(claims({ idtyp: ['user'] })));
+  });
+
+  it('applies CONTAINS and CONTAINS_ANY to array claims only, without echoing the claim value', async () => {
+    const v = verifierWith({
+      requiredClaims: [
+        { name: 'groups', match: 'CONTAINS', values: ['mcp-users'] },
+        { name: 'scp', match: 'CONTAINS_ANY', values: ['mcp.read', 'mcp.write'] },
+      ],
+    });
+    await expect(
+      v.verify(await issuer.sign(claims({ groups: ['x', 'mcp-users'], scp: ['mcp.write'] }))),
+    ).resolves.toMatchObject({ subject: 'alice' });
+    const error = await refusal(v, await issuer.sign(claims({ groups: 'mcp-users', scp: ['secret-scope'] })));
+    expect(error.message).toContain("'groups' does not satisfy CONTAINS");
+    expect(error.message).toContain("'scp' does not satisfy CONTAINS_ANY");
+    expect(error.message).not.toContain('secret-scope');
+  });
+
+  it('keeps accepting tokens when neither is configured', async () => {
+    await expect(
+      verifier.verify(await issuer.sign(claims({ client_id: 'anyone', idtyp: 'app' }))),
+    ).resolves.toMatchObject({ agent: 'anyone' });
+  });
+});
+
 describe('JwtTokenVerifier and the identity provider', () => {
   it('reports an unreachable issuer as unavailable, and recovers once it is back', async () => {
     const other = await DevIssuer.start();
