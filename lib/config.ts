@@ -46,7 +46,16 @@ export const stackConfigSchema = z
         /** JWKS location for the interceptor, when it differs from the discovery document's. */
         jwksUri: z.url().optional(),
         audience: z.array(z.string().min(1)).min(1, 'needs at least one audience'),
-        allowedClients: z.array(z.string().min(1)).optional(),
+        /** Agent (OAuth client) ids accepted, on every door; absent: any client. */
+        allowedClients: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .refine((client) => !/[,\s]/.test(client), { message: 'must not contain commas or spaces' }),
+          )
+          .min(1, 'needs at least one client; leave it out to accept any client')
+          .optional(),
         requiredClaims: z.array(claimSchema).default([]),
         algorithms: z.array(z.enum(supportedSignatureAlgorithms)).min(1).default(['RS256', 'ES256']),
         claims: z

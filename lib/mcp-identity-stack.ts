@@ -103,6 +103,11 @@ export class McpIdentityStack extends Stack {
       MCP_IDENTITY_CLAIM_EMAIL: identity.claims.email,
       MCP_IDENTITY_CLAIM_USERNAME: identity.claims.username.join(','),
       MCP_IDENTITY_CLAIM_AGENT: identity.claims.agent.join(','),
+      // The guard checks these too (not only AgentCore's authorizer), so the API Gateway door enforces them.
+      ...(identity.allowedClients ? { MCP_IDENTITY_ALLOWED_CLIENTS: identity.allowedClients.join(',') } : {}),
+      ...(identity.requiredClaims.length > 0
+        ? { MCP_IDENTITY_REQUIRED_CLAIMS: JSON.stringify(identity.requiredClaims) }
+        : {}),
       MCP_IDENTITY_DECISION_POINT: 'avp',
       MCP_IDENTITY_POLICY_STORE_ID: this.policyStore.policyStoreId,
       // Lets the decision cache reuse answers across refreshed tokens when no policy reads token facts.

@@ -338,6 +338,60 @@ describe('API Gateway door: configuration reaches the functions', () => {
     });
   });
 
+  it('gives the interceptor, the authorizer and the proxy the allowed clients and required claims, and AgentCore its own', () => {
+    const requiredClaims = [{ name: 'idtyp', match: 'EQUALS', values: ['user'] }];
+    const app = new App();
+    const stack = new McpIdentityStack(app, 'Claims', {
+      config: parseStackConfig({
+        ...structuredClone(EXAMPLE),
+        identity: {
+          ...structuredClone(EXAMPLE.identity),
+          allowedClients: ['agent-1', 'agent-2'],
+          requiredClaims,
+        },
+        doors: { agentcore: {}, apiGateway: { upstream: { name: 'orders', lambdaArn: UPSTREAM_ARN } } },
+      }),
+      env: ENV,
+    });
+    const template = Template.fromStack(stack);
+    const guards = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      /decides|authorizer|MCP proxy/.test(fn.Properties.Description),
+    );
+    expect(guards).toHaveLength(3);
+    for (const fn of guards)
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        MCP_IDENTITY_ALLOWED_CLIENTS: 'agent-1,agent-2',
+        MCP_IDENTITY_REQUIRED_CLAIMS: JSON.stringify(requiredClaims),
+      });
+    template.hasResourceProperties('AWS::BedrockAgentCore::Gateway', {
+      AuthorizerConfiguration: {
+        CustomJWTAuthorizer: Match.objectLike({
+          AllowedClients: ['agent-1', 'agent-2'],
+          CustomClaims: [Match.objectLike({ InboundTokenClaimName: 'idtyp' })],
+        }),
+      },
+    });
+  });
+
+  it('sets neither variable when the configuration has neither (any client, no required claim)', () => {
+    for (const fn of Object.values(lambdaDoor.template.findResources('AWS::Lambda::Function')).filter(
+      (each) => /decides|authorizer|MCP proxy/.test(each.Properties.Description),
+    )) {
+      expect(fn.Properties.Environment.Variables).not.toHaveProperty('MCP_IDENTITY_ALLOWED_CLIENTS');
+      expect(fn.Properties.Environment.Variables).not.toHaveProperty('MCP_IDENTITY_REQUIRED_CLAIMS');
+    }
+  });
+
+  it('refuses an empty or comma-bearing allowedClients (the guard reads a comma-separated list)', () => {
+    for (const allowedClients of [[], ['a,b'], ['a b']])
+      expect(() =>
+        parseStackConfig({
+          ...structuredClone(EXAMPLE),
+          identity: { ...structuredClone(EXAMPLE.identity), allowedClients },
+        }),
+      ).toThrow(/allowedClients/);
+  });
+
   it('runs both doors on one policy store and one audit trail', () => {
     const { template } = lambdaDoor;
     template.resourceCountIs('AWS::VerifiedPermissions::PolicyStore', 1);
