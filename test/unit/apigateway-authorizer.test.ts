@@ -244,6 +244,39 @@ describe('authorizer handler', () => {
     }
   });
 
+  it.each([
+    [
+      'a client not in allowedClients',
+      { allowedClients: ['another-agent'] },
+      {},
+      'token client (client_id, azp) is not one of the allowed clients',
+    ],
+    [
+      'an app-only token without idtyp=user (requiredClaims)',
+      { requiredClaims: [{ name: 'idtyp', match: 'EQUALS' as const, values: ['user'] }] },
+      { idtyp: 'app' },
+      "token claim 'idtyp' does not satisfy EQUALS",
+    ],
+  ])('answers Unauthorized (401) for %s, audited with the reason', async (_name, required, extra, cause) => {
+    const strict = new JwtTokenVerifier({ ...issuer.verifierSettings(AUDIENCE), ...required });
+    const { handler, audit } = handlerWith({ verifier: strict });
+    const token = await issuer.sign({ ...USERS.alice, ...extra, aud: AUDIENCE });
+    await expect(handler(eventWith(`Bearer ${token}`))).rejects.toThrow(UnauthorizedError);
+    expect(audit.events).toHaveLength(1);
+    expect(audit.events[0]).toMatchObject({ errorCode: 'InvalidToken' });
+    expect(audit.events[0]?.additionalEventData?.cause).toContain(cause);
+    expect(JSON.stringify(audit.events)).not.toContain(token);
+    // The same verifier allows the same user from an allowed client, with idtyp=user.
+    const allowed = await issuer.sign({ ...USERS.alice, idtyp: 'user', aud: AUDIENCE });
+    const lenient = new JwtTokenVerifier({
+      ...issuer.verifierSettings(AUDIENCE),
+      ...required,
+      ...('allowedClients' in required ? { allowedClients: ['agent-cli'] } : {}),
+    });
+    const result = await handlerWith({ verifier: lenient }).handler(eventWith(`Bearer ${allowed}`));
+    expect(result.principalId).toBe('alice');
+  });
+
   it('answers Unauthorized for two Authorization headers, even when both are valid', async () => {
     const { handler, audit } = handlerWith();
     const token = await issuer.sign({ ...USERS.alice, aud: AUDIENCE });

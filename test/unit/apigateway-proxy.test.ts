@@ -91,12 +91,17 @@ function answerWith(status: number, contentType: string, ...parts: string[]): Up
 }
 
 function proxy(
-  options: { upstream?: Upstream; door?: Partial<ProxyDoorSettings>; settings?: Partial<GuardSettings> } = {},
+  options: {
+    upstream?: Upstream;
+    door?: Partial<ProxyDoorSettings>;
+    settings?: Partial<GuardSettings>;
+    verifier?: JwtTokenVerifier;
+  } = {},
 ) {
   const audit = new MemoryAuditSink();
   const log = silentLog();
   const handler = createApiGatewayProxyHandler({
-    verifier,
+    verifier: options.verifier ?? verifier,
     pdp,
     audit,
     log,
@@ -209,6 +214,22 @@ describe('API Gateway MCP proxy: decisions per JSON-RPC request', () => {
     );
     expect(requests).toHaveLength(0);
     expect(audit.events[0]).toMatchObject({ errorCode: 'InvalidToken' });
+  });
+
+  it('refuses (401) a token from a client not in allowedClients, audited; the upstream is never called', async () => {
+    const { upstream, requests } = fakeUpstream(() => answerWith(200, 'application/json', '{}'));
+    const strict = new JwtTokenVerifier({
+      ...issuer.verifierSettings(AUDIENCE),
+      allowedClients: ['another-agent'],
+    });
+    const { call, audit } = proxy({ upstream, verifier: strict });
+    const alice = await token('alice');
+    const { metadata } = await call(proxyEvent(alice, toolCall('orders___get_order', { order_id: '1001' })));
+    expect(metadata.statusCode).toBe(401);
+    expect(requests).toHaveLength(0);
+    expect(audit.events[0]).toMatchObject({ errorCode: 'InvalidToken' });
+    expect(audit.events[0]?.additionalEventData?.cause).toContain('not one of the allowed clients');
+    expect(JSON.stringify(audit.events)).not.toContain(alice);
   });
 
   it('verifies the token itself: a forged authorizer context in the event changes nothing', async () => {
