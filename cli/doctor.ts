@@ -7,6 +7,7 @@ import { JwtTokenVerifier } from '../lambda/adapters/jwt-token-verifier';
 import { PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import { callerFromClaims } from '../lambda/core/caller';
+import { unmetClaimRequirements } from '../lambda/core/claim-requirements';
 import { CONTEXT_KEY, parseStackConfig, type StackConfig } from '../lib/config';
 import { CONFIG_FILE, isObject, loadProjectConfig, readJsonFile } from '../lib/config-source';
 import { probeAgentCore } from './agentcore-probe';
@@ -271,25 +272,13 @@ function tokenProblems(
         ? `no aud claim; the configuration expects one of ${identity.audience.join(', ')} (an access token without aud, e.g. Cognito's, carries client_id instead)`
         : `aud ${audience.join(', ')} is not one of ${identity.audience.join(', ')}`,
     );
-  if (
-    identity.allowedClients !== undefined &&
-    (agent === undefined || !identity.allowedClients.includes(agent))
-  )
-    problems.push(`the client ${agent ?? '(none)'} is not in identity.allowedClients`);
-  for (const required of identity.requiredClaims) {
-    const value = claims[required.name];
-    const list = Array.isArray(value) ? value : [];
-    const ok =
-      required.match === 'EQUALS'
-        ? value === required.values[0]
-        : required.match === 'CONTAINS'
-          ? list.includes(required.values[0])
-          : required.values.some((wanted) => list.includes(wanted));
-    if (!ok)
-      problems.push(
-        `claim ${required.name} does not satisfy ${required.match} ${required.values.join(', ')}`,
-      );
-  }
+  // The same check the guard's verifier makes on every door (lambda/core/claim-requirements.ts).
+  for (const unmet of unmetClaimRequirements(claims, agent, identity))
+    problems.push(
+      unmet.kind === 'client'
+        ? `the client ${agent ?? '(none)'} is not in identity.allowedClients`
+        : `claim ${unmet.requirement.name} does not satisfy ${unmet.requirement.match} ${unmet.requirement.values.join(', ')}`,
+    );
   return problems;
 }
 

@@ -476,6 +476,38 @@ describe('mcp-identity doctor', () => {
     expect(JSON.stringify(results)).not.toContain(token.split('.')[1]);
   });
 
+  it.each([
+    ['a list holding a non-string', { groups: ['mcp-users', 1] }],
+    ['a string where a list is required', { groups: 'mcp-users' }],
+  ])('judges required claims exactly as the guard’s verifier does: refuses %s', async (_name, claims) => {
+    const { path } = await tokenFile(claims);
+
+    const results = await doctor({ tokenFile: path });
+
+    expect(results['sample token']?.status).toBe('fail');
+    expect(results['sample token']?.detail).toContain('claim groups does not satisfy CONTAINS mcp-users');
+  });
+
+  it('checks the client named by the configured agent claims (first present wins), as the guard does', async () => {
+    const { path } = await tokenFile({ client_id: undefined, cid: 'claude-desktop' });
+    const config = (agent: string[]) =>
+      configFile({
+        identity: {
+          issuer: idp.url,
+          discoveryUrl: `${idp.url}/.well-known/openid-configuration`,
+          audience: ['https://mcp.example.com/mcp'],
+          allowedClients: ['claude-desktop'],
+          claims: { agent },
+        },
+      });
+
+    const okta = await doctor({ tokenFile: path, configFile: config(['cid']) });
+    const defaults = await doctor({ tokenFile: path, configFile: config(['client_id', 'azp']) });
+
+    expect(okta['sample token']?.status).toBe('pass');
+    expect(defaults['sample token']?.detail).toContain('the client (none) is not in identity.allowedClients');
+  });
+
   it('fails a token whose signature does not verify with the issuer’s keys', async () => {
     const { token } = await tokenFile();
     const [header, payload] = token.split('.');
