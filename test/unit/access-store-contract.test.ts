@@ -176,12 +176,20 @@ describe('DynamoDbAccessLedger (the CLI)', () => {
 });
 
 describe('the stream auditor', () => {
-  const stream = (old: unknown, fresh: unknown, sequence = '100'): DynamoDBStreamEvent =>
+  const TTL_SERVICE = { type: 'Service', principalId: 'dynamodb.amazonaws.com' };
+  const stream = (
+    old: unknown,
+    fresh: unknown,
+    sequence = '100',
+    userIdentity?: unknown,
+  ): DynamoDBStreamEvent =>
     ({
       Records: [
         {
           eventName: old === undefined ? 'INSERT' : fresh === undefined ? 'REMOVE' : 'MODIFY',
+          ...(userIdentity === undefined ? {} : { userIdentity }),
           dynamodb: {
+            ApproximateCreationDateTime: 1_800_001_000,
             SequenceNumber: sequence,
             ...(old === undefined ? {} : { OldImage: old }),
             ...(fresh === undefined ? {} : { NewImage: fresh }),
@@ -223,14 +231,89 @@ describe('the stream auditor', () => {
     expect(events[0]?.eventSource).toBe('mcp-identity.gw');
   });
 
-  it('audits revocations issued and lifted, and skips TTL deletions', async () => {
+  it('audits revocations issued and lifted, and a TTL deletion as an expiry by DynamoDB', async () => {
     const { handler, events } = auditor();
     await handler(stream(undefined, revocationItem(revocation)));
     const lifted = { ...revocation, liftedAt: 1_800_000_900, liftedBy: 'arn:l', liftReason: 'ok' };
     await handler(stream(revocationItem(revocation), revocationItem(lifted)));
-    await handler(stream(revocationItem(lifted), undefined));
-    expect(events.map((event) => event.eventName)).toEqual(['RevokeAccess', 'LiftRevocation']);
+    await handler(stream(revocationItem(lifted), undefined, '101', TTL_SERVICE));
+    expect(events.map((event) => event.eventName)).toEqual([
+      'RevokeAccess',
+      'LiftRevocation',
+      'ExpireAccessEntry',
+    ]);
     expect(events[0]?.requestParameters).toMatchObject({ agent: 'travel-bot', expiresAt: 'until lifted' });
+    expect(events[2]?.userIdentity).toMatchObject({
+      type: 'AWSService',
+      principalId: 'dynamodb.amazonaws.com',
+    });
+  });
+
+  it('audits a delete by anyone but the TTL process as DeleteAccessEntry, with what the entry held', async () => {
+    const { handler, events } = auditor();
+    await handler(stream(revocationItem(revocation), undefined));
+    await handler(
+      stream(revocationItem(revocation), undefined, '102', {
+        type: 'Service',
+        principalId: 'evil.example.com',
+      }),
+    );
+    expect(events.map((event) => event.eventName)).toEqual(['DeleteAccessEntry', 'DeleteAccessEntry']);
+    const changes = JSON.parse(events[0]?.requestParameters?.changes ?? '{}');
+    expect(changes.subjectId).toEqual({ before: 'travel-bot' });
+    expect(changes.type).toEqual({ before: 'revocation' });
+    expect(events[0]?.requestParameters).toMatchObject({ entry: 'r-1' });
+  });
+
+  it('audits a revocation expired in place (no lift) as ChangeAccessEntry with the expiry before and after', async () => {
+    const { handler, events } = auditor();
+    const expired = { ...revocation, expiresAt: 1_800_000_101 };
+    await handler(stream(revocationItem(revocation), revocationItem(expired)));
+    expect(events.map((event) => event.eventName)).toEqual(['ChangeAccessEntry']);
+    const changes = JSON.parse(events[0]?.requestParameters?.changes ?? '{}');
+    expect(changes.expiresAt).toEqual({ after: '1800000101' });
+    expect(changes.deleteAfter).toEqual({ after: '1800000101' });
+  });
+
+  it('audits a revocation whose type was rewritten (so readers skip it) as ChangeAccessEntry', async () => {
+    const { handler, events } = auditor();
+    await handler(stream(revocationItem(revocation), { ...revocationItem(revocation), type: { S: 'note' } }));
+    expect(events.map((event) => event.eventName)).toEqual(['ChangeAccessEntry']);
+    expect(JSON.parse(events[0]?.requestParameters?.changes ?? '{}')).toEqual({
+      type: { before: 'revocation', after: 'note' },
+    });
+  });
+
+  it('audits a grant widened in place, and a revoke that also widens, as ChangeAccessEntry with role and expiry', async () => {
+    const { handler, events } = auditor();
+    const widened = { ...grant, role: 'admin', expiresAt: 4_102_444_800 };
+    await handler(stream(grantItem(grant), grantItem(widened)));
+    const sneaky = { ...widened, revokedAt: 1_800_000_300, revokedBy: 'arn:r', revokeReason: 'closed' };
+    await handler(stream(grantItem(grant), grantItem(sneaky)));
+    expect(events.map((event) => event.eventName)).toEqual(['ChangeAccessEntry', 'ChangeAccessEntry']);
+    const changes = JSON.parse(events[0]?.requestParameters?.changes ?? '{}');
+    expect(changes.role).toEqual({ before: 'order-admin', after: 'admin' });
+    expect(changes.expiresAt).toEqual({ before: '1800007200', after: '4102444800' });
+    // Nobody set an author field in the first write: no one is named, rather than the grant's old issuer.
+    expect(events[0]?.userIdentity.principalId).toBe('unknown');
+    expect(events[1]?.userIdentity.details).toMatchObject({ claimedBy: 'arn:r' });
+  });
+
+  it('names the author an entry claims as claimed, pointing at CloudTrail data events for the real writer', async () => {
+    const { handler, events } = auditor();
+    await handler(stream(undefined, grantItem(grant)));
+    expect(events[0]?.userIdentity.details).toMatchObject({ claimedBy: grant.issuedBy });
+    expect(events[0]?.userIdentity.details?.note).toMatch(/CloudTrail data events/);
+  });
+
+  it('gives every write its own event UID, and a retried write the same one', async () => {
+    const { handler, events } = auditor();
+    const expired = revocationItem({ ...revocation, expiresAt: 1_800_000_101 });
+    await handler(stream(revocationItem(revocation), expired, '200'));
+    await handler(stream(revocationItem(revocation), expired, '200'));
+    await handler(stream(revocationItem(revocation), expired, '201'));
+    expect(events[0]?.UID).toBe(events[1]?.UID);
+    expect(events[2]?.UID).not.toBe(events[0]?.UID);
   });
 
   it('reports a record it could not write as a batch item failure, so Lambda retries it', async () => {
