@@ -23,6 +23,11 @@ import {
 } from '../core/errors';
 import { getOk } from './key-fetch';
 
+/**
+ * The verifier's settings. `allowedClients` and `requiredClaims` ({@link ClaimRequirements}) are what AgentCore's
+ * CUSTOM_JWT authorizer also checks; they are checked here after the signature, so every door refuses the same
+ * tokens. @default - any client, no required claim
+ */
 export interface JwtVerifierSettings extends ClaimRequirements {
   /** Expected `iss`. Mandatory: there is no default issuer. */
   readonly issuer: string;
@@ -39,8 +44,6 @@ export interface JwtVerifierSettings extends ClaimRequirements {
   readonly claimNames: ClaimNames;
   /** Timeout for discovery and JWKS fetches. @default 1500 */
   readonly fetchTimeoutMs: number;
-  // allowedClients, requiredClaims (ClaimRequirements): what AgentCore's CUSTOM_JWT authorizer also checks;
-  // checked here after the signature, so every door refuses the same tokens. @default - any client, no claims
 }
 
 /** Why a verified token is refused: names the claim or the client setting, never the token's value. */
