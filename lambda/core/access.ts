@@ -130,22 +130,36 @@ export function withGrants(caller: Caller, grants: readonly RoleGrant[], nowSeco
 }
 
 /**
- * The revocation that refuses this caller now, if any: one for the user (subject) or for the agent acting
- * for them. The earliest issued wins, so every instance names the same one.
+ * Every agent a request acts through, as a revocation of an agent may name it: the client id (`agent`), every
+ * other configured agent claim in the token (`azp` beside `client_id`), and every actor of the delegation chain
+ * (`act.sub`, nested). A revoked agent is refused wherever it appears — behind a broker too.
+ */
+export function agentIds(caller: Caller): string[] {
+  return [
+    ...new Set([
+      ...(caller.agent === undefined ? [] : [caller.agent]),
+      ...(caller.agents ?? []),
+      ...caller.actors,
+    ]),
+  ];
+}
+
+/**
+ * The revocation that refuses this caller now, if any: one for the user (subject) or for any agent acting
+ * for them ({@link agentIds}). The earliest issued wins, so every instance names the same one.
  */
 export function activeRevocation(
   caller: Caller,
   revocations: readonly Revocation[],
   nowSeconds: number,
 ): Revocation | undefined {
+  const agents = new Set(agentIds(caller));
   return revocations
     .filter(
       (revocation) =>
         isActiveRevocation(revocation, nowSeconds) &&
         ((revocation.subject.kind === 'user' && revocation.subject.id === caller.subject) ||
-          (revocation.subject.kind === 'agent' &&
-            caller.agent !== undefined &&
-            revocation.subject.id === caller.agent)),
+          (revocation.subject.kind === 'agent' && agents.has(revocation.subject.id))),
     )
     .sort((a, b) => a.issuedAt - b.issuedAt || a.id.localeCompare(b.id))[0];
 }

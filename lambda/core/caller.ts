@@ -32,6 +32,12 @@ export interface Caller {
   readonly username?: string;
   /** OAuth client id of the agent acting for the user. */
   readonly agent?: string;
+  /**
+   * Every value of the configured agent claims present in the token, `agent` first, without repeats — present
+   * only when there is more than one (`client_id: web-app` with `azp: travel-bot`): the kill switch refuses an
+   * agent named by any of them, not only the first.
+   */
+  readonly agents?: readonly string[];
   /** `jti` of the token. */
   readonly tokenId?: string;
   /** RFC 8693 delegation chain (`act` claim), the current actor first. */
@@ -93,6 +99,25 @@ function firstString(claims: Claims, names: readonly string[]): string | undefin
     if (value !== undefined) return value;
   }
   return undefined;
+}
+
+/**
+ * Every clean string among the agent claims, without repeats. Unlike {@link firstString} an unclean later
+ * claim is skipped rather than refused: this list only widens what a revocation can match.
+ */
+function allAgentClaims(claims: Claims, names: readonly string[]): string[] {
+  const values = new Set<string>();
+  for (const name of names) {
+    const value = readPath(claims, name);
+    if (
+      typeof value === 'string' &&
+      value.length > 0 &&
+      value.length <= MAX_IDENTIFIER_LENGTH &&
+      !UNCLEAN_IDENTIFIER.test(value)
+    )
+      values.add(value);
+  }
+  return [...values];
 }
 
 /**
@@ -167,6 +192,9 @@ export function callerFromClaims(claims: Claims, names: ClaimNames = DEFAULT_CLA
   if (username !== undefined) caller.username = username;
   const agent = firstString(claims, names.agent);
   if (agent !== undefined) caller.agent = agent;
+  const agents = allAgentClaims(claims, names.agent);
+  // Kept only when the token names more than the one agent (`agent` alone says everything otherwise).
+  if (agents.length > 1) caller.agents = Object.freeze(agents);
   const tokenId = identifier(claims.jti, 'jti');
   if (tokenId !== undefined) caller.tokenId = tokenId;
   const issuedAt = numericDate(claims.iat);

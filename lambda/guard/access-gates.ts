@@ -1,4 +1,4 @@
-import { type AccessStore, activeRevocation, revocationMessage, withGrants } from '../core/access';
+import { type AccessStore, activeRevocation, agentIds, revocationMessage, withGrants } from '../core/access';
 import type { Caller, TokenVerifier } from '../core/caller';
 import { listedIn } from '../core/listings';
 import type { DiagnosticLog } from '../shared/logger';
@@ -6,7 +6,7 @@ import type { AllowedRequest, Gate, GateRefusal, OfferedListing } from './hooks'
 
 /**
  * Access over time in the guard (issue 15): just-in-time grants add roles to the verified caller, and the kill
- * switch refuses a revoked user or agent before policy is asked. Both read one cached {@link AccessStore}
+ * switch refuses a revoked user or agent (any agent claim or delegation actor) before policy is asked. Both read one cached {@link AccessStore}
  * (`adapters/access-cache.ts`), so a subject costs one store read per cache period, shared by both.
  */
 
@@ -28,8 +28,8 @@ export class GrantingVerifier implements TokenVerifier {
     const caller = await this.inner.verify(token);
     // Start the agent's revocation read beside the user's: the revocation gate then finds both in the cache
     // (reads in flight are shared), so a cold subject costs one store round trip, not two in a row.
-    if (caller.agent !== undefined)
-      this.store.read({ kind: 'agent', id: caller.agent }).catch(() => undefined);
+    for (const agent of agentIds(caller))
+      this.store.read({ kind: 'agent', id: agent }).catch(() => undefined);
     let grants: Awaited<ReturnType<AccessStore['read']>>['grants'];
     try {
       grants = (await this.store.read({ kind: 'user', id: caller.subject })).grants;
@@ -62,8 +62,12 @@ export function revocationGate(store: AccessStore, now: () => number = Date.now)
   async function refusal(caller: Caller): Promise<GateRefusal | undefined> {
     let revocations: Awaited<ReturnType<AccessStore['read']>>['revocations'][number][];
     try {
-      const reads = [store.read({ kind: 'user', id: caller.subject })];
-      if (caller.agent !== undefined) reads.push(store.read({ kind: 'agent', id: caller.agent }));
+      // Every agent the request acts through (client id, other agent claims, the delegation chain): at most
+      // a few reads, side by side, each cached per subject.
+      const reads = [
+        store.read({ kind: 'user', id: caller.subject }),
+        ...agentIds(caller).map((id) => store.read({ kind: 'agent' as const, id })),
+      ];
       revocations = (await Promise.all(reads)).flatMap((access) => access.revocations);
     } catch (error) {
       throw new RevocationLookupError(error);

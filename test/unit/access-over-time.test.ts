@@ -261,6 +261,30 @@ describe('the kill switch', () => {
     expect(forwarded(await fresh.guard.onRequest(await request('bob', update)))).toBe(true);
   });
 
+  it('refuses a revoked agent named by any agent claim or anywhere in the delegation chain', async () => {
+    const { guard, store } = build();
+    store.revocations.push(revocation({ subject: { kind: 'agent', id: 'travel-bot' } }));
+    const signed = async (claims: Record<string, unknown>): Promise<GuardRequest> => ({
+      ...(await request('bob', update)),
+      credential: {
+        authorization: [
+          `Bearer ${await issuer.sign({ ...USERS.bob, aud: AUDIENCE, ...claims }, { ttlSeconds: 3600 })}`,
+        ],
+      },
+    });
+    // Behind a broker (RFC 8693 act chain, nested), and as azp beside another client_id.
+    for (const claims of [
+      { client_id: 'broker', act: { sub: 'travel-bot' } },
+      { client_id: 'broker', act: { sub: 'relay', act: { sub: 'travel-bot' } } },
+      { client_id: 'web-app', azp: 'travel-bot' },
+    ]) {
+      expect(forwarded(await guard.onRequest(await signed(claims)))).toBe(false);
+    }
+    expect(forwarded(await guard.onRequest(await signed({ client_id: 'web-app', azp: 'web-app' })))).toBe(
+      true,
+    );
+  });
+
   it('ends when lifted or expired', async () => {
     const { guard, store, advance } = build({ lookupTtlSeconds: 1 });
     store.revocations.push(

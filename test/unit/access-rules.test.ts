@@ -15,12 +15,14 @@ import {
 } from '../../cli/grants';
 import {
   activeRevocation,
+  agentIds,
   formatDuration,
   parseDuration,
+  type Revocation,
   type RoleGrant,
   withGrants,
 } from '../../lambda/core/access';
-import { MAX_ROLES } from '../../lambda/core/caller';
+import { callerFromClaims, MAX_ROLES } from '../../lambda/core/caller';
 import { FileAccessLedger } from '../../local/access-file';
 
 /** The rules around grants and revocations, and the local file store, adversarially. */
@@ -161,6 +163,34 @@ describe('activeRevocation', () => {
         1500,
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('activeRevocation of an agent', () => {
+  const revoked: Revocation = {
+    id: 'r-1',
+    subject: { kind: 'agent', id: 'travel-bot' },
+    reason: 'x',
+    issuedBy: 'a',
+    issuedAt: 1000,
+  };
+  const token = (claims: Record<string, unknown>) =>
+    callerFromClaims({ sub: 'alice', iss: 'i', exp: 2000, ...claims });
+  it('matches every configured agent claim and every actor of the delegation chain', () => {
+    for (const claims of [
+      { client_id: 'travel-bot' },
+      { client_id: 'web-app', azp: 'travel-bot' },
+      { client_id: 'broker', act: { sub: 'travel-bot' } },
+      { client_id: 'broker', act: { sub: 'relay', act: { sub: 'travel-bot' } } },
+      { act: { sub: 'travel-bot' } },
+    ])
+      expect(activeRevocation(token(claims), [revoked], 1500)?.id).toBe('r-1');
+    expect(activeRevocation(token({ client_id: 'web-app', azp: 'web' }), [revoked], 1500)).toBeUndefined();
+  });
+  it('keeps every agent claim on the caller, the first one as the agent', () => {
+    const caller = token({ client_id: 'web-app', azp: 'travel-bot', act: { sub: 'relay' } });
+    expect(caller.agent).toBe('web-app');
+    expect(agentIds(caller)).toEqual(['web-app', 'travel-bot', 'relay']);
   });
 });
 
