@@ -299,7 +299,7 @@ describe('Verified Permissions', () => {
       join(dir, 'typo.cedar'),
       '// a comment\npermit (principal, action == McpIdentity::Action::"orders___get_order" resource);\n',
     );
-    expect(() => synth({}, dir)).toThrow(/typo\.cedar:2: /);
+    expect(() => synth({}, dir)).toThrow(/typo\.cedar:2:72: error: unexpected token `resource`/);
   });
 });
 
