@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
-import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import { loadPolicyBundle, scanPolicyFiles } from '../../lambda/adapters/policy-files';
 import { callerFromClaims } from '../../lambda/core/caller';
 import { discoveryRequest } from '../../lambda/core/cedar-request';
 import { ConfigurationError } from '../../lambda/core/errors';
@@ -80,6 +80,65 @@ describe('loadPolicyBundle', () => {
       }),
     );
     expect(bundle.policies.map((policy) => policy.id)).toEqual(['two#1', 'two#2']);
+  });
+});
+
+describe('splitting a folder in one parse', () => {
+  const twelve = Array.from(
+    { length: 12 },
+    (_, index) => `// rule ${index}\npermit (principal == McpIdentity::User::"u${index}", action, resource);`,
+  ).join('\n\n');
+  // A folder of one file is split file by file; these files together are split in one parse
+  // (policy-load-calls.test.ts counts the calls).
+  const files: Record<string, string> = {
+    'a-twelve.cedar': `${twelve}\n// no newline at the end`,
+    'b-comment-holds-next.cedar':
+      'forbid (principal, action, resource);\n// permit (principal, action, resource);',
+    'c-next.cedar': 'permit (principal, action, resource);',
+    'd-crlf.cedar': '@id("crlf")\r\n@reason("line ends")\r\npermit (principal, action, resource);\r\n',
+    'e-packed.cedar':
+      'permit (principal, action, resource);forbid (principal, action, resource) when { "a;//" == "b" };',
+    'f-empty.cedar': '',
+    'g-only-comments.cedar': '// nothing here yet\n',
+  };
+  const view = (dir: string) =>
+    scanPolicyFiles(dir).policies.map(({ id, file, text, offset, reason, json }) => ({
+      id,
+      file,
+      text,
+      offset,
+      reason,
+      json,
+    }));
+
+  it('gives every policy the id, text, offset and JSON form that splitting its file alone gives', () => {
+    const alone = Object.entries(files).flatMap(([name, text]) => view(policyDir({ [name]: text })));
+
+    const together = view(policyDir(files));
+
+    expect(alone).toHaveLength(17);
+    expect(together).toEqual(alone);
+    // Cedar answers a set's policies sorted by generated name (policy0, policy1, policy10, …): kept as it was.
+    expect(together.filter((policy) => policy.file === 'a-twelve.cedar').map((policy) => policy.id)).toEqual(
+      Array.from({ length: 12 }, (_, index) => `a-twelve#${index + 1}`),
+    );
+  });
+
+  it('splits file by file when a gap holds other white space, as each file alone', () => {
+    const odd = { ...files, 'h-nbsp.cedar': '\u00a0permit (principal, action, resource);' };
+    const alone = Object.entries(odd).flatMap(([name, text]) => view(policyDir({ [name]: text })));
+
+    expect(view(policyDir(odd))).toEqual(alone);
+    expect(alone).toHaveLength(18);
+  });
+
+  it('still locates a broken file among good ones', () => {
+    const scan = scanPolicyFiles(
+      policyDir({ ...files, 'z-broken.cedar': 'permit (principal, action, resource)\n' }),
+    );
+
+    expect(scan.diagnostics.map((diagnostic) => diagnostic.file)).toEqual(['z-broken.cedar']);
+    expect(scan.policies).toHaveLength(17);
   });
 });
 
