@@ -252,6 +252,15 @@ describe('API Gateway door: least privilege', () => {
     ))
       expect(statement.Resource).toEqual({ 'Fn::GetAtt': [store, 'Arn'] });
     expect(actions(statements).some((action) => action.startsWith('secretsmanager:'))).toBe(false);
+    // The grants table (just-in-time grants and the kill switch, on by default): Query on that table only.
+    const grantsTable = ref(template, 'AWS::DynamoDB::Table', {
+      Properties: { KeySchema: Match.arrayWith([Match.objectLike({ AttributeName: 'pk' })]) },
+    });
+    expect(
+      statements.filter((statement) => actions([statement]).some((action) => action.startsWith('dynamodb:'))),
+    ).toEqual([
+      { Action: 'dynamodb:Query', Effect: 'Allow', Resource: { 'Fn::GetAtt': [grantsTable, 'Arn'] } },
+    ]);
     // Nothing else of AWS: its log group and X-Ray (which has no resource-level permissions).
     expect(new Set(actions(statements))).toEqual(
       new Set([
@@ -262,6 +271,7 @@ describe('API Gateway door: least privilege', () => {
         'lambda:InvokeFunction',
         'verifiedpermissions:IsAuthorized',
         'verifiedpermissions:ListPolicies',
+        'dynamodb:Query',
       ]),
     );
   });
