@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import {
   ACCESS_PARTITION_KEY,
+  ACCESS_SORT_KEY,
   type AccessItem,
   grantFromItem,
   grantItem,
@@ -122,10 +123,12 @@ export class DynamoDbAccessLedger implements AccessLedger {
   }
 
   async liftRevocation(id: string, change: LedgerChange): Promise<{ before: Revocation; after: Revocation }> {
-    const before = (await this.scan({ id }))
-      .map((item) => revocationFromItem(item))
-      .find((revocation) => revocation);
-    if (before === undefined) throw new AccessLedgerError(`no revocation ${id} in ${this.where}`);
+    const found = (await this.scan({ id }))
+      .map((item) => ({ item, revocation: revocationFromItem(item) }))
+      .find((entry) => entry.revocation);
+    const before = found?.revocation;
+    if (found === undefined || before === undefined)
+      throw new AccessLedgerError(`no revocation ${id} in ${this.where}`);
     if (before.liftedAt !== undefined) throw new AccessLedgerError(`revocation ${id} is already lifted`);
     const after: Revocation = {
       ...before,
@@ -133,8 +136,13 @@ export class DynamoDbAccessLedger implements AccessLedger {
       liftedBy: change.by,
       liftReason: change.reason,
     };
+    // Rewritten where it is (a user revocation written before keys were case folded lives under the exact id).
+    const key = {
+      [ACCESS_PARTITION_KEY]: found.item[ACCESS_PARTITION_KEY],
+      [ACCESS_SORT_KEY]: found.item[ACCESS_SORT_KEY],
+    };
     await this.put(
-      revocationItem(after),
+      { ...revocationItem(after), ...key } as AccessItem,
       'attribute_exists(#pk) AND attribute_not_exists(liftedAt)',
       `revocation ${id} was lifted by someone else meanwhile`,
     );

@@ -250,7 +250,7 @@ export function registerGrantCommands(program: Command, defaults: { data: string
     program
       .command('revoke')
       .description('kill switch: deny every request of a user or agent, whatever their token says')
-      .option('--user <subject>', 'the user (token subject)')
+      .option('--user <id>', "the user: matched against the token's subject, username and email (any case)")
       .option('--agent <client_id>', 'the agent (OAuth client id)')
       .option('--for <duration>', 'how long (default: until lifted)')
       .option('--reason <text>', 'why: shown to the caller on every refusal and audited')
@@ -280,8 +280,12 @@ export function registerGrantCommands(program: Command, defaults: { data: string
         issued.expiresAt === undefined
           ? 'until lifted'
           : `until ${new Date(issued.expiresAt * 1000).toISOString()}`;
+      const matches =
+        issued.subject.kind === 'user'
+          ? `tokens whose subject, username or email is ${issued.subject.id} (case and Unicode normalisation ignored)`
+          : `tokens naming ${issued.subject.id} in any agent claim or the act delegation chain`;
       process.stdout.write(
-        `revoked ${issued.subject.kind} ${issued.subject.id} ${until} (${issued.id}); every running interceptor denies within ${config.revocationBoundSeconds} s\n`,
+        `revoked ${issued.subject.kind} ${issued.subject.id} ${until} (${issued.id}): it matches ${matches}; every running interceptor denies within ${config.revocationBoundSeconds} s\n`,
       );
     }),
   );

@@ -1,7 +1,13 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AccessLedger, AccessLedgerError, type LedgerChange } from '../cli/access-ledger';
-import type { AccessSubject, Revocation, RoleGrant, SubjectAccess } from '../lambda/core/access';
+import {
+  type AccessSubject,
+  type Revocation,
+  type RoleGrant,
+  type SubjectAccess,
+  userKey,
+} from '../lambda/core/access';
 import { parseJsonText } from '../lambda/shared/json-syntax';
 
 /** The local stack's grant store, in its data folder beside `audit.jsonl`. */
@@ -72,8 +78,13 @@ export class FileAccessLedger implements AccessLedger {
     const file = this.load();
     return {
       grants: subject.kind === 'user' ? file.grants.filter((grant) => grant.user === subject.id) : [],
+      // A user's revocations by userKey (case and Unicode normalisation ignored), as the table keys them.
       revocations: file.revocations.filter(
-        (revocation) => revocation.subject?.kind === subject.kind && revocation.subject.id === subject.id,
+        (revocation) =>
+          revocation.subject?.kind === subject.kind &&
+          (subject.kind === 'user'
+            ? userKey(revocation.subject.id) === userKey(subject.id)
+            : revocation.subject.id === subject.id),
       ),
     };
   }

@@ -1,10 +1,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AccessSubject, Revocation, RoleGrant } from '../core/access';
+import { type AccessSubject, type Revocation, type RoleGrant, userKey } from '../core/access';
 
 /**
  * The grants table's item shapes (one table, a type discriminator; DESIGN §3.10):
  *
- *   pk = `user#<subject>` | `agent#<client id>`   (partition key, S)
+ *   pk = `user#<subject>` | `agent#<client id>`   (partition key, S; a user's revocations: `user#<userKey>`)
  *   sk = `grant#<id>` | `revocation#<id>`          (sort key, S)
  *   type = `grant` | `revocation`
  *   deleteAfter (N, epoch seconds): the table's TTL attribute — a grant's expiry, a timed revocation's expiry,
@@ -52,10 +52,18 @@ export function grantItem(grant: RoleGrant): AccessItem {
   });
 }
 
+/**
+ * Where a revocation is kept: an agent's under its client id; a user's under its {@link userKey} (NFC, case
+ * folded), which the guard reads for the token's subject, username and email alike.
+ */
+export function revocationPartition(subject: AccessSubject): string {
+  return partitionOf(subject.kind === 'user' ? { kind: 'user', id: userKey(subject.id) } : subject);
+}
+
 export function revocationItem(revocation: Revocation): AccessItem {
   const until = revocation.liftedAt ?? revocation.expiresAt;
   return optional({
-    [ACCESS_PARTITION_KEY]: s(partitionOf(revocation.subject)),
+    [ACCESS_PARTITION_KEY]: s(revocationPartition(revocation.subject)),
     [ACCESS_SORT_KEY]: s(`revocation#${revocation.id}`),
     type: s('revocation'),
     id: s(revocation.id),

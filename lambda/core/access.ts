@@ -130,6 +130,39 @@ export function withGrants(caller: Caller, grants: readonly RoleGrant[], nowSeco
 }
 
 /**
+ * How a user revocation names a user, and how a caller's names are compared with it: Unicode NFC, then case
+ * folded (upper then lower case, so `ß` is `ss` and `Σ`/`ς`/`σ` are one). A kill switch that matches too much
+ * is on the safe side; grants stay exact (a grant gives, so it must name exactly whom).
+ */
+export function userKey(id: string): string {
+  return id.normalize('NFC').toUpperCase().toLowerCase().normalize('NFC');
+}
+
+/** The names a user revocation matches for this caller: subject, username and email, as {@link userKey}s. */
+export function userKeys(caller: Caller): string[] {
+  return [
+    ...new Set(
+      [caller.subject, caller.username, caller.email]
+        .filter((name): name is string => name !== undefined)
+        .map(userKey),
+    ),
+  ];
+}
+
+/**
+ * The store reads that bear on a caller: the user exactly as the token names them (grants, and revocations
+ * written before user revocations were keyed by {@link userKey}), the user's keys (subject, username, email),
+ * and every agent ({@link agentIds}). Usually two or three; each is cached per subject.
+ */
+export function accessReads(caller: Caller): AccessSubject[] {
+  const users = [...new Set([caller.subject, ...userKeys(caller)])];
+  return [
+    ...users.map((id) => ({ kind: 'user' as const, id })),
+    ...agentIds(caller).map((id) => ({ kind: 'agent' as const, id })),
+  ];
+}
+
+/**
  * Every agent a request acts through, as a revocation of an agent may name it: the client id (`agent`), every
  * other configured agent claim in the token (`azp` beside `client_id`), and every actor of the delegation chain
  * (`act.sub`, nested). A revoked agent is refused wherever it appears — behind a broker too.
@@ -145,8 +178,9 @@ export function agentIds(caller: Caller): string[] {
 }
 
 /**
- * The revocation that refuses this caller now, if any: one for the user (subject) or for any agent acting
- * for them ({@link agentIds}). The earliest issued wins, so every instance names the same one.
+ * The revocation that refuses this caller now, if any: one for the user — its id matched against the token's
+ * subject, username and email, ignoring case and Unicode normalisation ({@link userKey}) — or for any agent
+ * acting for them ({@link agentIds}, exact). The earliest issued wins, so every instance names the same one.
  */
 export function activeRevocation(
   caller: Caller,
@@ -154,11 +188,12 @@ export function activeRevocation(
   nowSeconds: number,
 ): Revocation | undefined {
   const agents = new Set(agentIds(caller));
+  const users = new Set(userKeys(caller));
   return revocations
     .filter(
       (revocation) =>
         isActiveRevocation(revocation, nowSeconds) &&
-        ((revocation.subject.kind === 'user' && revocation.subject.id === caller.subject) ||
+        ((revocation.subject.kind === 'user' && users.has(userKey(revocation.subject.id))) ||
           (revocation.subject.kind === 'agent' && agents.has(revocation.subject.id))),
     )
     .sort((a, b) => a.issuedAt - b.issuedAt || a.id.localeCompare(b.id))[0];

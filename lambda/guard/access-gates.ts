@@ -1,4 +1,10 @@
-import { type AccessStore, activeRevocation, agentIds, revocationMessage, withGrants } from '../core/access';
+import {
+  type AccessStore,
+  accessReads,
+  activeRevocation,
+  revocationMessage,
+  withGrants,
+} from '../core/access';
 import type { Caller, TokenVerifier } from '../core/caller';
 import { listedIn } from '../core/listings';
 import type { DiagnosticLog } from '../shared/logger';
@@ -26,10 +32,9 @@ export class GrantingVerifier implements TokenVerifier {
 
   async verify(token: string): Promise<Caller> {
     const caller = await this.inner.verify(token);
-    // Start the agent's revocation read beside the user's: the revocation gate then finds both in the cache
-    // (reads in flight are shared), so a cold subject costs one store round trip, not two in a row.
-    for (const agent of agentIds(caller))
-      this.store.read({ kind: 'agent', id: agent }).catch(() => undefined);
+    // Start the other reads (the user's other names, the agents) beside the user's: the revocation gate then
+    // finds them in the cache (reads in flight are shared), so a cold caller costs one store round trip.
+    for (const subject of accessReads(caller).slice(1)) this.store.read(subject).catch(() => undefined);
     let grants: Awaited<ReturnType<AccessStore['read']>>['grants'];
     try {
       grants = (await this.store.read({ kind: 'user', id: caller.subject })).grants;
@@ -62,12 +67,9 @@ export function revocationGate(store: AccessStore, now: () => number = Date.now)
   async function refusal(caller: Caller): Promise<GateRefusal | undefined> {
     let revocations: Awaited<ReturnType<AccessStore['read']>>['revocations'][number][];
     try {
-      // Every agent the request acts through (client id, other agent claims, the delegation chain): at most
-      // a few reads, side by side, each cached per subject.
-      const reads = [
-        store.read({ kind: 'user', id: caller.subject }),
-        ...agentIds(caller).map((id) => store.read({ kind: 'agent' as const, id })),
-      ];
+      // The user by subject, username and email, and every agent the request acts through (client id, other
+      // agent claims, the delegation chain): a few reads, side by side, each cached per subject.
+      const reads = accessReads(caller).map((subject) => store.read(subject));
       revocations = (await Promise.all(reads)).flatMap((access) => access.revocations);
     } catch (error) {
       throw new RevocationLookupError(error);

@@ -135,6 +135,20 @@ describe('grant against the deployed table', () => {
   });
 });
 
+describe('revoke against the deployed table', () => {
+  it('keys a user revocation case folded and says it matches subject, username or email', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/Sec/erin' });
+    dynamo.on(PutItemCommand).resolves({});
+    const code = await run('revoke', ...AWS, '--user', 'Alice', '--reason', 'laptop stolen');
+    expect(stderr.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(dynamo).toHaveReceivedCommandWith(PutItemCommand, {
+      Item: expect.objectContaining({ pk: { S: 'user#alice' }, subjectId: { S: 'Alice' } }),
+    });
+    expect(stdout.join('')).toMatch(/matches tokens whose subject, username or email is Alice/);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     [['grant', '--user', 'alice', '--role', 'order-admin', '--for', '2x', '--reason', 'x'], /not a duration/],

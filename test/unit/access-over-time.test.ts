@@ -349,10 +349,10 @@ describe('the kill switch', () => {
   it('reads each subject once per bound however many requests arrive', async () => {
     const { guard, store, advance } = build({ lookupTtlSeconds: 5 });
     await Promise.all(Array.from({ length: 20 }, async () => guard.onRequest(await request('bob', update))));
-    // bob (user) and agent-cli (agent): one read each.
-    expect(store.reads).toBe(2);
+    // bob (user by subject), bob@example.com (user by email) and agent-cli (agent): one read each.
+    expect(store.reads).toBe(3);
     advance(5);
     await guard.onRequest(await request('bob', update));
-    expect(store.reads).toBe(4);
+    expect(store.reads).toBe(6);
   });
 });

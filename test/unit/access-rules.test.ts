@@ -13,13 +13,16 @@ import {
   issueGrant,
   issueRevocation,
 } from '../../cli/grants';
+import { revocationItem } from '../../lambda/adapters/access-items';
 import {
+  accessReads,
   activeRevocation,
   agentIds,
   formatDuration,
   parseDuration,
   type Revocation,
   type RoleGrant,
+  userKey,
   withGrants,
 } from '../../lambda/core/access';
 import { callerFromClaims, MAX_ROLES } from '../../lambda/core/caller';
@@ -191,6 +194,56 @@ describe('activeRevocation of an agent', () => {
     const caller = token({ client_id: 'web-app', azp: 'travel-bot', act: { sub: 'relay' } });
     expect(caller.agent).toBe('web-app');
     expect(agentIds(caller)).toEqual(['web-app', 'travel-bot', 'relay']);
+  });
+});
+
+describe('activeRevocation of a user', () => {
+  const revokedAs = (id: string): Revocation => ({
+    id: 'r-1',
+    subject: { kind: 'user', id },
+    reason: 'x',
+    issuedBy: 'a',
+    issuedAt: 1000,
+  });
+  const token = (claims: Record<string, unknown>) => callerFromClaims({ iss: 'i', exp: 2000, ...claims });
+  it('matches the subject, username or email whatever their case and Unicode normalisation', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ sub: 'alice' }, 'Alice'],
+      [{ sub: 'ALICE' }, 'alice'],
+      [{ sub: 'jos\u00e9' }, 'jose\u0301'],
+      [{ sub: 'jose\u0301' }, 'JOS\u00c9'],
+      [{ sub: 'stra\u00dfe' }, 'STRASSE'],
+      [{ sub: '6f1c2d9e-0000-4000-8000-aaaaaaaaaaaa', username: 'alice' }, 'alice'],
+      [{ sub: '6f1c2d9e-0000-4000-8000-aaaaaaaaaaaa', preferred_username: 'Alice' }, 'alice'],
+      [{ sub: '6f1c2d9e-0000-4000-8000-aaaaaaaaaaaa', email: 'Alice@Example.com' }, 'alice@example.com'],
+    ];
+    for (const [claims, id] of cases)
+      expect([claims, activeRevocation(token(claims), [revokedAs(id)], 1500)?.id]).toEqual([claims, 'r-1']);
+  });
+  it('does not match another user, or a user named like a revoked agent', () => {
+    const alice = token({ sub: 'alice', email: 'alice@example.com' });
+    expect(activeRevocation(alice, [revokedAs('alice2')], 1500)).toBeUndefined();
+    expect(activeRevocation(alice, [revokedAs('alice@example.org')], 1500)).toBeUndefined();
+  });
+  it('reads the user under the exact subject and every folded name, and keys the stored revocation folded', () => {
+    const caller = token({ sub: 'Alice', username: 'al', email: 'Al@x.io', client_id: 'bot' });
+    expect(accessReads(caller)).toEqual([
+      { kind: 'user', id: 'Alice' },
+      { kind: 'user', id: 'alice' },
+      { kind: 'user', id: 'al' },
+      { kind: 'user', id: 'al@x.io' },
+      { kind: 'agent', id: 'bot' },
+    ]);
+    expect(revocationItem(revokedAs('JOSE\u0301')).pk).toEqual({ S: 'user#jos\u00e9' });
+    expect(userKey('Jos\u00c9')).toBe(userKey('jose\u0301'));
+  });
+  it('keeps grants exact: a grant for Carol gives nothing to carol', () => {
+    const granted = withGrants(
+      caller,
+      [{ id: 'g', user: 'Carol', role: 'x', reason: 'r', issuedBy: 'o', issuedAt: 1000, expiresAt: 2000 }],
+      1500,
+    );
+    expect(granted.roles).toEqual(caller.roles);
   });
 });
 

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
@@ -12,8 +15,11 @@ import { AccessLedgerError } from '../../cli/access-ledger';
 import { DynamoDbAccessLedger } from '../../cli/access-ledger-dynamodb';
 import { grantItem, revocationItem } from '../../lambda/adapters/access-items';
 import { DynamoDbAccessStore } from '../../lambda/adapters/dynamodb-access-store';
-import type { Revocation, RoleGrant } from '../../lambda/core/access';
+import type { AccessStore, Revocation, RoleGrant } from '../../lambda/core/access';
 import type { AuditEventData } from '../../lambda/core/audit-event';
+import { type Caller, callerFromClaims } from '../../lambda/core/caller';
+import { revocationGate } from '../../lambda/guard/access-gates';
+import { FileAccessLedger } from '../../local/access-file';
 import { silentLog } from '../helpers/harness';
 
 /**
@@ -96,6 +102,61 @@ describe('DynamoDbAccessStore (the doors)', () => {
     await expect(
       new DynamoDbAccessStore(new DynamoDBClient({}), TABLE).read({ kind: 'user', id: 'carol' }),
     ).rejects.toThrow();
+  });
+});
+
+describe('a user revocation through the stores and the kill switch gate', () => {
+  const alice = callerFromClaims({
+    sub: '6f1c2d9e-0000-4000-8000-aaaaaaaaaaaa',
+    iss: 'i',
+    exp: 4_000_000_000,
+    username: 'alice',
+    email: 'alice@example.com',
+  });
+  const byName = (id: string): Revocation => ({
+    id: 'r-9',
+    subject: { kind: 'user', id },
+    reason: 'laptop stolen',
+    issuedBy: 'op',
+    issuedAt: 1_800_000_000,
+  });
+  const refused = async (store: AccessStore, caller: Caller) =>
+    (await revocationGate(store).onCaller?.({ caller } as never))?.errorCode;
+
+  it('refuses by username or email, any case, from the table (the revocation is keyed folded)', async () => {
+    for (const id of ['Alice', 'ALICE@example.com', 'alice']) {
+      dynamo.reset();
+      const item = revocationItem(byName(id));
+      dynamo
+        .on(QueryCommand)
+        .callsFake((input) => ({
+          Items: input.ExpressionAttributeValues[':pk'].S === item.pk?.S ? [item] : [],
+        }));
+      expect([id, await refused(new DynamoDbAccessStore(new DynamoDBClient({}), TABLE), alice)]).toEqual([
+        id,
+        'Revoked',
+      ]);
+    }
+  });
+
+  it('refuses by username or email, any case, from the local file', async () => {
+    for (const id of ['Alice', 'ALICE@Example.com', 'jose\u0301']) {
+      const ledger = new FileAccessLedger(mkdtempSync(join(tmpdir(), 'access-')));
+      await ledger.addRevocation(byName(id));
+      const jose = callerFromClaims({ sub: 'Jos\u00e9', iss: 'i', exp: 4_000_000_000 });
+      expect([id, (await refused(ledger, alice)) ?? (await refused(ledger, jose))]).toEqual([id, 'Revoked']);
+    }
+  });
+
+  it('still finds a revocation written under the exact subject before keys were folded', async () => {
+    const legacy = { ...revocationItem(byName('Alice')), pk: { S: 'user#Alice' } };
+    dynamo
+      .on(QueryCommand)
+      .callsFake((input) => ({
+        Items: input.ExpressionAttributeValues[':pk'].S === 'user#Alice' ? [legacy] : [],
+      }));
+    const caller = callerFromClaims({ sub: 'Alice', iss: 'i', exp: 4_000_000_000 });
+    expect(await refused(new DynamoDbAccessStore(new DynamoDBClient({}), TABLE), caller)).toBe('Revoked');
   });
 });
 
