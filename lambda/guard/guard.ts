@@ -7,6 +7,7 @@ import { meteredRequestStep } from './decision-metrics';
 import type { GuardDeps } from './deps';
 import { createRequestStep } from './request-step';
 import { createResponseStep } from './response-step';
+import { createTerminationStep } from './termination-step';
 import type { Guard } from './types';
 
 /**
@@ -73,5 +74,6 @@ export function createGuard(deps: GuardDeps): Guard {
             inputTypes === undefined ? undefined : new Set(Object.keys(inputTypes)),
           ),
     onResponse: createResponseStep(context),
+    onTerminate: createTerminationStep(context),
   };
 }

@@ -5,7 +5,10 @@
  *
  *   REQUEST:  authenticate → parse → gates[].onCaller → policy (core/authorize) → gates[].onCall
  *             → forwardSteps[] → audit → forward
- *   RESPONSE: listings: policy ∩ gates[].onListing → filter → audit;  calls: re-decide → outcome audit
+ *   RESPONSE: gates[].onCaller again (a refused caller's tool, prompt or resource result is withheld, its
+ *             listings emptied) → listings: policy ∩ gates[].onListing → filter → audit;
+ *             calls: re-decide → outcome audit
+ *   TERMINATE (`DELETE /mcp`, no body): authenticate → gates[].onCaller → audit → forward
  */
 import type { AuditErrorCode } from '../core/audit-event';
 import type { Caller } from '../core/caller';
@@ -49,7 +52,9 @@ export interface Gate {
   /**
    * REQUEST step, BEFORE policy and its decision cache, for every operation (lists and session plumbing too):
    * a refusal that holds whatever policy would say — the kill switch (`access-gates.ts`). A cached allow can
-   * therefore never outlive it.
+   * therefore never outlive it. Asked again at the RESPONSE step (an answer that arrives after the refusal is
+   * withheld, with an operation that may be a placeholder) and for a session termination (operation
+   * `{ kind: 'notification', method: 'session/terminate' }`).
    */
   onCaller?(request: AllowedRequest): Promise<GateRefusal | undefined>;
   /** REQUEST step, after policy: a refusal of its own, or undefined to let the request on. */

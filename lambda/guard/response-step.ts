@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { authorizeOperation, visibleListings } from '../core/authorize';
 import type { Caller } from '../core/caller';
 import { AuditWriteError } from '../core/errors';
@@ -5,7 +6,7 @@ import { filterListings, type Listed, listedIn, type Visible } from '../core/lis
 import { type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { decodeResponseMessages, encodeResponseMessages, readableMessages } from '../core/response-messages';
 import { mayReadSchema } from '../core/schema-read';
-import { responseFailed, UNEXPECTED_FAILURE, uncheckableListing } from './answers';
+import { refused, responseFailed, UNEXPECTED_FAILURE, uncheckableListing } from './answers';
 import {
   type AuditedFacts,
   auditedFacts,
@@ -17,8 +18,12 @@ import type { AuditTrail } from './audit-trail';
 import type { Verification } from './authenticate';
 import type { GuardDeps } from './deps';
 import { gateHidden, gateRefusal } from './gates';
+import type { GateRefusal } from './hooks';
 import { boundedMessage, idIn, isRecord } from './message';
 import type { Credential, GuardResponse, ResponseResult } from './types';
+
+/** Answers that run something and return its result: withheld from a caller the kill switch refuses. */
+const RESULT_KINDS: ReadonlySet<McpOperation['kind']> = new Set(['tool-call', 'prompt-get', 'resource-read']);
 
 /**
  * Tools whose results list other tools: AgentCore Gateway's built-in semantic search. Filtered at every door:
@@ -39,7 +44,9 @@ type Listing = Listed & { readonly unreadable: boolean };
  * The RESPONSE step. Filtering is decided by what the response *is*, not by what the request claimed to be:
  * anything that lists tools, prompts or resources — in a JSON body, a batch or SSE events, a tool list inside a
  * search tool's result, tool names in an error's data — is filtered for a verified caller with the predicate
- * that gates calls, or refused. The outcome of a `tools/call` is audited. JSON-RPC errors pass.
+ * that gates calls, or refused. The outcome of a `tools/call` is audited. JSON-RPC errors pass. The kill switch
+ * (gates' `onCaller`) holds here too: a caller it refuses gets no tool, prompt or resource result (the refusal
+ * instead, audited `withheld-after-revocation`) and no listing entry.
  */
 export function createResponseStep(
   context: ResponseStepContext,
@@ -59,6 +66,25 @@ export function createResponseStep(
     const caller = () => {
       verification ??= verify(input.credential, idIn(request));
       return verification;
+    };
+    // The gates' pre-policy refusal (the kill switch), asked at most once per step: it holds at the RESPONSE
+    // step too, so a result or a listing that comes back after a revocation is not delivered.
+    let barring: Promise<GateRefusal | undefined> | undefined;
+    const barred = (known: Caller) => {
+      barring ??= gateRefusal(
+        gates,
+        {
+          door: input.door,
+          caller: known,
+          operation: operation ?? { kind: 'notification', method: 'response' },
+          facts: input.facts,
+          decisionId: newId(),
+        },
+        log,
+        trail.scrubError,
+        'onCaller',
+      );
+      return barring;
     };
 
     const decoded = decodeResponseMessages(input.response.body);
@@ -89,12 +115,52 @@ export function createResponseStep(
         await trail.writeOutcome(refusedCredentialRecord(facts, 'response', request, method, auth), newId());
         return { kind: 'answer', ...auth.answer };
       }
-      body = await filtered(input, auth.caller, facts, request, operation, method, searchResult, {
-        decoded,
-        messages,
-        listings,
-      });
+      body = await filtered(
+        input,
+        auth.caller,
+        facts,
+        request,
+        operation,
+        method,
+        searchResult,
+        {
+          decoded,
+          messages,
+          listings,
+        },
+        await barred(auth.caller),
+      );
       if (operation?.kind !== 'tool-call') return { kind: 'replace', body };
+    }
+
+    // A result (tool, prompt, resource) that comes back for a caller the kill switch now refuses — the request
+    // was let through before the revocation — is withheld: the caller gets the refusal, and the audit says so.
+    // The gateway's own refusal (AgentCore runs the RESPONSE interceptor on it too) passes as it is.
+    let withheld: { readonly refusal: GateRefusal; readonly ours: boolean } | undefined;
+    if (operation !== undefined && RESULT_KINDS.has(operation.kind) && gates.length > 0) {
+      const auth = await caller();
+      const refusal = auth.ok ? await barred(auth.caller) : undefined;
+      if (refusal !== undefined) {
+        const answer = refused(operation, trail.scrub(refusal.reason));
+        const ours = messages.length === 1 && isDeepStrictEqual(messages[0], answer.body);
+        withheld = { refusal, ours };
+        // A call's outcome record says it below; a prompt or resource read gets its own.
+        if (!ours && operation.kind !== 'tool-call') {
+          await trail.writeOutcome(
+            {
+              ...baseRecord(facts, 'response', auth.ok ? auth.caller : undefined, request),
+              ...operationRecord(operation, settings.redaction),
+              decision: 'deny',
+              enforced: true,
+              errorCode: refusal.errorCode,
+              reason: refusal.reason,
+              extra: { outcome: withheldOutcome(refusal), statusCode: input.response.status ?? null },
+            },
+            newId(),
+          );
+          return { kind: 'answer', ...answer };
+        }
+      }
     }
 
     if (operation?.kind === 'tool-call') {
@@ -106,6 +172,7 @@ export function createResponseStep(
       // forge. Without a caller it was refused at REQUEST too.
       const refusedHere =
         known === undefined ||
+        withheld !== undefined ||
         !(await authorizeOperation(known, operation, pdp, settings)).forward ||
         (await gateRefusal(
           gates,
@@ -113,13 +180,21 @@ export function createResponseStep(
           log,
           trail.scrubError,
         )) !== undefined;
-      const outcome = refusedHere ? 'refused-by-gateway' : toolOutcome(input.response.status, body);
+      const withholding = withheld !== undefined && !withheld.ours ? withheld.refusal : undefined;
+      const outcome =
+        withholding !== undefined
+          ? withheldOutcome(withholding)
+          : refusedHere
+            ? 'refused-by-gateway'
+            : toolOutcome(input.response.status, body);
       const errorCode =
         known === undefined
           ? ('InvalidToken' as const)
-          : outcome === 'success' || refusedHere
-            ? undefined
-            : ('ToolError' as const);
+          : withheld !== undefined
+            ? withheld.refusal.errorCode
+            : outcome === 'success' || refusedHere
+              ? undefined
+              : ('ToolError' as const);
       await trail.writeOutcome(
         {
           ...baseRecord(facts, 'response', known, request),
@@ -127,6 +202,7 @@ export function createResponseStep(
           decision: refusedHere ? 'deny' : 'allow',
           enforced: true,
           ...(errorCode === undefined ? {} : { errorCode }),
+          ...(withheld === undefined ? {} : { reason: withheld.refusal.reason }),
           extra: {
             outcome,
             statusCode: input.response.status ?? null,
@@ -135,6 +211,8 @@ export function createResponseStep(
         },
         outcomeId,
       );
+      if (withholding !== undefined)
+        return { kind: 'answer', ...refused(operation, trail.scrub(withholding.reason)) };
     }
     return body === input.response.body ? { kind: 'pass' } : { kind: 'replace', body };
   }
@@ -153,6 +231,7 @@ export function createResponseStep(
       readonly messages: readonly unknown[];
       readonly listings: readonly Listing[];
     },
+    barred: GateRefusal | undefined,
   ): Promise<unknown> {
     const { listings } = response;
     const union: Listed = {
@@ -179,7 +258,16 @@ export function createResponseStep(
           );
     const ungated = (names: Iterable<string>) =>
       new Set([...names].filter((name) => !hiddenByGates.all && !hiddenByGates.names.has(name)));
-    const visible: Visible = { ...decided.visible, tools: ungated(decided.visible.tools) };
+    const nothing: Visible = {
+      tools: new Set(),
+      prompts: new Set(),
+      resources: new Set(),
+      templates: new Set(),
+    };
+    // A caller the kill switch refuses sees no entry at all — tools, prompts, resources, templates — in every
+    // mode, schema readers included.
+    const visible: Visible =
+      barred !== undefined ? nothing : { ...decided.visible, tools: ungated(decided.visible.tools) };
     const enforce = settings.mode === 'enforce';
     const everything: Visible = {
       tools: new Set(union.tools),
@@ -189,12 +277,16 @@ export function createResponseStep(
     };
     // An operator whose role policy lets read the schema (`schema/read`) sees every listed tool, unknown and
     // drifted ones included, to regenerate the schema from it; calls are still decided tool by tool.
-    const schemaReader = union.tools.length > 0 && (await mayReadSchema(caller, pdp, settings.model));
-    const shown: Visible = schemaReader
-      ? everything
-      : enforce
-        ? visible
-        : { ...everything, tools: ungated(union.tools) };
+    const schemaReader =
+      barred === undefined && union.tools.length > 0 && (await mayReadSchema(caller, pdp, settings.model));
+    const shown: Visible =
+      barred !== undefined
+        ? nothing
+        : schemaReader
+          ? everything
+          : enforce
+            ? visible
+            : { ...everything, tools: ungated(union.tools) };
     const body = encodeResponseMessages(
       response.decoded,
       (message) =>
@@ -210,20 +302,22 @@ export function createResponseStep(
     );
     if (operation?.kind !== 'tool-call') {
       const failure =
-        error !== undefined
-          ? { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }
-          : hiddenByGates.all
-            ? {
-                errorCode: 'AuthorizationServiceError' as const,
-                reason: 'A tool check failed; every tool is hidden.',
-              }
-            : {};
+        barred !== undefined
+          ? { decision: 'deny' as const, errorCode: barred.errorCode, reason: barred.reason }
+          : error !== undefined
+            ? { errorCode: 'AuthorizationServiceError' as const, reason: error.safeReason }
+            : hiddenByGates.all
+              ? {
+                  errorCode: 'AuthorizationServiceError' as const,
+                  reason: 'A tool check failed; every tool is hidden.',
+                }
+              : {};
       await trail.writeOutcome(
         {
           ...baseRecord(facts, 'response', caller, request),
           method,
           decision: 'allow',
-          enforced: enforce,
+          enforced: barred !== undefined || enforce,
           ...failure,
           extra: {
             listedTools: union.tools.filter((name) => shown.tools.has(name)),
@@ -252,6 +346,11 @@ export function createResponseStep(
       return { kind: 'answer', ...responseFailed(idIn(input.request), reason) };
     }
   };
+}
+
+/** How the outcome audit names a result withheld because the kill switch (or its failure) refused the caller. */
+function withheldOutcome(refusal: GateRefusal): 'withheld-after-revocation' | 'withheld-unchecked' {
+  return refusal.errorCode === 'Revoked' ? 'withheld-after-revocation' : 'withheld-unchecked';
 }
 
 /** Whether a response message carries something a caller could learn names from. */

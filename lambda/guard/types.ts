@@ -121,6 +121,18 @@ export type ResponseResult =
   | { readonly kind: 'replace'; readonly body: unknown }
   | (Answer & { readonly kind: 'answer' });
 
+/** A session termination (`DELETE` on the MCP endpoint) as a door hands it to {@link Guard.onTerminate}. */
+export interface GuardTermination {
+  readonly door: Door;
+  readonly credential: Credential;
+  readonly facts: RequestFacts;
+}
+
+/** What the door does with a session termination: pass it on (no body to forward), or answer instead. */
+export type TerminationResult =
+  | { readonly kind: 'forward'; readonly caller: Caller; readonly decisionId: string }
+  | (Answer & { readonly kind: 'answer'; readonly decisionId: string });
+
 export type Authentication =
   | { readonly ok: true; readonly caller: Caller }
   | { readonly ok: false; readonly answer: GuardResult & { readonly kind: 'answer' } };
@@ -136,4 +148,9 @@ export interface Guard {
   onRequest(request: GuardRequest): Promise<GuardResult>;
   /** Listings filtered by the same predicate that gates calls; the outcome of a call audited. */
   onResponse(response: GuardResponse): Promise<ResponseResult>;
+  /**
+   * A session termination (HTTP `DELETE`, no body): verify → gates' `onCaller` (the kill switch) → audit, once,
+   * allowed or refused. A refused or unauditable termination is answered, not passed on.
+   */
+  onTerminate(request: GuardTermination): Promise<TerminationResult>;
 }

@@ -41,6 +41,8 @@ interface DoorUnderTest {
   readonly name: DoorKind | 'local';
   readonly audit: MemoryAuditSink;
   send(token: string | undefined, message: unknown): Promise<Outcome>;
+  /** `DELETE` on the MCP endpoint (session termination), for the doors that are HTTP endpoints. */
+  terminate?(token: string): Promise<number>;
 }
 
 let issuer: DevIssuer;
@@ -114,6 +116,18 @@ async function httpDoor(
         status: response.status,
         body: parseAnswer(response.headers.get('content-type'), await response.text()),
       };
+    },
+    async terminate(token) {
+      const response = await fetch(door.url, {
+        method: 'DELETE',
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Mcp-Session-Id': 'session-1',
+          'User-Agent': USER_AGENT,
+        },
+      });
+      await response.arrayBuffer();
+      return response.status;
     },
   };
 }
@@ -388,5 +402,28 @@ describe('authentication: the same refusal, told where each door can tell it', (
     expect(agentcore?.events[0]).toMatchObject({ errorCode: 'InvalidToken' });
     // A missing identity source: API Gateway answers itself (its access log has it, our audit trail cannot).
     expect(apigateway?.events).toEqual([]);
+  });
+});
+
+describe('session termination (DELETE /mcp): nothing reaches a target unchecked or unaudited at either door', () => {
+  it('AgentCore keeps no session (405, nothing forwarded); API Gateway checks the caller and audits it', async () => {
+    const agentcore = doors.find((door) => door.name === 'agentcore');
+    const apigateway = doors.find((door) => door.name === 'apigateway');
+    if (agentcore?.terminate === undefined || apigateway?.terminate === undefined)
+      throw new Error('no doors');
+    const before = { agentcore: agentcore.audit.events.length, apigateway: apigateway.audit.events.length };
+
+    expect(await agentcore.terminate(tokens.alice)).toBe(405);
+    expect(agentcore.audit.events.slice(before.agentcore)).toEqual([]);
+
+    await apigateway.terminate(tokens.alice);
+    const events = apigateway.audit.events.slice(before.apigateway);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      userIdentity: { principalId: 'alice' },
+      requestParameters: { method: 'session/terminate', mcpSessionId: 'session-1' },
+      responseElements: { decision: 'allow' },
+      additionalEventData: { phase: 'request', door: 'apigw' },
+    });
   });
 });

@@ -247,10 +247,17 @@ export function createApiGatewayDoor(deps: ProxyDoorDeps): ProxyHandler {
     }
   }
 
-  /** Session termination (2025-03-26 … 2025-11-25): authenticated, then passed to the upstream as it is. */
+  /**
+   * Session termination (2025-03-26 … 2025-11-25): the guard verifies the caller, runs the kill switch and
+   * audits it (allowed or refused); only then is it passed to the upstream as it is.
+   */
   async function terminate(writer: ResponseWriter, request: ProxyRequest): Promise<void> {
-    const auth = await guard.authenticate(request.guard.credential, request.guard.facts, 'apigw');
-    if (!auth.ok) return answer(writer, auth.answer);
+    const decided = await guard.onTerminate({
+      door: 'apigw',
+      credential: request.guard.credential,
+      facts: request.guard.facts,
+    });
+    if (decided.kind === 'answer') return answer(writer, decided);
     const controller = new AbortController();
     const deadline = setTimeout(() => controller.abort(), settings.timeoutMs);
     deadline.unref();
