@@ -122,7 +122,11 @@ export class DynamoDbAccessLedger implements AccessLedger {
     return { before, after };
   }
 
-  async liftRevocation(id: string, change: LedgerChange): Promise<{ before: Revocation; after: Revocation }> {
+  async liftRevocation(
+    id: string,
+    change: LedgerChange,
+    check?: (before: Revocation) => void,
+  ): Promise<{ before: Revocation; after: Revocation }> {
     const found = (await this.scan({ id }))
       .map((item) => ({ item, revocation: revocationFromItem(item) }))
       .find((entry) => entry.revocation);
@@ -130,6 +134,7 @@ export class DynamoDbAccessLedger implements AccessLedger {
     if (found === undefined || before === undefined)
       throw new AccessLedgerError(`no revocation ${id} in ${this.where}`);
     if (before.liftedAt !== undefined) throw new AccessLedgerError(`revocation ${id} is already lifted`);
+    check?.(before);
     const after: Revocation = {
       ...before,
       liftedAt: change.at,

@@ -11,7 +11,12 @@ export interface AccessLedger extends AccessStore {
   addGrant(grant: RoleGrant): Promise<void>;
   revokeGrant(id: string, change: LedgerChange): Promise<{ before: RoleGrant; after: RoleGrant }>;
   addRevocation(revocation: Revocation): Promise<void>;
-  liftRevocation(id: string, change: LedgerChange): Promise<{ before: Revocation; after: Revocation }>;
+  /** `check` sees the revocation before it is lifted and may throw to refuse (the self check). */
+  liftRevocation(
+    id: string,
+    change: LedgerChange,
+    check?: (before: Revocation) => void,
+  ): Promise<{ before: Revocation; after: Revocation }>;
   /** Everything in the store (expired entries included until they are cleaned up). */
   list(): Promise<{ grants: RoleGrant[]; revocations: Revocation[] }>;
 }

@@ -23,6 +23,7 @@ import {
   issueGrant,
   issueRevocation,
   revocationRow,
+  selfLiftCheck,
 } from './grants';
 
 /**
@@ -329,12 +330,14 @@ export function registerGrantCommands(program: Command, defaults: { data: string
       run(async () => {
         const options = command.optsWithGlobals<StoreOptions & { reason?: string }>();
         const reason = checkedReason(options.reason, 'revoke lift');
+        const config = grantsConfig(options.config);
         const store = await openStore(options);
-        const { after } = await store.ledger.liftRevocation(id, {
-          by: await store.issuer(),
-          reason,
-          at: now(),
-        });
+        const by = await store.issuer();
+        const { after } = await store.ledger.liftRevocation(
+          id,
+          { by, reason, at: now() },
+          selfLiftCheck(by, config.allowSelfGrant),
+        );
         await store.audit({ kind: 'revocation', name: 'LiftRevocation', revocation: after });
         process.stdout.write(`lifted revocation ${id} (${after.subject.kind} ${after.subject.id})\n`);
       }),

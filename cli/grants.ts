@@ -119,6 +119,21 @@ export async function issueGrant(
   return grant;
 }
 
+/**
+ * The self check on `revoke lift`: an operator may not lift a revocation of themselves (by the rule of
+ * {@link isSelfGrant}, the revoked user against the issuer identity) unless `allowSelfGrant` is set. Advisory,
+ * like the self-grant check: it runs in the CLI and compares names the caller can choose (a session name), and
+ * a direct PutItem skips it; the control is separate operator roles and the audited stream.
+ */
+export function selfLiftCheck(issuer: string, allowSelf: boolean): (before: Revocation) => void {
+  return (before) => {
+    if (allowSelf || before.subject.kind !== 'user' || !isSelfGrant(issuer, before.subject.id)) return;
+    throw new AccessLedgerError(
+      `${issuer} cannot lift revocation ${before.id} of ${before.subject.id} (themselves); ask another operator, or set grants.allowSelfGrant`,
+    );
+  };
+}
+
 export interface RevokeRequest {
   readonly user?: string;
   readonly agent?: string;

@@ -155,11 +155,16 @@ export class FileAccessLedger implements AccessLedger {
     });
   }
 
-  async liftRevocation(id: string, change: LedgerChange): Promise<{ before: Revocation; after: Revocation }> {
+  async liftRevocation(
+    id: string,
+    change: LedgerChange,
+    check?: (before: Revocation) => void,
+  ): Promise<{ before: Revocation; after: Revocation }> {
     return this.change((file) => {
       const before = file.revocations.find((revocation) => revocation.id === id);
       if (before === undefined) throw new AccessLedgerError(`no revocation ${id} in ${this.path}`);
       if (before.liftedAt !== undefined) throw new AccessLedgerError(`revocation ${id} is already lifted`);
+      check?.(before);
       const after: Revocation = {
         ...before,
         liftedAt: change.at,

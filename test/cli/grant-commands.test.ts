@@ -1,12 +1,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { Command } from 'commander';
 import { registerGrantCommands } from '../../cli/grant-commands';
+import { revocationItem } from '../../lambda/adapters/access-items';
 
 /**
  * `grant` and `revoke` in-process: against the deployed table (SDK mocked: the issuer from STS
@@ -146,6 +147,46 @@ describe('revoke against the deployed table', () => {
       Item: expect.objectContaining({ pk: { S: 'user#alice' }, subjectId: { S: 'Alice' } }),
     });
     expect(stdout.join('')).toMatch(/matches tokens whose subject, username or email is Alice/);
+  });
+});
+
+describe('revoke lift against the deployed table', () => {
+  const revocationOf = (id: string, pk: string) => ({
+    ...revocationItem({
+      id: 'r-7',
+      subject: { kind: 'user', id },
+      reason: 'laptop stolen',
+      issuedBy: 'arn:aws:sts::123456789012:assumed-role/Sec/erin',
+      issuedAt: 1_800_000_000,
+    }),
+    pk: { S: pk },
+  });
+
+  it('refuses to lift a revocation of the operator themselves, with exit 1, and writes nothing', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({
+      Arn: 'arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_x/alice@example.com',
+    });
+    dynamo.on(ScanCommand).resolves({ Items: [revocationOf('Alice', 'user#alice')] });
+    dynamo.on(PutItemCommand).resolves({});
+    const code = await run('revoke', 'lift', 'r-7', ...AWS, '--reason', 'found it');
+    expect(code).toBe(1);
+    expect(stderr.join('')).toMatch(/cannot lift revocation r-7 of Alice \(themselves\)/);
+    expect(dynamo).not.toHaveReceivedCommand(PutItemCommand);
+  });
+
+  it("lifts another user's revocation in place, under the key it was found at", async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Arn: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' });
+    dynamo.on(ScanCommand).resolves({ Items: [revocationOf('Alice', 'user#Alice')] });
+    dynamo.on(PutItemCommand).resolves({});
+    const code = await run('revoke', 'lift', 'r-7', ...AWS, '--reason', 'found it');
+    expect(stderr.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(dynamo).toHaveReceivedCommandWith(PutItemCommand, {
+      Item: expect.objectContaining({
+        pk: { S: 'user#Alice' },
+        liftedBy: { S: 'arn:aws:sts::123456789012:assumed-role/Ops/dave' },
+      }),
+    });
   });
 });
 

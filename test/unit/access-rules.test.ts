@@ -12,6 +12,7 @@ import {
   isSelfGrant,
   issueGrant,
   issueRevocation,
+  selfLiftCheck,
 } from '../../cli/grants';
 import { revocationItem } from '../../lambda/adapters/access-items';
 import {
@@ -268,6 +269,29 @@ describe('issuing', () => {
       expiresAt: 4600,
       issuedBy: 'local:carol',
     });
+  });
+
+  it('refuses to lift a revocation of the issuer themselves unless allowed, and changes nothing', async () => {
+    const ledger = new FileAccessLedger(mkdtempSync(join(tmpdir(), 'access-')));
+    const revoked = await issueRevocation(
+      ledger,
+      { user: 'Alice', reason: 'stolen' },
+      3600,
+      'local:sec',
+      1000,
+    );
+    const change = { by: 'local:alice', reason: 'mine', at: 1100 };
+    await expect(
+      ledger.liftRevocation(revoked.id, change, selfLiftCheck('local:alice', false)),
+    ).rejects.toThrow(/cannot lift revocation .* \(themselves\)/);
+    expect((await ledger.list()).revocations[0]?.liftedAt).toBeUndefined();
+    const agent = await issueRevocation(ledger, { agent: 'alice', reason: 'bot' }, 3600, 'local:sec', 1000);
+    await expect(
+      ledger.liftRevocation(agent.id, change, selfLiftCheck('local:alice', false)),
+    ).resolves.toBeDefined();
+    await expect(
+      ledger.liftRevocation(revoked.id, change, selfLiftCheck('local:alice', true)),
+    ).resolves.toBeDefined();
   });
 
   it('needs exactly one of --user and --agent to revoke', async () => {
