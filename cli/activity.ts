@@ -582,14 +582,32 @@ export function denialsByPolicy(rows: readonly ActivityRow[]): DenialSummary[] {
 /** Table cells are cut at this many characters, unless `maxWidth` says otherwise (`activity --wide`: none). */
 export const TABLE_CELL_CHARS = 60;
 
+/**
+ * A cell as the terminal may show it: C0 and C1 control characters (escape sequences, bells, carriage returns)
+ * as `\x1b`-style escapes, and Unicode format characters (bidi overrides such as U+202E, zero-width marks) as
+ * `\u202e`-style escapes, so audit data (a tool name, a reason) can neither drive the terminal nor reorder what
+ * it shows. Lone surrogates become U+FFFD.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|\p{Cs}/gu, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    if (code >= 0xd800 && code <= 0xdfff) return '\ufffd';
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
 export function toTable(
   rows: readonly Record<string, string | number>[],
   columns: readonly string[],
   { maxWidth = TABLE_CELL_CHARS }: { readonly maxWidth?: number } = {},
 ): string {
   if (rows.length === 0) return '(no matching activity)';
+  const text = (row: Record<string, string | number>, column: string) =>
+    terminalSafe(String(row[column] ?? ''));
   const widths = columns.map((column) =>
-    Math.min(maxWidth, Math.max(column.length, ...rows.map((row) => String(row[column] ?? '').length))),
+    Math.min(maxWidth, Math.max(column.length, ...rows.map((row) => text(row, column).length))),
   );
   const cell = (value: string, width: number) =>
     value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width);
@@ -600,7 +618,7 @@ export function toTable(
       .trimEnd();
   return [
     line(columns.map((column) => column.toUpperCase())),
-    ...rows.map((row) => line(columns.map((column) => String(row[column] ?? '')))),
+    ...rows.map((row) => line(columns.map((column) => text(row, column)))),
   ].join('\n');
 }
 
