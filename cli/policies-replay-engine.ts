@@ -39,6 +39,11 @@ export interface ReplayedDecision {
   readonly reason?: string;
   /** Determining policy ids: permits for an allow, forbids for a denial by forbid. */
   readonly policies: readonly string[];
+  /**
+   * A denial decided without the arguments (they were not recorded): under the candidate no input to the tool
+   * could be allowed for this caller, so the call is denied whatever its arguments were.
+   */
+  readonly forAnyArguments?: true;
 }
 
 export interface ReplayChange {
@@ -91,6 +96,14 @@ export interface ReplayResult {
   readonly notReplayable: Readonly<Partial<Record<NotReplayableReason, number>>>;
   /** Outcome events of calls (RESPONSE step): not decisions, not counted as replayable or not. */
   readonly outcomes: number;
+  /** Access-change events (grants and revocations issued or lifted): not decisions, not counted either. */
+  readonly accessChanges: number;
+  /**
+   * Events not replayable for a reason that could hide a change (see {@link MAY_HIDE_A_CHANGE}), by the recorded
+   * decision (`unknown` when the event was not read that far, and for listings): what a `--fail-on` gate
+   * cannot vouch for.
+   */
+  readonly unverified: { readonly allow: number; readonly deny: number; readonly unknown: number };
   /** `tools/list` answers (read only when asked for): which tools each caller would see. */
   readonly listings: ListingResult;
   readonly byTool: Readonly<Record<string, ReplayCounts>>;
@@ -250,6 +263,54 @@ function standInValue(type: CedarType): unknown {
   }
 }
 
+/** A value the redaction replaced or cut: not what the policy saw. */
+function isMarked(value: unknown): boolean {
+  const text = JSON.stringify(value) ?? '';
+  return text.includes('[REDACTED]') || text.includes('[TOO DEEP]');
+}
+
+/**
+ * Arguments with the recorded names: the given value where it is known (and not a redaction mark), a
+ * stand-in of the candidate's declared type elsewhere, and an empty string for a name the candidate does not
+ * declare (refused whatever its value). Built with `fromEntries`, so a name like `__proto__` stays a name.
+ */
+function namedStandIns(
+  names: readonly string[],
+  values: Readonly<Record<string, unknown>>,
+  type: CedarType,
+): Record<string, unknown> {
+  return Object.fromEntries(
+    names.map((name) => {
+      if (Object.hasOwn(values, name) && !isMarked(values[name])) return [name, values[name]];
+      const attribute =
+        type.type === 'Record' && Object.hasOwn(type.attributes, name) ? type.attributes[name] : undefined;
+      return [name, attribute === undefined ? '' : standInValue(attribute)];
+    }),
+  );
+}
+
+/** Whether the live path's argument check (the conversion to the declared Cedar type) refuses these. */
+function conversionFails(args: Readonly<Record<string, unknown>>, type: CedarType): boolean {
+  try {
+    toCedarValue(args, type);
+    return false;
+  } catch (error) {
+    if (error instanceof ArgumentConversionError) return true;
+    throw error;
+  }
+}
+
+/** The answer when the arguments were not recorded but no input at all could be allowed (the tools/list check). */
+function deniedForAnyArguments(tool: string): ReplayedDecision {
+  return {
+    decision: 'deny',
+    code: 'policy',
+    reason: `Denied for any arguments: no input to the tool '${tool}' could be allowed for this caller (the tools/list check); the arguments themselves were not recorded.`,
+    policies: [],
+    forAnyArguments: true,
+  };
+}
+
 function replayed(decision: Decision): ReplayedDecision {
   switch (decision.kind) {
     case 'allow':
@@ -280,6 +341,7 @@ export class ReplayEngine {
   private readonly tokenFields: 'all' | ReadonlySet<string>;
   private readonly cache = new Map<string, ReplayedDecision>();
   private readonly listings = new Map<string, ReadonlySet<string>>();
+  private readonly callables = new Map<string, boolean | undefined>();
 
   constructor(
     readonly bundle: PolicyBundle,
@@ -307,26 +369,52 @@ export class ReplayEngine {
     return this.tokenFields === 'all' || this.tokenFields.has(field);
   }
 
-  /** Why this call cannot be decided faithfully under the candidate, or undefined when it can. */
-  unfaithful(call: RecordedCall): NotReplayableReason | undefined {
-    if (!call.tokenFacts && (this.readsToken('expiresAt') || this.readsToken('issuedAt')))
-      return 'token-facts-not-recorded';
-    if (call.operation.kind !== 'tool-call' || call.arguments === 'exact') return undefined;
+  private readsTokenTimes(): boolean {
+    return this.readsToken('expiresAt') || this.readsToken('issuedAt');
+  }
+
+  /**
+   * The call decided again under the candidate, or why it cannot be decided faithfully. Where the values a
+   * candidate policy reads were not recorded, the live path's own checks that need no value still decide: a
+   * tool the schema does not know, argument names the schema refuses (a required one missing, an undeclared
+   * one), and the tools/list check "could some input be allowed?" — a caller who could not call the tool with
+   * any input is denied whatever the arguments were.
+   */
+  async replay(call: RecordedCall): Promise<ReplayedDecision | NotReplayableReason> {
+    if (!call.tokenFacts && this.readsTokenTimes()) return 'token-facts-not-recorded';
+    if (call.operation.kind !== 'tool-call' || call.arguments === 'exact') return this.decide(call);
+    const tool = call.operation.tool.full;
     const reason = call.arguments === 'redacted' ? 'arguments-redacted' : 'arguments-not-recorded';
-    // The argument check itself failed when recorded: without the real arguments it cannot be redone.
-    if (call.recorded.errorCode === 'InvalidArguments') return reason;
-    const reads = this.readsArguments(call.operation.tool.full);
-    if (reads === 'all') return reason;
-    if (call.arguments !== 'redacted') return reads.size === 0 ? undefined : reason;
-    // Redacted values: faithful when no argument a policy reads holds a redaction mark.
-    const args = call.operation.arguments;
-    return [...reads].some(
-      (name) =>
-        JSON.stringify(args[name] ?? null).includes('[REDACTED]') ||
-        JSON.stringify(args[name] ?? null).includes('[TOO DEEP]'),
-    )
-      ? reason
-      : undefined;
+    const type = this.bundle.inputTypes[tool];
+    // Refused before any policy reads a value: not in the schema, or the recorded names do not fit it.
+    if (type === undefined) return this.decide(call);
+    const names = call.argumentNames;
+    if (names !== undefined && conversionFails(namedStandIns(names, {}, type), type))
+      return this.decide(call);
+    if (names !== undefined && call.recorded.errorCode !== 'InvalidArguments') {
+      // (A recorded refusal of the argument check itself cannot be redone without the values.)
+      const reads = this.readsArguments(tool);
+      const args = call.operation.arguments;
+      const faithful =
+        reads !== 'all' &&
+        (call.arguments === 'names'
+          ? reads.size === 0
+          : ![...reads].some((name) => isMarked(args[name] ?? null)));
+      if (faithful) return this.decide(call);
+    }
+    return (await this.callable(call.caller, tool)) === false ? deniedForAnyArguments(tool) : reason;
+  }
+
+  /** The tools/list check for one tool: false when no input could be allowed, undefined if the engine failed. */
+  private async callable(caller: Caller, tool: string): Promise<boolean | undefined> {
+    const normalised = this.normalised(caller);
+    const key = JSON.stringify(['callable', normalised, tool]);
+    if (this.callables.has(key)) return this.callables.get(key);
+    const { callable, error } = await callableTools(normalised, [tool], this.pdp, this.settings);
+    // An engine failure hides the tool on the live path; here it decides nothing.
+    const answer = error === undefined ? callable.has(tool) : undefined;
+    this.callables.set(key, answer);
+    return answer;
   }
 
   /** The caller with the token facts no candidate policy reads left out: the cache key and the request. */
@@ -341,9 +429,10 @@ export class ReplayEngine {
   }
 
   /**
-   * The arguments the decision is made with: the recorded ones where a policy reads them, type-correct
-   * stand-ins elsewhere (no policy can tell them apart), so calls that differ only in what no policy reads
-   * share one decision. Arguments that the schema check would refuse are kept whole, so it refuses them.
+   * The arguments the decision is made with: the recorded names, with the recorded values where a policy reads
+   * them and type-correct stand-ins elsewhere (no policy can tell them apart), so calls that differ only in
+   * what no policy reads share one decision. Names the candidate's schema refuses (missing, undeclared) and
+   * recorded values of the wrong type are kept as they are, so the live path's check refuses them with its reason.
    */
   private decidedArguments(
     call: RecordedCall & { operation: { kind: 'tool-call' } },
@@ -351,28 +440,25 @@ export class ReplayEngine {
     const tool = call.operation.tool.full;
     const type = this.bundle.inputTypes[tool];
     if (type === undefined) return {};
-    const standIn = standInArguments(type);
-    if (call.arguments !== 'exact' && call.arguments !== 'redacted') return standIn;
+    const recorded = call.operation.arguments;
+    const known =
+      call.arguments === 'exact'
+        ? recorded
+        : namedStandIns(call.argumentNames ?? [], call.arguments === 'redacted' ? recorded : {}, type);
     const reads = this.readsArguments(tool);
-    if (reads === 'all') return call.operation.arguments;
-    // (Redacted values would fail that check for what they are: only what policies read is checked, below.)
-    try {
-      if (call.arguments === 'exact') toCedarValue(call.operation.arguments, type);
-    } catch (error) {
-      if (error instanceof ArgumentConversionError) return call.operation.arguments;
-      throw error;
-    }
-    const kept = { ...standIn };
-    for (const name of reads)
-      if (Object.hasOwn(call.operation.arguments, name)) kept[name] = call.operation.arguments[name];
-      else delete kept[name];
-    return kept;
+    if (reads === 'all' || conversionFails(known, type)) return known;
+    return namedStandIns(
+      Object.keys(known),
+      Object.fromEntries(
+        [...reads].filter((name) => Object.hasOwn(known, name)).map((name) => [name, known[name]]),
+      ),
+      type,
+    );
   }
 
   /** The tools of a recorded listing the caller would see under the candidate (the live list filter's check). */
   async visible(listing: RecordedListing): Promise<ReadonlySet<string> | 'token-facts-not-recorded'> {
-    if (!listing.tokenFacts && (this.readsToken('expiresAt') || this.readsToken('issuedAt')))
-      return 'token-facts-not-recorded';
+    if (!listing.tokenFacts && this.readsTokenTimes()) return 'token-facts-not-recorded';
     const caller = this.normalised(listing.caller);
     const key = JSON.stringify(['list', caller, listing.tools]);
     const cached = this.listings.get(key);
@@ -384,7 +470,7 @@ export class ReplayEngine {
   }
 
   /** Decides a recorded call under the candidate (cached on the whole request). */
-  async decide(call: RecordedCall): Promise<ReplayedDecision> {
+  private async decide(call: RecordedCall): Promise<ReplayedDecision> {
     const caller = this.normalised(call.caller);
     let operation = call.operation;
     if (operation.kind === 'tool-call')
@@ -415,6 +501,19 @@ function bump(map: Map<string, ReplayCounts>, key: string, field: keyof ReplayCo
   counts[field] += 1;
 }
 
+/**
+ * Reasons an event stays unreplayed that a policy change could be hiding behind: the candidate might decide it
+ * differently, and replay could not tell. The others are refusals no policy decides (a refused credential, a
+ * revocation, spoofing, a malformed request, a gate, a failed decision point with no policy answer recorded).
+ */
+export const MAY_HIDE_A_CHANGE: ReadonlySet<NotReplayableReason> = new Set<NotReplayableReason>([
+  'arguments-not-recorded',
+  'arguments-redacted',
+  'token-facts-not-recorded',
+  'truncated',
+  'unknown-format',
+]);
+
 /** Replays recorded events under the candidate and reports what would change. */
 export async function replayEvents(
   events: Iterable<AuditEventData> | AsyncIterable<AuditEventData>,
@@ -436,6 +535,11 @@ export async function replayEvents(
   let unchangedTools = 0;
   const newlyHidden: ListingChange[] = [];
   const newlyShown: ListingChange[] = [];
+  let accessChanges = 0;
+  const unverified = { allow: 0, deny: 0, unknown: 0 };
+  const unverify = (reason: NotReplayableReason, recorded: 'allow' | 'deny' | undefined) => {
+    if (MAY_HIDE_A_CHANGE.has(reason)) unverified[recorded ?? 'unknown'] += 1;
+  };
   for await (const event of events) {
     count += 1;
     if (options.onProgress !== undefined && count % every === 0)
@@ -445,8 +549,13 @@ export async function replayEvents(
       outcomes += 1;
       continue;
     }
+    if (read.kind === 'access-change') {
+      accessChanges += 1;
+      continue;
+    }
     if (read.kind === 'not-replayable') {
       notReplayable[read.reason] = (notReplayable[read.reason] ?? 0) + 1;
+      unverify(read.reason, read.recorded);
       continue;
     }
     if (read.kind === 'listing') {
@@ -454,6 +563,7 @@ export async function replayEvents(
       const visible = await engine.visible(listing);
       if (visible === 'token-facts-not-recorded') {
         notReplayable[visible] = (notReplayable[visible] ?? 0) + 1;
+        unverify(visible, undefined);
         continue;
       }
       listingsReplayed += 1;
@@ -472,12 +582,12 @@ export async function replayEvents(
       continue;
     }
     const { call } = read;
-    const unfaithful = engine.unfaithful(call);
-    if (unfaithful !== undefined) {
-      notReplayable[unfaithful] = (notReplayable[unfaithful] ?? 0) + 1;
+    const candidate = await engine.replay(call);
+    if (typeof candidate === 'string') {
+      notReplayable[candidate] = (notReplayable[candidate] ?? 0) + 1;
+      unverify(candidate, call.recorded.decision);
       continue;
     }
-    const candidate = await engine.decide(call);
     replayedCount += 1;
     const tool = toolOf(call.operation);
     const user = call.caller.subject;
@@ -519,6 +629,8 @@ export async function replayEvents(
     newlyAllowed: newlyAllowed.sort(byTime),
     notReplayable,
     outcomes,
+    accessChanges,
+    unverified,
     listings: { replayed: listingsReplayed, unchangedTools, newlyHidden, newlyShown },
     byTool: Object.fromEntries([...byTool.entries()].sort(([a], [b]) => a.localeCompare(b))),
     byUser: Object.fromEntries([...byUser.entries()].sort(([a], [b]) => a.localeCompare(b))),

@@ -1,7 +1,12 @@
 import type { PolicyBundle } from '../lambda/adapters/policy-files';
 import { toCsv, toTable } from './activity';
 import { type PolicyReference, references, where } from './policies-authorize';
-import type { ListingChange, ReplayChange, ReplayResult } from './policies-replay-engine';
+import {
+  type ListingChange,
+  MAY_HIDE_A_CHANGE,
+  type ReplayChange,
+  type ReplayResult,
+} from './policies-replay-engine';
 
 /**
  * The report of `policies replay` for people (tables), scripts (`--json`) and spreadsheets (`--csv`). Policies
@@ -13,35 +18,75 @@ export type FailOn = 'newly-denied' | 'newly-allowed' | 'any';
 /** Exit code when the `--fail-on` condition holds. 0 otherwise; 1 errors; 2 bad usage. */
 export const EXIT_CHANGED = 4;
 
+/**
+ * Whether the `--fail-on` condition holds: changed calls, and changed tools/list answers (`--listings`) — a tool
+ * newly hidden is a denial to that caller, one newly shown an allow.
+ */
 export function failed(result: ReplayResult, failOn: FailOn | undefined): boolean {
+  const denied = result.newlyDenied.length + result.listings.newlyHidden.length > 0;
+  const allowed = result.newlyAllowed.length + result.listings.newlyShown.length > 0;
   switch (failOn) {
     case undefined:
       return false;
     case 'newly-denied':
-      return result.newlyDenied.length > 0;
+      return denied;
     case 'newly-allowed':
-      return result.newlyAllowed.length > 0;
+      return allowed;
     case 'any':
-      return result.newlyDenied.length > 0 || result.newlyAllowed.length > 0;
+      return denied || allowed;
+  }
+}
+
+/** Whether the replay decided anything again: a call, or a tools/list answer. */
+export function checkedSomething(result: ReplayResult): boolean {
+  return result.replayed > 0 || result.listings.replayed > 0;
+}
+
+/**
+ * The events a `--fail-on` gate cannot vouch for: not replayable for a reason that could hide the change it
+ * checks (arguments or token facts not recorded, truncated, an unknown format). A gate on newly denied calls
+ * cannot be hidden by a recorded denial, nor one on newly allowed calls by a recorded allow.
+ */
+export function unverifiedFor(result: ReplayResult, failOn: FailOn): number {
+  const { allow, deny, unknown } = result.unverified;
+  switch (failOn) {
+    case 'newly-denied':
+      return allow + unknown;
+    case 'newly-allowed':
+      return deny + unknown;
+    case 'any':
+      return allow + deny + unknown;
   }
 }
 
 /**
  * Why a `--fail-on` gate cannot pass on this replay, or undefined when it checked what it was asked to. A CI gate
- * fails closed: a replay cut short by `--limit` has not seen every change, and one that read events but could
- * replay none of them (a candidate reading arguments the audit recorded by name only, say) checked nothing. No
- * events at all is no traffic, which a policy change cannot break.
+ * fails closed: a replay cut short by `--limit` has not seen every change; one that read events but could
+ * replay none of them checked nothing; and an event that stayed unreplayed for a reason that could hide a change
+ * (arguments recorded by name only and read by a candidate policy, say) may be exactly the change — unless
+ * `--allow-unreplayable` accepts that. No events at all is no traffic, which a policy change cannot break.
  */
 export function incompleteGate(
   result: ReplayResult,
   failOn: FailOn | undefined,
   truncated: boolean,
+  allowUnreplayable = false,
 ): string | undefined {
   if (failOn === undefined) return undefined;
   if (truncated)
     return 'the source returned the --limit of events, so later ones were not replayed: raise --limit or narrow --since/--until';
-  if (result.events > 0 && result.replayed === 0)
+  if (result.events > 0 && !checkedSomething(result))
     return `none of the ${result.events} event(s) read could be replayed (see "not replayable" in the report), so the gate checked nothing`;
+  const unverified = unverifiedFor(result, failOn);
+  if (unverified > 0 && !allowUnreplayable) {
+    const reasons = REASON_ORDER.filter((reason) => MAY_HIDE_A_CHANGE.has(reason))
+      .flatMap((reason) => {
+        const count = result.notReplayable[reason];
+        return count === undefined ? [] : [`${reason} ${count}`];
+      })
+      .join(', ');
+    return `${unverified} event(s) could not be replayed for a reason that could hide a ${failOn === 'any' ? 'change' : failOn.replace('-', ' ')} call (${reasons}); pass --allow-unreplayable to accept that`;
+  }
   return undefined;
 }
 
@@ -61,6 +106,7 @@ function decidedBy(change: ReplayChange, reference: (id: string) => PolicyRefere
   if (candidate.decision === 'allow') return named.join('; ') || 'no policy (not a policy decision)';
   switch (candidate.code) {
     case 'policy':
+      if (candidate.forAnyArguments === true) return 'denied for any arguments (tools/list check)';
       // The core names the forbid only when a permit would otherwise have allowed the call.
       return candidate.reason?.startsWith('Denied by') === true && named.length > 0
         ? named.join('; ')
@@ -175,6 +221,8 @@ export function formatJson(result: ReplayResult, context: ReportContext): string
       newlyAllowed: result.newlyAllowed.map(change),
       notReplayable: result.notReplayable,
       outcomesSkipped: result.outcomes,
+      accessChangesSkipped: result.accessChanges,
+      unverified: result.unverified,
       listings: result.listings,
       byTool: result.byTool,
       byUser: result.byUser,

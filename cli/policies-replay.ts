@@ -10,6 +10,7 @@ import { stackOutputs } from './activity-command';
 import { AwsSetupError, awsContext, describeAwsError } from './aws-context';
 import { ReplayEngine, type ReplayProgress, replayEvents } from './policies-replay-engine';
 import {
+  checkedSomething,
   EXIT_CHANGED,
   type FailOn,
   failed,
@@ -27,7 +28,8 @@ import { insightsEvents, lakeEvents, localEvents } from './policies-replay-sourc
  *
  * Exit codes: 0 done (and the `--fail-on` condition does not hold), 4 the `--fail-on` condition holds,
  * 1 could not replay (unreadable store or policies, AWS error) — and, with `--fail-on`, a replay that cannot vouch
- * for the change (cut short by `--limit`, or none of the events read could be replayed), 2 bad usage.
+ * for the change (cut short by `--limit`, none of the events read could be replayed, or events that could hide a
+ * change left unreplayed without `--allow-unreplayable`), 2 bad usage.
  */
 
 export const EXIT_OK = 0;
@@ -69,6 +71,8 @@ export interface ReplayCommandOptions {
   /** Also replay `tools/list` answers (reads the RESPONSE step's events too). */
   listings?: boolean;
   failOn?: FailOn;
+  /** With `--fail-on`: pass although events that could hide a change stayed unreplayed. */
+  allowUnreplayable?: boolean;
 }
 
 function asTime(value: string): Date {
@@ -235,12 +239,12 @@ export async function runReplay(options: ReplayCommandOptions): Promise<number> 
           ? formatCsv(result, context)
           : formatTable(result, context),
     );
-    if (result.replayed === 0)
+    if (!checkedSomething(result))
       process.stderr.write(
         `warning: no recorded decision could be replayed (${result.events} event(s) read): this replay checked nothing\n`,
       );
     if (failed(result, options.failOn)) return EXIT_CHANGED;
-    const incomplete = incompleteGate(result, options.failOn, truncated);
+    const incomplete = incompleteGate(result, options.failOn, truncated, options.allowUnreplayable === true);
     if (incomplete !== undefined) {
       process.stderr.write(`mcp-identity policies replay: --fail-on ${options.failOn}: ${incomplete}\n`);
       return EXIT_FAILED;
@@ -311,6 +315,11 @@ export function registerReplayCommand(
         'any',
       ]),
     )
+    .option(
+      '--allow-unreplayable',
+      'with --fail-on: pass although events that could hide a change (arguments or token facts not recorded, truncated) could not be replayed',
+      false,
+    )
     .option('--listings', 'also replay tools/list answers: which tools each caller would see', false)
     .option('--show-arguments', 'add the recorded (redacted) tool arguments of changed calls', false)
     .addOption(new Option('--json', 'the report as JSON').default(false).conflicts('csv'))
@@ -325,7 +334,7 @@ Examples:
   npx mcp-identity policies replay --stack McpIdentity --since 7d --fail-on newly-denied
   npx mcp-identity policies replay --event-data-store <EventDataStoreId> --user alice --csv > changes.csv
 
-Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS; with --fail-on\nalso a replay cut short by --limit, or one that could replay none of the events it read), 2 bad usage.`,
+Exit codes: 0 done, 4 the --fail-on condition holds, 1 could not replay (store, policies, AWS; with --fail-on\nalso a replay cut short by --limit, one that could replay none of the events it read, or events that could\nhide a change left unreplayed, unless --allow-unreplayable), 2 bad usage.`,
     )
     .action(async (options: ReplayCommandOptions) => {
       process.exitCode = await runReplay(options);

@@ -1,3 +1,4 @@
+import type { AccessChangeName } from './access-audit';
 import {
   AUDIT_EVENT_VERSION,
   type AuditEventData,
@@ -60,6 +61,12 @@ export interface RecordedCall {
     readonly policies: readonly string[];
   };
   readonly arguments: ArgumentFidelity;
+  /**
+   * The top-level argument names the call carried, as recorded (with values, or by name under `arguments:
+   * names`): what the schema check of a candidate is redone on when the values are not all known. Undefined
+   * when they are not known: nothing recorded (`arguments: none`), or a name itself redacted.
+   */
+  readonly argumentNames?: readonly string[];
   /** False when the token's issue and expiry times were not recorded (a placeholder expiry is used). */
   readonly tokenFacts: boolean;
 }
@@ -79,9 +86,25 @@ export interface RecordedListing {
 export type RecordedEvent =
   | { readonly kind: 'call'; readonly call: RecordedCall }
   | { readonly kind: 'listing'; readonly listing: RecordedListing }
-  | { readonly kind: 'not-replayable'; readonly reason: NotReplayableReason; readonly detail?: string }
-  /** Not a decision at all (the RESPONSE step's outcome of a call, or a listing): not counted. */
-  | { readonly kind: 'outcome' };
+  | {
+      readonly kind: 'not-replayable';
+      readonly reason: NotReplayableReason;
+      readonly detail?: string;
+      /** The recorded decision, when the event was read that far. */
+      readonly recorded?: 'allow' | 'deny';
+    }
+  /** Not a decision at all (the RESPONSE step's outcome of a call): not counted. */
+  | { readonly kind: 'outcome' }
+  /** A change to access (a grant issued or revoked, a revocation issued or lifted): not a decision, not counted. */
+  | { readonly kind: 'access-change' };
+
+/** `eventName` of the access-change events (lambda/core/access-audit.ts `AccessChangeName`). */
+const ACCESS_CHANGES: ReadonlySet<string> = new Set([
+  'GrantRole',
+  'RevokeGrant',
+  'RevokeAccess',
+  'LiftRevocation',
+] satisfies AccessChangeName[]);
 
 /** The front doors whose events this builder reads (an absent door: events written before doors were named). */
 const KNOWN_DOORS: ReadonlySet<string> = new Set(['agentcore', 'apigw']);
@@ -118,14 +141,29 @@ function truncated(map: AuditFields | undefined): boolean {
   return auditFlag(map?.truncated) === true;
 }
 
-function notReplayable(reason: NotReplayableReason, detail?: string): RecordedEvent {
-  return { kind: 'not-replayable', reason, ...(detail === undefined ? {} : { detail }) };
+function notReplayable(
+  reason: NotReplayableReason,
+  detail?: string,
+  recorded?: 'allow' | 'deny',
+): RecordedEvent {
+  return {
+    kind: 'not-replayable',
+    reason,
+    ...(detail === undefined ? {} : { detail }),
+    ...(recorded === undefined ? {} : { recorded }),
+  };
+}
+
+/** A recorded name the redaction changed (a value pattern in the key) is not the name the call carried. */
+function marked(text: string): boolean {
+  return text.includes(REDACTED) || text.includes('[TOO DEEP]');
 }
 
 /** The arguments as recorded, and how faithful they are. */
 function recordedArguments(value: unknown): {
   readonly arguments: Readonly<Record<string, unknown>>;
   readonly fidelity: ArgumentFidelity;
+  readonly names?: readonly string[];
 } {
   if (value === undefined || value === null) return { arguments: {}, fidelity: 'none' };
   let parsed: unknown = value;
@@ -136,12 +174,22 @@ function recordedArguments(value: unknown): {
       return { arguments: {}, fidelity: 'none' };
     }
   }
-  if (Array.isArray(parsed)) return { arguments: {}, fidelity: 'names' };
+  if (Array.isArray(parsed)) {
+    const names = parsed.every((name) => typeof name === 'string' && !marked(name))
+      ? (parsed as string[])
+      : undefined;
+    return { arguments: {}, fidelity: 'names', ...(names === undefined ? {} : { names }) };
+  }
   if (parsed === null || typeof parsed !== 'object') return { arguments: {}, fidelity: 'none' };
   // The redaction marks (a replaced value, a cut subtree): the recorded value is not what the policy saw.
   const serialized = typeof value === 'string' ? value : JSON.stringify(value);
   const redacted = serialized.includes(REDACTED) || serialized.includes('[TOO DEEP]');
-  return { arguments: parsed as Record<string, unknown>, fidelity: redacted ? 'redacted' : 'exact' };
+  const names = Object.keys(parsed);
+  return {
+    arguments: parsed as Record<string, unknown>,
+    fidelity: redacted ? 'redacted' : 'exact',
+    ...(names.some(marked) ? {} : { names }),
+  };
 }
 
 /** The caller as the verifier built it, from `userIdentity` (what `buildAuditEvent` wrote from the `Caller`). */
@@ -172,9 +220,13 @@ function recordedCaller(event: AuditEventData, details: AuditFields): Caller | u
 }
 
 /** The operation the event records, or why it cannot be rebuilt. */
-function recordedOperation(
-  event: AuditEventData,
-): { readonly operation: PolicyOperation; readonly fidelity: ArgumentFidelity } | RecordedEvent {
+function recordedOperation(event: AuditEventData):
+  | {
+      readonly operation: PolicyOperation;
+      readonly fidelity: ArgumentFidelity;
+      readonly names?: readonly string[];
+    }
+  | RecordedEvent {
   const request: AuditFields = event.requestParameters ?? {};
   const method = text(request.method);
   switch (method) {
@@ -183,8 +235,12 @@ function recordedOperation(
       if (name.endsWith(TRUNCATION_MARKER)) return notReplayable('truncated', 'tool name');
       const tool = parseToolName(name);
       if (tool === undefined) return notReplayable('unknown-format', `tool name '${name.slice(0, 80)}'`);
-      const { arguments: args, fidelity } = recordedArguments(request.arguments);
-      return { operation: { kind: 'tool-call', id: 0, tool, arguments: args }, fidelity };
+      const { arguments: args, fidelity, names } = recordedArguments(request.arguments);
+      return {
+        operation: { kind: 'tool-call', id: 0, tool, arguments: args },
+        fidelity,
+        ...(names === undefined ? {} : { names }),
+      };
     }
     case 'prompts/get': {
       const name = event.eventName.startsWith('prompt:')
@@ -193,13 +249,17 @@ function recordedOperation(
       if (name === undefined || name.endsWith(TRUNCATION_MARKER))
         return notReplayable('truncated', 'prompt name');
       // Prompt arguments are not part of the Cedar request (its context holds the name only).
-      return { operation: { kind: 'prompt-get', id: 0, name, arguments: {} }, fidelity: 'exact' };
+      return {
+        operation: { kind: 'prompt-get', id: 0, name, arguments: {} },
+        fidelity: 'exact',
+        names: [],
+      };
     }
     case 'resources/read': {
       const uri = text(event.additionalEventData?.uri);
       if (uri === undefined || truncated(event.additionalEventData) || uri.includes(REDACTED))
         return notReplayable(uri === undefined ? 'unknown-format' : 'truncated', 'resource uri');
-      return { operation: { kind: 'resource-read', id: 0, uri }, fidelity: 'exact' };
+      return { operation: { kind: 'resource-read', id: 0, uri }, fidelity: 'exact', names: [] };
     }
     default:
       return notReplayable('unknown-format', `method '${String(method).slice(0, 80)}'`);
@@ -214,6 +274,12 @@ export function recordedEvent(event: AuditEventData): RecordedEvent {
   try {
     const additional: AuditFields = event.additionalEventData ?? {};
     if (text(additional.phase) === 'response') return recordedListing(event, additional);
+    // Issued and revoked grants and revocations share the trail: they change access, they decide nothing.
+    if (
+      ACCESS_CHANGES.has(text(additional.accessChange) ?? '') ||
+      (event.userIdentity?.type === 'AccessAdministrator' && ACCESS_CHANGES.has(event.eventName))
+    )
+      return { kind: 'access-change' };
     if (event.version !== AUDIT_EVENT_VERSION)
       return notReplayable('unknown-format', `event version '${String(event.version).slice(0, 20)}'`);
     const door = text(additional.door);
@@ -228,12 +294,13 @@ export function recordedEvent(event: AuditEventData): RecordedEvent {
       return notReplayable('unknown-format', `decision '${String(decision).slice(0, 20)}'`);
     if (event.userIdentity?.type !== 'McpUser') return notReplayable('refused-credential');
     const details: AuditFields = event.userIdentity.details ?? {};
-    if (truncated(details)) return notReplayable('truncated', 'caller details');
-    if (truncated(event.requestParameters)) return notReplayable('truncated', 'request parameters');
+    if (truncated(details)) return notReplayable('truncated', 'caller details', decision);
+    if (truncated(event.requestParameters)) return notReplayable('truncated', 'request parameters', decision);
     const caller = recordedCaller(event, details);
-    if (caller === undefined) return notReplayable('unknown-format', 'no issuer recorded');
+    if (caller === undefined) return notReplayable('unknown-format', 'no issuer recorded', decision);
     const rebuilt = recordedOperation(event);
-    if (!('operation' in rebuilt)) return rebuilt;
+    if (!('operation' in rebuilt))
+      return rebuilt.kind === 'not-replayable' ? { ...rebuilt, recorded: decision } : rebuilt;
     return {
       kind: 'call',
       call: {
@@ -247,6 +314,7 @@ export function recordedEvent(event: AuditEventData): RecordedEvent {
           policies: auditList(response.determiningPolicies),
         },
         arguments: rebuilt.fidelity,
+        ...(rebuilt.names === undefined ? {} : { argumentNames: rebuilt.names }),
         tokenFacts: seconds(details.tokenExpiresAt) !== undefined,
       },
     };

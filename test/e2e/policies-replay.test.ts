@@ -262,7 +262,7 @@ describe('policies replay on the local stack’s audit', () => {
     }
   });
 
-  it('counts calls whose arguments were recorded by name only, or not at all, as not replayable where a policy reads them', async () => {
+  it('counts calls whose arguments were recorded by name only, or not at all, as not replayable where a policy reads them and some input could be allowed', async () => {
     const asNames = audit.map((event) => {
       const args = event.requestParameters?.arguments;
       if (args === undefined || !args.startsWith('{')) return event;
@@ -275,17 +275,37 @@ describe('policies replay on the local stack’s audit', () => {
       delete copy.requestParameters?.arguments;
       return copy as unknown as AuditEventData;
     });
-    for (const events of [asNames, asNone]) {
-      const result = await replay(events, policies);
+    const toolCalls = decisions().filter(
+      (event) =>
+        event.requestParameters?.method === 'tools/call' &&
+        (event.errorCode === undefined || ['AccessDenied', 'InvalidArguments'].includes(event.errorCode)),
+    );
+    const byLargeRefunds = (event: AuditEventData) =>
+      event.responseElements?.determiningPolicies?.includes('large-refunds-need-finance') === true;
+    // A recorded denial that no input could lift (no permit for the caller, a forbid that reads no argument, a
+    // tool the schema does not know) is decided "for any arguments"; large-refunds-need-finance reads `amount`.
+    const deniedForAnyInput = toolCalls.filter(
+      (event) => event.errorCode === 'AccessDenied' && !byLargeRefunds(event),
+    ).length;
 
-      // update_order is the only tool a policy reads the arguments of (large-refunds-need-finance); the
-      // argument check's own refusal cannot be redone without the arguments either.
-      const updates = decisions().filter(
-        (event) => event.eventName === 'orders___update_order' && event.errorCode !== 'SpoofingAttempt',
-      ).length;
-      expect(result.notReplayable['arguments-not-recorded']).toBe(updates + 1);
+    const names = await replay(asNames, policies);
+    // update_order is the only tool a policy reads the arguments of: bob's direct updates (allowed, or denied by
+    // the large-refund forbid) stay unreplayed, and so does the argument check's own refusal. alice's update (no
+    // permit) and the delegated one (a forbid that reads no argument) are decided without the values.
+    const bobsUpdates = toolCalls.filter(
+      (event) =>
+        event.eventName === 'orders___update_order' &&
+        (event.errorCode === undefined || byLargeRefunds(event)),
+    ).length;
+    expect(bobsUpdates).toBe(3);
+    expect(names.notReplayable['arguments-not-recorded']).toBe(bobsUpdates + 1);
+    // Without names, no allowed call can be checked against the schema: only the denials no input could lift replay.
+    const none = await replay(asNone, policies);
+    expect(none.notReplayable['arguments-not-recorded']).toBe(toolCalls.length - deniedForAnyInput);
+    for (const result of [names, none]) {
       expect(result.newlyDenied).toEqual([]);
       expect(result.newlyAllowed).toEqual([]);
+      expect(result.unchanged).toBe(result.replayed);
     }
   });
 

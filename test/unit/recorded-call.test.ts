@@ -225,6 +225,22 @@ describe('recordedEvent', () => {
     expect(fidelity(auditArguments({ order_id: '1' }, { ...redaction, arguments: 'none' }))).toBe('none');
   });
 
+  it('keeps the recorded argument names, unless a name itself was redacted or nothing was recorded', () => {
+    const names = (args: unknown) => {
+      const read = recordedEvent(event({ arguments: args }));
+      return read.kind === 'call' ? read.call.argumentNames : read.kind;
+    };
+    const redaction = DEFAULT_REDACTION;
+    const byName = { ...redaction, arguments: 'names' as const };
+    expect(names(auditArguments({ order_id: '1', note: 'x' }, byName))).toEqual(['order_id', 'note']);
+    expect(names(auditArguments({ order_id: '1', password: 'hunter2' }, redaction))).toEqual([
+      'order_id',
+      'password',
+    ]);
+    expect(names(auditArguments({ 'Bearer abcdefghijklmnopqrstuvwxyz': 1 }, byName))).toBeUndefined();
+    expect(names(auditArguments({ order_id: '1' }, { ...redaction, arguments: 'none' }))).toBeUndefined();
+  });
+
   it('marks events written before token times were recorded, with a stand-in expiry', () => {
     const old = structuredClone(event()) as { userIdentity: { details: Record<string, string> } };
     delete old.userIdentity.details.tokenIssuedAt;
