@@ -95,8 +95,17 @@ export class GrantsTable extends Construct {
         }),
       ],
     });
-    if (props.encryptionKey !== undefined)
+    if (props.encryptionKey !== undefined) {
+      // With a customer managed key, reading and writing the table's items uses the key on the caller's
+      // behalf: without these on the key, every grant and revoke would fail with a KMS AccessDenied.
+      this.operatorPolicy.addStatements(
+        new PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+          resources: [props.encryptionKey.keyArn],
+        }),
+      );
       acknowledgeKmsGrant(this.auditor, 'send unaudited stream records to the encrypted failure queue');
+    }
     this.auditor.function.addEventSource(
       new DynamoEventSource(this.table, {
         startingPosition: StartingPosition.TRIM_HORIZON,

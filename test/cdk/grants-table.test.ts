@@ -128,6 +128,25 @@ describe('grants table', () => {
     expect(() => off.template.hasOutput('GrantsTable', {})).toThrow();
   });
 
+  it('gives the operator policy kms:Decrypt, Encrypt and GenerateDataKey on the customer managed key, and only then', () => {
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const cmk = synth({ kmsKeyArn: key });
+    const policies = cmk.template.findResources('AWS::IAM::ManagedPolicy', {
+      Properties: { Description: Match.stringLikeRegexp('grants table') },
+    });
+    const statements = Object.values(policies).flatMap(
+      (policy) => policy.Properties.PolicyDocument.Statement as { Action: unknown; Resource: unknown }[],
+    );
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
+        Resource: key,
+      }),
+    );
+    // Without a key (the main synth) the operator policy is the one DynamoDB statement, asserted above.
+    expect(JSON.stringify(main.template.findResources('AWS::IAM::ManagedPolicy'))).not.toMatch(/kms:Encrypt/);
+  });
+
   it('refuses bad grants settings with the key named', () => {
     expect(() => parseStackConfig({ ...EXAMPLE, grants: { maxDuration: '2 hours' } })).toThrow(
       /grants\.maxDuration: must be a duration/,
