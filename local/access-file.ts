@@ -1,4 +1,14 @@
-import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { type AccessLedger, AccessLedgerError, type LedgerChange } from '../cli/access-ledger';
 import {
@@ -15,8 +25,9 @@ export const ACCESS_FILE = 'access.json';
 
 interface AccessFile {
   readonly version: 1;
-  readonly grants: RoleGrant[];
-  readonly revocations: Revocation[];
+  /** As stored: entries are checked when read ({@link grantEntry}, {@link revocationEntry}), kept as written. */
+  readonly grants: unknown[];
+  readonly revocations: unknown[];
 }
 
 const LOCK_WAIT_MS = 5000;
@@ -25,6 +36,83 @@ const STALE_LOCK_MS = 30_000;
 
 function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+type Entry = Readonly<Record<string, unknown>>;
+const isEntry = (value: unknown): value is Entry =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const time = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/**
+ * A grant as the file holds it, checked like the table's codec: one that is not whole (a string `expiresAt`, a
+ * `revokedAt: null`, a missing role) is ignored — no role from half a grant.
+ */
+export function grantEntry(value: unknown): RoleGrant | undefined {
+  if (!isEntry(value)) return undefined;
+  const { id, user, role, issuedAt, expiresAt, revokedAt } = value;
+  if (typeof id !== 'string' || typeof user !== 'string' || typeof role !== 'string') return undefined;
+  if (!time(issuedAt) || !time(expiresAt) || (revokedAt !== undefined && !time(revokedAt))) return undefined;
+  const revokedBy = text(value.revokedBy);
+  const revokeReason = text(value.revokeReason);
+  return {
+    id,
+    user,
+    role,
+    reason: text(value.reason) ?? '',
+    issuedBy: text(value.issuedBy) ?? '',
+    issuedAt,
+    expiresAt,
+    ...(revokedAt === undefined ? {} : { revokedAt }),
+    ...(revokedBy === undefined ? {} : { revokedBy }),
+    ...(revokeReason === undefined ? {} : { revokeReason }),
+  };
+}
+
+/**
+ * A revocation as the file holds it, checked like the table's codec, failing closed: one whose times cannot be
+ * read (`liftedAt: null`, `expiresAt: "never"`, no `issuedAt`) counts as a revocation of its subject until
+ * lifted. One that names no readable subject makes the file unreadable (throws): the guard then refuses
+ * everyone, as for a broken file, rather than guess whom it stops.
+ */
+export function revocationEntry(value: unknown, index: number): Revocation {
+  const entry = isEntry(value) ? value : {};
+  const subject = isEntry(entry.subject) ? entry.subject : {};
+  const kind = subject.kind;
+  const subjectId = subject.id;
+  if ((kind !== 'user' && kind !== 'agent') || typeof subjectId !== 'string' || subjectId === '')
+    throw new AccessLedgerError(
+      `revocation ${index + 1} in ${ACCESS_FILE} names no readable subject; fix or remove it`,
+    );
+  const id = text(entry.id) ?? `unreadable-${index + 1}`;
+  const { issuedAt, expiresAt, liftedAt } = entry;
+  const lifted = time(liftedAt);
+  const whole =
+    text(entry.id) !== undefined &&
+    time(issuedAt) &&
+    (expiresAt === undefined || time(expiresAt)) &&
+    (liftedAt === undefined || lifted);
+  if (!whole && !lifted)
+    return {
+      id,
+      subject: { kind, id: subjectId },
+      reason: 'the revocation record is unreadable',
+      issuedBy: '',
+      issuedAt: 0,
+    };
+  const liftedBy = text(entry.liftedBy);
+  const liftReason = text(entry.liftReason);
+  return {
+    id,
+    subject: { kind, id: subjectId },
+    reason: text(entry.reason) ?? '',
+    issuedBy: text(entry.issuedBy) ?? '',
+    issuedAt: time(issuedAt) ? issuedAt : 0,
+    ...(time(expiresAt) ? { expiresAt } : {}),
+    ...(lifted ? { liftedAt } : {}),
+    ...(liftedBy === undefined ? {} : { liftedBy }),
+    ...(liftReason === undefined ? {} : { liftReason }),
+  };
 }
 
 /**
@@ -74,14 +162,23 @@ export class FileAccessLedger implements AccessLedger {
     return { version: 1, grants: file.grants, revocations: file.revocations };
   }
 
-  async read(subject: AccessSubject): Promise<SubjectAccess> {
+  /** The entries checked: damaged grants dropped, damaged revocations read as revocations (fail closed). */
+  private entries(): { grants: RoleGrant[]; revocations: Revocation[] } {
     const file = this.load();
+    return {
+      grants: file.grants.map(grantEntry).filter((grant) => grant !== undefined),
+      revocations: file.revocations.map(revocationEntry),
+    };
+  }
+
+  async read(subject: AccessSubject): Promise<SubjectAccess> {
+    const file = this.entries();
     return {
       grants: subject.kind === 'user' ? file.grants.filter((grant) => grant.user === subject.id) : [],
       // A user's revocations by userKey (case and Unicode normalisation ignored), as the table keys them.
       revocations: file.revocations.filter(
         (revocation) =>
-          revocation.subject?.kind === subject.kind &&
+          revocation.subject.kind === subject.kind &&
           (subject.kind === 'user'
             ? userKey(revocation.subject.id) === userKey(subject.id)
             : revocation.subject.id === subject.id),
@@ -90,25 +187,27 @@ export class FileAccessLedger implements AccessLedger {
   }
 
   async list(): Promise<{ grants: RoleGrant[]; revocations: Revocation[] }> {
-    const { grants, revocations } = this.load();
-    return { grants, revocations };
+    return this.entries();
   }
 
-  /** Read-modify-write under the lock; the new content replaces the file atomically. */
+  /**
+   * Read-modify-write under the lock; the new content replaces the file atomically. The lock file holds a
+   * random token: a stale lock (its holder died) is removed only when its content and mtime, read again just
+   * before, are those judged stale — never a lock another process took meanwhile — and the holder removes the
+   * lock only while it still holds its own token.
+   */
   private change<T>(apply: (file: AccessFile) => { file: AccessFile; result: T }): T {
     const lock = `${this.path}.lock`;
+    const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
     const deadline = Date.now() + LOCK_WAIT_MS;
     let fd: number | undefined;
     while (fd === undefined) {
       try {
-        fd = openSync(lock, 'wx');
+        fd = openSync(lock, 'wx', 0o600);
+        writeSync(fd, token);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        try {
-          if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) rmSync(lock, { force: true });
-        } catch {
-          // gone meanwhile: try again
-        }
+        this.removeStaleLock(lock);
         if (Date.now() > deadline)
           throw new AccessLedgerError(`${lock} is held by another grant or revoke command; try again`);
         sleep(20);
@@ -116,13 +215,38 @@ export class FileAccessLedger implements AccessLedger {
     }
     try {
       const { file, result } = apply(this.load());
-      const temporary = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
-      renameSync(temporary, this.path);
+      // A fresh random name, created exclusively (O_EXCL): a file or symlink planted at a guessable name is
+      // never followed or overwritten.
+      const temporary = `${this.path}.${randomBytes(12).toString('hex')}.tmp`;
+      try {
+        writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+        renameSync(temporary, this.path);
+      } catch (error) {
+        rmSync(temporary, { force: true });
+        throw error;
+      }
       return result;
     } finally {
       closeSync(fd);
+      try {
+        if (readFileSync(lock, 'utf8') === token) rmSync(lock, { force: true });
+      } catch {
+        // gone already (taken over as stale): nothing of ours to remove
+      }
+    }
+  }
+
+  private removeStaleLock(lock: string): void {
+    try {
+      const seen = statSync(lock);
+      if (Date.now() - seen.mtimeMs <= STALE_LOCK_MS) return;
+      const content = readFileSync(lock, 'utf8');
+      const again = statSync(lock);
+      if (again.ino !== seen.ino || again.mtimeMs !== seen.mtimeMs || readFileSync(lock, 'utf8') !== content)
+        return;
       rmSync(lock, { force: true });
+    } catch {
+      // gone meanwhile: try again
     }
   }
 
@@ -139,7 +263,7 @@ export class FileAccessLedger implements AccessLedger {
 
   async revokeGrant(id: string, change: LedgerChange): Promise<{ before: RoleGrant; after: RoleGrant }> {
     return this.change((file) => {
-      const before = file.grants.find((grant) => grant.id === id);
+      const before = file.grants.map(grantEntry).find((grant) => grant?.id === id);
       if (before === undefined) throw new AccessLedgerError(`no grant ${id} in ${this.path}`);
       if (before.revokedAt !== undefined) throw new AccessLedgerError(`grant ${id} is already revoked`);
       const after: RoleGrant = {
@@ -149,7 +273,7 @@ export class FileAccessLedger implements AccessLedger {
         revokeReason: change.reason,
       };
       return {
-        file: { ...file, grants: file.grants.map((grant) => (grant.id === id ? after : grant)) },
+        file: { ...file, grants: file.grants.map((grant) => (grantEntry(grant)?.id === id ? after : grant)) },
         result: { before, after },
       };
     });
@@ -161,7 +285,7 @@ export class FileAccessLedger implements AccessLedger {
     check?: (before: Revocation) => void,
   ): Promise<{ before: Revocation; after: Revocation }> {
     return this.change((file) => {
-      const before = file.revocations.find((revocation) => revocation.id === id);
+      const before = file.revocations.map(revocationEntry).find((revocation) => revocation.id === id);
       if (before === undefined) throw new AccessLedgerError(`no revocation ${id} in ${this.path}`);
       if (before.liftedAt !== undefined) throw new AccessLedgerError(`revocation ${id} is already lifted`);
       check?.(before);
@@ -174,7 +298,9 @@ export class FileAccessLedger implements AccessLedger {
       return {
         file: {
           ...file,
-          revocations: file.revocations.map((revocation) => (revocation.id === id ? after : revocation)),
+          revocations: file.revocations.map((revocation, index) =>
+            revocationEntry(revocation, index).id === id ? after : revocation,
+          ),
         },
         result: { before, after },
       };

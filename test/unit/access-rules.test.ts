@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -314,6 +323,121 @@ describe('the local file store', () => {
     );
     writeFileSync(join(dir, 'access.json'), '{"version":2}');
     await expect(new FileAccessLedger(dir).list()).rejects.toThrow(/not a grant store/);
+  });
+
+  it('counts a revocation it cannot read whole as a revocation (fails closed), and ignores a damaged grant', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    const revoked = {
+      subject: { kind: 'user', id: 'alice' },
+      reason: 'stolen',
+      issuedBy: 'x',
+      issuedAt: 1000,
+    };
+    const valid = {
+      id: 'g-ok',
+      user: 'alice',
+      role: 'ok',
+      reason: 'r',
+      issuedBy: 'x',
+      issuedAt: 1000,
+      expiresAt: 4e9,
+    };
+    writeFileSync(
+      join(dir, 'access.json'),
+      JSON.stringify({
+        version: 1,
+        grants: [
+          valid,
+          { ...valid, id: 'g-1', role: 'admin', expiresAt: '4102444800' },
+          { ...valid, id: 'g-2', role: 'root', revokedAt: null },
+          { ...valid, id: 'g-3', role: 'ops', issuedAt: undefined },
+          'junk',
+        ],
+        revocations: [],
+      }),
+    );
+    const ledger = new FileAccessLedger(dir);
+    const alice = { ...caller, subject: 'alice', agent: undefined };
+    expect(withGrants(alice, (await ledger.read({ kind: 'user', id: 'alice' })).grants, 1500).roles).toEqual([
+      'viewer',
+      'ok',
+    ]);
+    for (const damaged of [
+      { ...revoked, id: 'r-1', liftedAt: null },
+      { ...revoked, id: 'r-2', expiresAt: 'never' },
+      { ...revoked, id: 'r-3', expiresAt: null },
+      { ...revoked, id: 'r-4', issuedAt: '1000' },
+      { ...revoked, expiresAt: 1001 },
+    ]) {
+      writeFileSync(
+        join(dir, 'access.json'),
+        JSON.stringify({ version: 1, grants: [], revocations: [damaged] }),
+      );
+      const { revocations } = await ledger.read({ kind: 'user', id: 'alice' });
+      expect([damaged, activeRevocation(alice, revocations, 5000)?.subject]).toEqual([
+        damaged,
+        { kind: 'user', id: 'alice' },
+      ]);
+    }
+    // Lifted with a readable time: lifted, whatever else is damaged.
+    writeFileSync(
+      join(dir, 'access.json'),
+      JSON.stringify({
+        version: 1,
+        grants: [],
+        revocations: [{ ...revoked, id: 'r-5', expiresAt: 'x', liftedAt: 1200 }],
+      }),
+    );
+    expect(
+      activeRevocation(alice, (await ledger.read({ kind: 'user', id: 'alice' })).revocations, 5000),
+    ).toBeUndefined();
+    // No readable subject: the file is unreadable (the guard then refuses everyone, grants ignored).
+    writeFileSync(
+      join(dir, 'access.json'),
+      JSON.stringify({ version: 1, grants: [], revocations: [{ ...revoked, subject: { kind: 'user' } }] }),
+    );
+    await expect(ledger.read({ kind: 'user', id: 'alice' })).rejects.toThrow(/no readable subject/);
+  });
+
+  it('never follows a file or symlink planted where it writes its temporary file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'precious');
+    symlinkSync(victim, join(dir, `access.json.${process.pid}.tmp`));
+    const ledger = new FileAccessLedger(dir);
+    await issueRevocation(ledger, { user: 'alice', reason: 'stolen' }, 3600, 'local:sec', 1000);
+    expect(readFileSync(victim, 'utf8')).toBe('precious');
+    expect(lstatSync(join(dir, 'access.json')).isSymbolicLink()).toBe(false);
+    expect((await ledger.list()).revocations).toHaveLength(1);
+    expect(
+      readdirSync(dir).filter((name) => name.endsWith('.tmp') && !name.includes(String(process.pid))),
+    ).toEqual([]);
+  });
+
+  it('takes over a stale lock left by a dead writer, and leaves no lock behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    const lock = join(dir, 'access.json.lock');
+    writeFileSync(lock, '999999 dead\n');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    const ledger = new FileAccessLedger(dir);
+    await issueRevocation(ledger, { user: 'alice', reason: 'stolen' }, 3600, 'local:sec', 1000);
+    expect((await ledger.list()).revocations).toHaveLength(1);
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('never removes a lock another writer took over meanwhile (a slow holder leaves theirs alone)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-'));
+    const lock = join(dir, 'access.json.lock');
+    const ledger = new FileAccessLedger(dir);
+    const load = Reflect.get(ledger, 'load') as () => unknown;
+    // While this writer holds the lock, another judges it stale and takes it over with its own token.
+    Reflect.set(ledger, 'load', () => {
+      writeFileSync(lock, '4242 someone-else\n');
+      return load.call(ledger);
+    });
+    await issueRevocation(ledger, { user: 'alice', reason: 'stolen' }, 3600, 'local:sec', 1000);
+    expect(readFileSync(lock, 'utf8')).toBe('4242 someone-else\n');
   });
 
   it('loses no change when several processes write at once', async () => {
