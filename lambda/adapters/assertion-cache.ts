@@ -39,12 +39,21 @@ export interface SignedAssertion {
  *   function that builds the claims, so two callers share an entry only if their assertions would say exactly
  *   the same thing. A refreshed token with the same claims hits.
  * - Reuse: until `refreshBeforeSeconds` before `exp` (or half the lifetime, if shorter), and never past the
- *   current caller's own token expiry.
+ *   current caller's own token expiry, nor past the earliest expiry of a grant that supplied a role.
  * - Bounded: an LRU of `maxEntries`.
  * - Singleflight: concurrent misses for one key share one Sign call.
  * - Fails closed: any signing failure is an {@link AssertionSigningError} (never cached, never an unsigned or
  *   stale assertion), which the guard turns into an audited refusal.
  */
+/**
+ * Until when an assertion may speak for this caller: the token's expiry, and no later than the earliest expiry
+ * of the just-in-time grants that supplied a role (`Caller.grants`) — an assertion carrying a granted role
+ * must not outlive the grant.
+ */
+export function validUntil(caller: Caller): number {
+  return Math.min(caller.expiresAt, ...(caller.grants ?? []).map((grant) => grant.expiresAt));
+}
+
 export class AssertionCache {
   private readonly entries: LRUCache<string, SignedAssertion>;
   private readonly inflight = new Map<string, Promise<SignedAssertion>>();
@@ -69,7 +78,7 @@ export class AssertionCache {
   private usable(entry: SignedAssertion, caller: Caller): boolean {
     const nowSeconds = this.now() / 1000;
     const margin = Math.min(this.refreshBeforeSeconds, (entry.expiresAt - entry.issuedAt) / 2);
-    return nowSeconds < entry.expiresAt - margin && entry.expiresAt <= caller.expiresAt;
+    return nowSeconds < entry.expiresAt - margin && entry.expiresAt <= validUntil(caller);
   }
 
   /**
@@ -88,9 +97,9 @@ export class AssertionCache {
     if (flight !== undefined) {
       const shared = await flight;
       // Shared unless it would outlive this caller's token (another token with the same claims started it).
-      if (shared.expiresAt <= caller.expiresAt) return shared.token;
+      if (shared.expiresAt <= validUntil(caller)) return shared.token;
     }
-    const signing = this.sign(identity, caller.expiresAt);
+    const signing = this.sign(identity, validUntil(caller));
     this.inflight.set(key, signing);
     try {
       const signed = await signing;

@@ -196,6 +196,24 @@ describe('AssertionCache', () => {
     expect(await cache.assertion(expiringSoon, 'crm')).toBe(second);
   });
 
+  it('never makes or hands out an assertion carrying a granted role past the grant’s expiry', async () => {
+    const { cache, signer } = setup();
+    const granted: Caller = {
+      ...alice,
+      roles: [...alice.roles, 'order-admin'],
+      grants: [
+        { id: 'g-2', role: 'order-admin', expiresAt: T0 / 1000 + 90 },
+        { id: 'g-3', role: 'auditor', expiresAt: T0 / 1000 + 200 },
+      ],
+    };
+
+    const assertion = await cache.assertion(granted, 'crm');
+
+    expect(parts(assertion).claims.exp).toBe(T0 / 1000 + 90);
+    expect(await cache.assertion(granted, 'crm')).toBe(assertion);
+    expect(signer.signs).toBe(1);
+  });
+
   it('refuses, typed, a caller whose token has expired', async () => {
     const { cache, at } = setup();
     at(3_600_000);
