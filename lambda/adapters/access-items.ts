@@ -132,7 +132,19 @@ export function grantFromItem(item: AccessItem): RoleGrant | undefined {
  * that subject until lifted (fail closed: a damaged kill switch still holds).
  */
 export function revocationFromItem(item: AccessItem, under?: AccessSubject): Revocation | undefined {
-  if (text(item, 'type') !== 'revocation') return undefined;
+  if (text(item, 'type') !== 'revocation') {
+    // Kept under a revocation's sort key but typed otherwise (`type` rewritten): still a revocation, damaged.
+    if (under === undefined || !(text(item, ACCESS_SORT_KEY) ?? '').startsWith('revocation#'))
+      return undefined;
+    if (text(item, 'type') === 'grant' && grantFromItem(item) !== undefined) return undefined;
+    return {
+      id: text(item, 'id') ?? text(item, ACCESS_SORT_KEY) ?? 'unreadable',
+      subject: under,
+      reason: 'the revocation record is unreadable',
+      issuedBy: '',
+      issuedAt: 0,
+    };
+  }
   const id = text(item, 'id') ?? text(item, ACCESS_SORT_KEY) ?? 'unreadable';
   const kind = text(item, 'subjectKind');
   const subjectId = text(item, 'subjectId');

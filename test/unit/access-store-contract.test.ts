@@ -97,6 +97,19 @@ describe('DynamoDbAccessStore (the doors)', () => {
     ]);
   });
 
+  it('reads an item under a revocation key whose type was rewritten as a revocation of that subject', async () => {
+    const retyped = { ...revocationItem(revocation), type: { S: 'note' } };
+    dynamo.on(QueryCommand).resolves({ Items: [retyped] });
+    const access = await new DynamoDbAccessStore(new DynamoDBClient({}), TABLE).read({
+      kind: 'agent',
+      id: 'travel-bot',
+    });
+    expect(access.revocations).toEqual([
+      expect.objectContaining({ id: 'r-1', subject: { kind: 'agent', id: 'travel-bot' } }),
+    ]);
+    expect(access.revocations[0]?.liftedAt).toBeUndefined();
+  });
+
   it('passes a throttled read up to the caller (which ignores grants and refuses on revocations)', async () => {
     dynamo.on(QueryCommand).rejects(new Error('ProvisionedThroughputExceededException'));
     await expect(
@@ -127,11 +140,9 @@ describe('a user revocation through the stores and the kill switch gate', () => 
     for (const id of ['Alice', 'ALICE@example.com', 'alice']) {
       dynamo.reset();
       const item = revocationItem(byName(id));
-      dynamo
-        .on(QueryCommand)
-        .callsFake((input) => ({
-          Items: input.ExpressionAttributeValues[':pk'].S === item.pk?.S ? [item] : [],
-        }));
+      dynamo.on(QueryCommand).callsFake((input) => ({
+        Items: input.ExpressionAttributeValues[':pk'].S === item.pk?.S ? [item] : [],
+      }));
       expect([id, await refused(new DynamoDbAccessStore(new DynamoDBClient({}), TABLE), alice)]).toEqual([
         id,
         'Revoked',
@@ -150,11 +161,9 @@ describe('a user revocation through the stores and the kill switch gate', () => 
 
   it('still finds a revocation written under the exact subject before keys were folded', async () => {
     const legacy = { ...revocationItem(byName('Alice')), pk: { S: 'user#Alice' } };
-    dynamo
-      .on(QueryCommand)
-      .callsFake((input) => ({
-        Items: input.ExpressionAttributeValues[':pk'].S === 'user#Alice' ? [legacy] : [],
-      }));
+    dynamo.on(QueryCommand).callsFake((input) => ({
+      Items: input.ExpressionAttributeValues[':pk'].S === 'user#Alice' ? [legacy] : [],
+    }));
     const caller = callerFromClaims({ sub: 'Alice', iss: 'i', exp: 4_000_000_000 });
     expect(await refused(new DynamoDbAccessStore(new DynamoDBClient({}), TABLE), caller)).toBe('Revoked');
   });
