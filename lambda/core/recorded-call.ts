@@ -104,6 +104,9 @@ const ACCESS_CHANGES: ReadonlySet<string> = new Set([
   'RevokeGrant',
   'RevokeAccess',
   'LiftRevocation',
+  'ChangeAccessEntry',
+  'DeleteAccessEntry',
+  'ExpireAccessEntry',
 ] satisfies AccessChangeName[]);
 
 /** The front doors whose events this builder reads (an absent door: events written before doors were named). */

@@ -381,6 +381,38 @@ describe('access-change events are not decisions', () => {
 
     expect(result).toMatchObject({ events: 5, replayed: 1, accessChanges: 4, notReplayable: {} });
   });
+
+  it.each(['ChangeAccessEntry', 'DeleteAccessEntry', 'ExpireAccessEntry'])(
+    'skips a %s event written by the grants-table stream auditor',
+    async (name) => {
+      const base = buildAccessChangeEvent(
+        {
+          kind: 'grant',
+          name: 'GrantRole',
+          grant: {
+            id: 'g-1',
+            user: 'carol',
+            role: 'order-admin',
+            reason: 'INC-1',
+            issuedBy: 'local:ops',
+            issuedAt: 1_999_999_000,
+            expiresAt: 2_000_000_000,
+          },
+        },
+        settings,
+      );
+      const event = {
+        ...base,
+        eventName: name,
+        userIdentity: { ...base.userIdentity, type: name === 'ExpireAccessEntry' ? 'AWSService' : 'Unknown' },
+        additionalEventData: { ...base.additionalEventData, accessChange: name },
+      };
+
+      const result = await replay([event, aliceGets('values')], POLICY_DIR);
+
+      expect(result).toMatchObject({ events: 2, replayed: 1, accessChanges: 1, notReplayable: {} });
+    },
+  );
 });
 
 describe('tables never pass control characters to the terminal', () => {
