@@ -72,11 +72,28 @@ export const httpsUrl = (value: string): string | undefined => {
   }
 };
 
-/** A host name (with an optional port), without scheme or path: `dev-123.okta.com`, `teleport.example.com:443`. */
-export const hostName = (value: string): string | undefined =>
-  /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/.test(value)
-    ? undefined
-    : 'a host name such as idp.example.com (no https://, no path)';
+/**
+ * A host name (with an optional port), without scheme or path: `dev-123.okta.com`, `teleport.example.com:443`.
+ * The shape alone is not enough: a URL parser reads an all-digit last label as an IPv4 address (`08`, `idp.08`
+ * fail to parse, `1.2.3` becomes `1.2.0.3`) and refuses a port over 65535, so the host must also come back from
+ * `new URL` exactly as given — the issuer and discovery URL are built from it.
+ */
+export const hostName = (value: string): string | undefined => {
+  const problem = 'a host name such as idp.example.com (no https://, no path)';
+  if (
+    !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:\d{1,5})?$/.test(
+      value,
+    )
+  )
+    return problem;
+  try {
+    const url = new URL(`https://${value}/`);
+    const given = value.toLowerCase().replace(/:443$/, '');
+    return url.host === given ? undefined : problem;
+  } catch {
+    return problem;
+  }
+};
 
 /** Accepts `https://host/` as well as `host` where a host is asked for: people paste URLs. */
 export const bareHost = (value: string): string =>
