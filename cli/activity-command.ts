@@ -366,9 +366,9 @@ async function runFollow(options: ActivityOptions, sinceGiven: boolean): Promise
   try {
     if (resolved.store === 'local') {
       const auditFile = options.file ?? join(options.data, AUDIT_FILE);
-      process.stderr.write(`following ${auditFile} (Ctrl-C to stop)\n`);
       await followLocal(auditFile, {
         ...follow,
+        onReady: () => process.stderr.write(`following ${auditFile} (Ctrl-C to stop)\n`),
         pollMs: (options.poll ?? 1) * 1000,
         ...(sinceGiven ? { backlogSince: options.since, backlogLimit: options.limit } : {}),
       });

@@ -46,6 +46,11 @@ export interface FollowOptions {
   readonly onRows: (rows: readonly ActivityRow[]) => void;
   /** Non-fatal problems (unreadable lines, a failed poll that will be retried). */
   readonly onWarning: (message: string) => void;
+  /**
+   * Called once the follow is positioned (and any backlog shown): from then on every appended event is news. Say
+   * "following" here, not before — an event written between the message and the positioning would be history.
+   */
+  readonly onReady?: () => void;
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly now?: () => number;
 }
@@ -125,6 +130,7 @@ export async function followLocal(
     options.onRows(backlog.reverse());
     for (const row of backlog) seen.add(row.uid);
   }
+  options.onReady?.();
   while (!options.signal.aborted) {
     await sleep(options.pollMs, options.signal);
     if (options.signal.aborted) break;

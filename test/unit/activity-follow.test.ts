@@ -100,6 +100,15 @@ describe('following the local store', () => {
     expect(uids).toEqual([uidOf(3), uidOf(4)]);
   });
 
+  it('says it is ready only once positioned: an event written right after that is shown', async () => {
+    writeFileSync(file, line(event(1)));
+    // What a user (or a test) does on seeing "following …": write at once. The follow must already be positioned.
+    const { uids } = await follow([() => undefined], {
+      onReady: () => appendFileSync(file, line(event(2))),
+    });
+    expect(uids).toEqual([uidOf(2)]);
+  });
+
   it('with --since, shows the matching history first (oldest first), then new events, each once', async () => {
     writeFileSync(file, line(event(1)) + line(event(2)));
     const { uids } = await follow([() => appendFileSync(file, line(event(2)) + line(event(3)))], {
