@@ -12,8 +12,9 @@ import type { AllowedRequest, Gate, GateRefusal, OfferedListing } from './hooks'
 
 /**
  * Access over time in the guard (issue 15): just-in-time grants add roles to the verified caller, and the kill
- * switch refuses a revoked user or agent (any agent claim or delegation actor) before policy is asked. Both read one cached {@link AccessStore}
- * (`adapters/access-cache.ts`), so a subject costs one store read per cache period, shared by both.
+ * switch refuses a revoked user or agent (any agent claim or delegation actor) before policy is asked. Both read
+ * one cached {@link AccessStore} (`adapters/access-cache.ts`), so a subject costs one store read per cache period,
+ * shared by both.
  */
 
 /**
