@@ -63,11 +63,12 @@ function cpuNote(cpu: { ms: number; requests: number }): { note?: string } {
  * process as `npm start` runs it; this process only generates load. Runs alternate direct/gateway per round.
  */
 export async function gatewayRows(profile: BenchProfile, progress: Progress): Promise<BenchRow[]> {
-  const child = spawnTs(join(REPO, 'bench', 'gateway-child.ts'), [], {
-    ...(process.env.BENCH_GATEWAY_CPU_PROF === undefined
-      ? {}
-      : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_GATEWAY_CPU_PROF}` }),
-  });
+  // BENCH_GATEWAY_CPU_PROF=<dir> profiles the stack process (Node refuses --cpu-prof in NODE_OPTIONS).
+  const profileDir = process.env.BENCH_GATEWAY_CPU_PROF;
+  const child = spawnTs(
+    join(REPO, 'bench', 'gateway-child.ts'),
+    profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+  );
   const rows: BenchRow[] = [];
   try {
     const stack = await firstJsonLine<ChildStack>(child);
