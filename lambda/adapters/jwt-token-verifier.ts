@@ -259,8 +259,7 @@ export function checkCompactSerialization(token: string): void {
   if (parts.length !== 3) throw new InvalidTokenError('token is not a JWS in compact serialization');
   for (const [index, part] of parts.entries()) {
     const name = ['header', 'payload', 'signature'][index] as string;
-    if (!isCanonicalBase64url(part))
-      throw new InvalidTokenError(`token ${name} is not canonical base64url`);
+    if (!isCanonicalBase64url(part)) throw new InvalidTokenError(`token ${name} is not canonical base64url`);
   }
   let header: unknown;
   try {

@@ -37,12 +37,16 @@ describe('isCanonicalBase64url (JWS parts, checked without decoding)', () => {
 
   it('agrees on the encoding of any bytes, and on that encoding with its last character changed', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constantFrom(...ALPHABET), (bytes, last) => {
-        const part = Buffer.from(bytes).toString('base64url');
-        expect(isCanonicalBase64url(part)).toBe(true);
-        const changed = `${part.slice(0, -1)}${last}`;
-        expect(isCanonicalBase64url(changed)).toBe(roundTrips(changed));
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.constantFrom(...ALPHABET),
+        (bytes, last) => {
+          const part = Buffer.from(bytes).toString('base64url');
+          expect(isCanonicalBase64url(part)).toBe(true);
+          const changed = `${part.slice(0, -1)}${last}`;
+          expect(isCanonicalBase64url(changed)).toBe(roundTrips(changed));
+        },
+      ),
       { numRuns: 3000 },
     );
   });
