@@ -89,7 +89,13 @@ function runChild(
   env: NodeJS.ProcessEnv,
 ): Promise<{ ok: boolean; require: number; invoke: number; out?: unknown }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_COLD_CPU_PROF=<dir> writes a CPU profile of each child (require + first invocation).
+    const profileDir = process.env.BENCH_COLD_CPU_PROF;
+    const flags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+    const child = spawn(process.execPath, [...flags, '-e', CHILD], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
