@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -91,8 +91,12 @@ function runChild(
   return new Promise((resolve, reject) => {
     // BENCH_COLD_CPU_PROF=<dir> writes a CPU profile of each child (require + first invocation).
     const profileDir = process.env.BENCH_COLD_CPU_PROF;
-    const flags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
-    const child = spawn(process.execPath, [...flags, '-e', CHILD], {
+    const flags =
+      profileDir === undefined
+        ? []
+        : ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${profileDir}`];
+    // BENCH_COLD_NODE=<node binary> runs the children on another Node (the Lambda runtime's is Node 22).
+    const child = spawn(process.env.BENCH_COLD_NODE ?? process.execPath, [...flags, '-e', CHILD], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -116,6 +120,13 @@ function runChild(
       }
     });
   });
+}
+
+/** The version of the Node that runs the children. */
+function childNodeVersion(): string {
+  const node = process.env.BENCH_COLD_NODE;
+  if (node === undefined) return process.version;
+  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 
 const median = (values: readonly number[]) => {
@@ -193,7 +204,7 @@ export async function measureColdStart(options: { runs?: number } = {}): Promise
       bundles,
       coldStartMsMedian: median(runs.map(([load, invoke]) => load + invoke)),
       runs,
-      node: process.version,
+      node: childNodeVersion(),
     };
   } finally {
     avp.close();
