@@ -1,6 +1,7 @@
 import { JwtRsaVerifier } from 'aws-jwt-verify';
 import type { Jwks } from 'aws-jwt-verify/jwk';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
+import { cedar } from '../../lambda/adapters/cedar-engine';
 import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
 import { callerFromClaims } from '../../lambda/core/caller';
 import { authorizationRequest } from '../../lambda/core/cedar-request';
@@ -66,12 +67,9 @@ export async function floorProbe(identity: BenchIdentity): Promise<{ probe: Prob
   };
 }
 
-/**
- * The engine alone, for the bound on the cache-off rows: cedar-wasm's statefulIsAuthorized over the preparsed
- * slice and schema, request validated, with the request already built (what the handler adds is the rest).
- */
-function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof loadPolicyBundle>): Probe {
-  const caller = callerFromClaims({
+/** Bob as a verified token names him (the caller the engine-only rows decide for). */
+function benchCaller() {
+  return callerFromClaims({
     sub: BOB.user,
     iss: 'https://issuer.example',
     aud: AUDIENCE,
@@ -82,6 +80,14 @@ function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof l
     roles: [...BOB.roles],
     client_id: 'bench-agent',
   });
+}
+
+/**
+ * The engine alone, for the bound on the cache-off rows: cedar-wasm's statefulIsAuthorized over the preparsed
+ * slice and schema, request validated, with the request already built (what the handler adds is the rest).
+ */
+function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof loadPolicyBundle>): Probe {
+  const caller = benchCaller();
   const model = { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes };
   const tool = parseToolName('orders___update_order') as ToolName;
   return probe<PolicyAnswer>({
@@ -96,6 +102,48 @@ function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof l
         ),
       ),
     check: (answer) => (answer.decision === 'allow' ? true : `expected allow, got ${answer.decision}`),
+  });
+}
+
+/**
+ * What cedar-wasm costs before it reads a policy: the same request as {@link cedarAloneProbe}, validated against
+ * the same preparsed schema, decided over an empty policy set (so it is denied). cedar-wasm takes the request as
+ * one JSON text and turns its context and entities into Cedar values on every call; this row shows that part of
+ * the cache-off rows in every run.
+ */
+function cedarFixedCostProbe(bundle: ReturnType<typeof loadPolicyBundle>): Probe {
+  const schemaName = `bench-fixed-cost-schema-${Math.random()}`;
+  const policySetId = `bench-fixed-cost-empty-${Math.random()}`;
+  const schema = cedar.preparseSchema(schemaName, bundle.schemaText);
+  const empty = cedar.preparsePolicySet(policySetId, { staticPolicies: {} });
+  if (schema.type === 'failure' || empty.type === 'failure') throw new Error('cannot preparse for the bench');
+  const caller = benchCaller();
+  const model = { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes };
+  const tool = parseToolName('orders___update_order') as ToolName;
+  return probe<cedar.AuthorizationAnswer>({
+    id: 'cedar-fixed-cost',
+    label: 'Cedar with no policies (request parsing and validation)',
+    run: async (iteration) => {
+      const request = authorizationRequest(
+        caller,
+        { kind: 'tool-call', id: iteration, tool, arguments: allowedRefund(iteration) },
+        model,
+      );
+      return cedar.statefulIsAuthorized({
+        principal: request.principal,
+        action: request.action,
+        resource: request.resource,
+        context: request.context as cedar.Context,
+        entities: request.entities as unknown as cedar.Entities,
+        preparsedPolicySetId: policySetId,
+        preparsedSchemaName: schemaName,
+        validateRequest: true,
+      });
+    },
+    check: (answer) =>
+      answer.type === 'success' && answer.response.decision === 'deny'
+        ? true
+        : `expected a default deny, got ${JSON.stringify(answer).slice(0, 160)}`,
   });
 }
 
@@ -165,6 +213,7 @@ export async function hotPathRows(
   const allowBob = { outcome: 'allow', user: BOB.user } as const;
   const probes: Probe[] = [
     floor.probe,
+    cedarFixedCostProbe(bundle),
     cedarAloneProbe(engine, bundle),
     toolCallProbe({
       id: 'call-cache-off',
