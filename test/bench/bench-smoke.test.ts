@@ -1,5 +1,5 @@
 import { type BenchProfile, QUICK } from '../../bench/budget';
-import { BenchIdentity, benchHandler, POLICY_DIR } from '../../bench/harness';
+import { BenchIdentity, benchHandler, CountingVerifier, POLICY_DIR } from '../../bench/harness';
 import { renderTable } from '../../bench/report';
 import { measureSideBySide, probe } from '../../bench/sampling';
 import { hotPathRows, toolCallProbe } from '../../bench/scenarios/hot-path';
@@ -29,6 +29,7 @@ describe('bench scenarios', () => {
 
     expect(rows.map((row) => row.id)).toEqual([
       'floor',
+      'cedar-fixed-cost',
       'cedar-alone',
       'call-cache-off',
       'call-cache-on',
@@ -85,6 +86,34 @@ describe('bench scenarios', () => {
       expect.stringMatching(/^8\/8 wrong outcomes: expected deny/),
     ]);
     expect(bobAllowed?.failures).toEqual([]);
+  });
+
+  it('report a fresh-token scenario whose calls did not verify their token (a cache hit) as failing', async () => {
+    const bundle = loadPolicyBundle(POLICY_DIR);
+    const verifier = new CountingVerifier(identity.verifier);
+    const handler = benchHandler(bundle, verifier, 300);
+    const [fresh, reused] = await identity.tokens('bob', ['order-admin'], 2);
+    const call = () => ({ tool: 'orders___get_order', args: { order_id: '1001' } });
+
+    const [row] = await measureSideBySide(
+      [
+        toolCallProbe({
+          id: 'not-fresh',
+          label: 'the same token again and again',
+          handler,
+          token: (iteration) => (iteration === 0 ? (fresh as string) : (reused as string)),
+          call,
+          expect: { outcome: 'allow', user: 'bob' },
+          verified: () => verifier.verified,
+        }),
+      ],
+      TINY.hot,
+    );
+
+    // The first two calls verify their token; every later one is served by the verified-caller cache.
+    expect(row?.failures).toEqual([
+      expect.stringMatching(/^6\/8 wrong outcomes: expected the token to be verified once, verified 0 times/),
+    ]);
   });
 
   it('count a step that throws as a wrong outcome', async () => {
