@@ -1,8 +1,7 @@
 import { JwtRsaVerifier } from 'aws-jwt-verify';
 import type { Jwks } from 'aws-jwt-verify/jwk';
 import { CedarDecisionPoint } from '../../lambda/adapters/cedar-decision-point';
-import { cedar } from '../../lambda/adapters/cedar-engine';
-import { loadPolicyBundle } from '../../lambda/adapters/policy-files';
+import { loadPolicyBundle, type PolicyBundle } from '../../lambda/adapters/policy-files';
 import { callerFromClaims } from '../../lambda/core/caller';
 import { authorizationRequest } from '../../lambda/core/cedar-request';
 import type { PolicyAnswer } from '../../lambda/core/decision';
@@ -82,17 +81,20 @@ function benchCaller() {
   });
 }
 
-/**
- * The engine alone, for the bound on the cache-off rows: cedar-wasm's statefulIsAuthorized over the preparsed
- * slice and schema, request validated, with the request already built (what the handler adds is the rest).
- */
-function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof loadPolicyBundle>): Probe {
+/** A row that asks the engine adapter alone about bob's refund, the request built in the timed step. */
+function engineProbe(
+  id: string,
+  label: string,
+  engine: CedarDecisionPoint,
+  check: (answer: PolicyAnswer) => true | string,
+): Probe {
+  const { bundle } = engine;
   const caller = benchCaller();
   const model = { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes };
   const tool = parseToolName('orders___update_order') as ToolName;
   return probe<PolicyAnswer>({
-    id: 'cedar-alone',
-    label: 'Cedar evaluation alone (request built, cache off)',
+    id,
+    label,
     run: (iteration) =>
       engine.isAuthorized(
         authorizationRequest(
@@ -101,50 +103,36 @@ function cedarAloneProbe(engine: CedarDecisionPoint, bundle: ReturnType<typeof l
           model,
         ),
       ),
-    check: (answer) => (answer.decision === 'allow' ? true : `expected allow, got ${answer.decision}`),
+    check,
   });
 }
 
 /**
- * What cedar-wasm costs before it reads a policy: the same request as {@link cedarAloneProbe}, validated against
- * the same preparsed schema, decided over an empty policy set (so it is denied). cedar-wasm takes the request as
- * one JSON text and turns its context and entities into Cedar values on every call; this row shows that part of
- * the cache-off rows in every run.
+ * The engine alone, for the bound on the cache-off rows: cedar-wasm's statefulIsAuthorized over the preparsed
+ * slice and schema, request validated (what the handler adds is the rest).
  */
-function cedarFixedCostProbe(bundle: ReturnType<typeof loadPolicyBundle>): Probe {
-  const schemaName = `bench-fixed-cost-schema-${Math.random()}`;
-  const policySetId = `bench-fixed-cost-empty-${Math.random()}`;
-  const schema = cedar.preparseSchema(schemaName, bundle.schemaText);
-  const empty = cedar.preparsePolicySet(policySetId, { staticPolicies: {} });
-  if (schema.type === 'failure' || empty.type === 'failure') throw new Error('cannot preparse for the bench');
-  const caller = benchCaller();
-  const model = { namespace: bundle.namespace, resourceId: 'gateway', inputTypes: bundle.inputTypes };
-  const tool = parseToolName('orders___update_order') as ToolName;
-  return probe<cedar.AuthorizationAnswer>({
-    id: 'cedar-fixed-cost',
-    label: 'Cedar with no policies (request parsing and validation)',
-    run: async (iteration) => {
-      const request = authorizationRequest(
-        caller,
-        { kind: 'tool-call', id: iteration, tool, arguments: allowedRefund(iteration) },
-        model,
-      );
-      return cedar.statefulIsAuthorized({
-        principal: request.principal,
-        action: request.action,
-        resource: request.resource,
-        context: request.context as cedar.Context,
-        entities: request.entities as unknown as cedar.Entities,
-        preparsedPolicySetId: policySetId,
-        preparsedSchemaName: schemaName,
-        validateRequest: true,
-      });
-    },
-    check: (answer) =>
-      answer.type === 'success' && answer.response.decision === 'deny'
+function cedarAloneProbe(engine: CedarDecisionPoint): Probe {
+  return engineProbe('cedar-alone', 'Cedar evaluation alone (request built, cache off)', engine, (answer) =>
+    answer.decision === 'allow' ? true : `expected allow, got ${answer.decision}`,
+  );
+}
+
+/**
+ * What cedar-wasm costs before it reads a policy: the same request, adapter and preparsed schema as
+ * {@link cedarAloneProbe}, over a policy set with no policies (so a default deny). cedar-wasm takes the request
+ * as one JSON text and turns its context and entities into Cedar values against the schema on every call; this
+ * row shows that part of the cache-off rows in every run.
+ */
+function cedarFixedCostProbe(bundle: PolicyBundle): Probe {
+  return engineProbe(
+    'cedar-fixed-cost',
+    'Cedar with no policies (request parsing and validation)',
+    new CedarDecisionPoint({ ...bundle, policies: [] }),
+    (answer) =>
+      answer.decision === 'deny' && answer.determiningPolicies.length === 0 && answer.errors.length === 0
         ? true
         : `expected a default deny, got ${JSON.stringify(answer).slice(0, 160)}`,
-  });
+  );
 }
 
 function hitRate(cache: BenchHandler['cache']): string {
@@ -219,7 +207,7 @@ export async function hotPathRows(
   const probes: Probe[] = [
     floor.probe,
     cedarFixedCostProbe(bundle),
-    cedarAloneProbe(engine, bundle),
+    cedarAloneProbe(engine),
     toolCallProbe({
       id: 'call-cache-off',
       label: 'tools/call allow, decision cache off',
