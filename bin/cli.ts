@@ -1,31 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ActivityError } from '../cli/activity';
 import { registerActivityCommand } from '../cli/activity-command';
-import { redriveStores } from '../cli/audit-redrive-stores';
-import { AwsSetupError, awsContext, describeAwsError } from '../cli/aws-context';
-import { registerDoctorCommand } from '../cli/doctor';
+import type { RedriveOptions } from '../cli/audit-redrive';
+import { AwsSetupError, describeAwsError } from '../cli/aws-errors';
+import type { DevOptions } from '../cli/dev';
+import { registerDoctorCommand } from '../cli/doctor-command';
+import { ActivityError, CliError, PolicyStoreError, SchemaGenerationError } from '../cli/errors';
 import { registerGrantCommands } from '../cli/grant-commands';
 import { HELP_EXAMPLES } from '../cli/help-examples';
-import { registerInitCommand } from '../cli/init';
-import { registerAuthorizeCommand } from '../cli/policies-authorize';
+import { registerInitCommand } from '../cli/init-command';
+import { registerAuthorizeCommand } from '../cli/policies-authorize-command';
 import { registerPolicyCommands } from '../cli/policies-commands';
-import { registerReplayCommand } from '../cli/policies-replay';
-import { PolicyStoreError } from '../cli/policy-store-sync';
-import { SchemaGenerationError } from '../cli/schema';
+import { registerReplayCommand } from '../cli/policies-replay-command';
 import { registerSchemaCommand } from '../cli/schema-command';
-import { redriveDeadLetters } from '../lambda/adapters/audit-redrive';
-import { CloudTrailDataClient, parseChannelArn } from '../lambda/adapters/cloudtrail-data-client';
+import { DOOR_KINDS, MAX_DEV_TTL_SECONDS } from '../cli/startup-constants';
+import type { TokenOptions } from '../cli/token';
 import { McpIdentityError } from '../lambda/core/errors';
-import { MAX_DEV_TTL_SECONDS } from '../local/dev-issuer';
-import { DOOR_KINDS, type DoorKind } from '../local/doors';
-import { seedPolicyFolder } from '../local/policy-folder';
-import { LocalStackError, type LocalStackState, STATE_FILE, startLocalStack } from '../local/stack';
-import { TargetBridgeError } from '../local/target-bridge';
-import { parseTargetSpecs, TargetSpecError } from '../local/target-specs';
-import { UsersFileError } from '../local/users';
+import { TargetSpecError } from '../local/target-specs';
+
+/*
+ * Startup: this file declares every command (options, help, examples) from light modules only; what a command
+ * does, with the AWS SDK, cedar-wasm, the MCP SDK or the local stack behind it, is loaded when its action runs,
+ * so `--help`, `--version` and usage errors answer without any of them (test/cli/startup-modules.test.ts keeps
+ * it so). Actions load with `require`, not `import()`: bin/mcp-identity.js registers tsx for require only, and
+ * Node's ESM loader cannot resolve a relative path to a .ts file.
+ */
 
 // The SDK warns on Node < 22 about its releases after January 2027 (eight lines on stderr before every AWS
 // command's output; our SDK versions are pinned). Set the variable to 'false' to see it.
@@ -36,7 +36,6 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const ROOT = resolve(__dirname, '..');
 
-class CliError extends Error {}
 /** Bad usage that commander cannot see (a combination of options): exit code 2 like its own. */
 class UsageError extends Error {}
 
@@ -68,15 +67,6 @@ export function duration(value: string): number {
   if (seconds < 1 || seconds > MAX_DEV_TTL_SECONDS)
     throw new InvalidArgumentError(`must be between 1s and ${MAX_DEV_TTL_SECONDS / 3600}h`);
   return seconds;
-}
-
-function readState(dataDir: string): LocalStackState {
-  const path = join(dataDir, STATE_FILE);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as LocalStackState;
-  } catch {
-    throw new CliError(`no local stack is running (no ${path}). Start it with: npm start`);
-  }
 }
 
 const program = new Command()
@@ -124,120 +114,11 @@ program
     (value: string, previous: string[]) => [...previous, value],
     [] as string[],
   )
-  .action(
-    async (options: {
-      door: DoorKind;
-      authorizerCacheTtl: number;
-      port: number;
-      issuerPort: number;
-      policies: string;
-      users: string;
-      data: string;
-      logOnly: boolean;
-      watch: boolean;
-      console: boolean;
-      target: string[];
-    }) => {
-      const out = (line: string) => process.stdout.write(`${line}\n`);
-      const targets = parseTargetSpecs(options.target);
-      if (resolve(options.policies) !== join(ROOT, 'policies')) {
-        const seeded = seedPolicyFolder(options.policies, join(ROOT, 'policies'));
-        if (seeded.length > 0)
-          out(
-            `Created a starter policy folder ${options.policies} (${seeded.join(', ')}): no tool is allowed yet. List your tools into its schema with: npx mcp-identity schema generate --from-url <MCP endpoint> --token "$(npx mcp-identity token ops)" --dir ${options.policies} [--target NAME]`,
-          );
-      }
-      out('Starting the mcp-identity local stack…');
-      let stack: Awaited<ReturnType<typeof startLocalStack>>;
-      try {
-        stack = await startLocalStack({
-          port: options.port,
-          issuerPort: options.issuerPort,
-          policyDir: options.policies,
-          usersFile: options.users,
-          dataDir: options.data,
-          watchPolicies: options.watch,
-          console: options.console,
-          mode: options.logOnly ? 'log-only' : 'enforce',
-          log: out,
-          targets,
-          door: options.door,
-          authorizerCacheTtlSeconds: options.authorizerCacheTtl,
-        });
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') {
-          throw new CliError(
-            `a port is already in use (${(error as Error).message.replace(/^listen /, '')}); choose others with --port and --issuer-port`,
-          );
-        }
-        throw error;
-      }
-      const dataFlag = resolve(options.data) === join(ROOT, '.data') ? '' : ` --data ${options.data}`;
-      // Behind the API Gateway door a token must outlive the authorizer's cache, or the authorizer refuses it.
-      const apiGateway = stack.door === 'apigateway';
-      const ttl = 3600 + (apiGateway ? options.authorizerCacheTtl : 0);
-      const users = stack.users();
-      const tokens = await Promise.all(
-        Object.keys(users).map(async (name) => [name, await stack.token(name, ttl)] as const),
-      );
-      const width = Math.max(...Object.keys(users).map((name) => name.length));
-      const first = tokens[0]?.[0] ?? 'alice';
-      out('');
-      out(
-        `mcp-identity local stack is up${options.logOnly ? ' in LOG-ONLY mode (denials are recorded, not enforced)' : ''}. Ctrl-C to stop.`,
-      );
-      out('');
-      out(`  MCP endpoint       ${stack.mcpUrl}   (Streamable HTTP, ${stack.doorDescription})`);
-      if (stack.consoleUrl !== undefined)
-        out(`  console            ${stack.consoleUrl}   (live decisions, activity, policy playground)`);
-      out(`  identity provider  ${stack.issuer}   (dev OIDC issuer, ephemeral keys)`);
-      if (apiGateway)
-        out(
-          `  authorizer cache   ${options.authorizerCacheTtl} s   (tokens expiring sooner get 401; --authorizer-cache-ttl)`,
-        );
-      for (const target of stack.targets) out(`  target             ${target.name}___*   ${target.describe}`);
-      if (stack.targets.some((target) => target.delivery.assertion))
-        out(
-          `  identity assertion ${stack.assertion.header} (iss ${stack.assertion.issuer}, aud = target name; JWKS ${stack.assertion.jwksUrl})`,
-        );
-      out(
-        `  policies           ${options.policies}   (${stack.policies().policies.length} policies${options.watch ? '; edits reload automatically' : ''})`,
-      );
-      out(`  audit store        ${stack.auditFile}`);
-      out('');
-      out(`Bearer tokens (valid ${ttl / 60} min; a fresh one: npx mcp-identity token ${first}${dataFlag}):`);
-      for (const [name, token] of tokens)
-        out(`  ${name.padEnd(width)}  [${users[name]?.roles.join(', ')}]\n  ${' '.repeat(width)}  ${token}`);
-      out('');
-      out('Try it:');
-      out(`  TOKEN=$(npx mcp-identity token ${first}${dataFlag})`);
-      const tryCall =
-        stack.target === undefined
-          ? '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
-          : '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"orders___get_order","arguments":{"order_id":"1001"}}}';
-      out(
-        `  curl -s ${stack.mcpUrl} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '${tryCall}'`,
-      );
-      out(
-        `  npx -y @modelcontextprotocol/inspector@0.21.2 --cli ${stack.mcpUrl} --transport http --method tools/list --header "Authorization: Bearer $TOKEN"`,
-      );
-      out('');
-      out('Requests:');
-
-      await new Promise<void>((resolvePromise) => {
-        const stop = (signal: string) => {
-          out(`\n${signal}: stopping…`);
-          stack.stop().then(() => {
-            out('stopped.');
-            resolvePromise();
-          });
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
-    },
-  );
+  .action(async (options: DevOptions) => {
+    // loaded on use: the local stack (gateway, Lambda handlers, MCP SDK, cedar-wasm) costs about a second at start
+    const { runDev } = require('../cli/dev') as typeof import('../cli/dev');
+    await runDev(options, { policies: join(ROOT, 'policies'), data: join(ROOT, '.data') });
+  });
 
 program
   .command('token')
@@ -258,38 +139,9 @@ program
         .map((actor) => actor.trim())
         .filter((actor) => actor.length > 0),
   )
-  .action(async (user: string, options: { ttl: number; data: string; agent?: string; act?: string[] }) => {
-    const state = readState(options.data);
-    let response: Response;
-    try {
-      response = await fetch(state.tokenEndpoint, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          user,
-          ttlSeconds: options.ttl,
-          ...(options.agent === undefined ? {} : { agent: options.agent }),
-          ...(options.act === undefined ? {} : { act: options.act }),
-        }),
-        signal: AbortSignal.timeout(5000),
-      });
-    } catch {
-      throw new CliError(
-        `the local stack at ${state.issuer} is not answering (stopped?). Start it with: npm start`,
-      );
-    }
-    const body = (await response.json().catch(() => ({}))) as {
-      access_token?: string;
-      error_description?: string;
-      users?: string[];
-    };
-    if (response.status === 404)
-      throw new CliError(
-        `${body.error_description ?? 'unknown user'}; known users: ${(body.users ?? []).join(', ')}`,
-      );
-    if (!response.ok || body.access_token === undefined)
-      throw new CliError(`token request failed: ${body.error_description ?? `HTTP ${response.status}`}`);
-    process.stdout.write(`${body.access_token}\n`);
+  .action(async (user: string, options: TokenOptions) => {
+    const { runToken } = require('../cli/token') as typeof import('../cli/token');
+    await runToken(user, options);
   });
 
 const audit = program
@@ -319,49 +171,11 @@ audit
   )
   .option('--dry-run', 'show what is parked, send and delete nothing', false)
   .option('--json', 'print the report as JSON', false)
-  .action(
-    async (options: {
-      queueUrl: string;
-      channelArn: string;
-      region?: string;
-      externalId?: string;
-      max?: number;
-      dryRun: boolean;
-      deliveredTable?: string;
-      json: boolean;
-    }) => {
-      const channel = parseChannelArn(options.channelArn);
-      if ('error' in channel) throw new CliError(`--channel-arn: ${channel.error}`);
-      const aws = await awsContext(options.region === undefined ? {} : { region: options.region });
-      const report = await redriveDeadLetters(
-        new SQSClient(aws),
-        // PutAuditEvents goes to the channel's own region, at its partition's endpoint.
-        new CloudTrailDataClient({
-          region: channel.region,
-          credentials: aws.credentials,
-          channelArn: options.channelArn,
-          ...(options.externalId ? { externalId: options.externalId } : {}),
-        }),
-        {
-          queueUrl: options.queueUrl,
-          dryRun: options.dryRun,
-          ...redriveStores(options.queueUrl, options.deliveredTable),
-          ...(options.max === undefined ? {} : { maxMessages: options.max }),
-          onProgress: (line) => process.stderr.write(`${line}\n`),
-        },
-      );
-      if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else {
-        process.stdout.write(
-          options.dryRun
-            ? `${report.events} parked event(s) in ${report.messages} message(s); by cause: ${JSON.stringify(report.byErrorCode)}; ${report.unreadable} unreadable\n`
-            : `redriven ${report.redriven} event(s); ${report.stillFailing} still failing (left in the queue); ${report.unreadable} unreadable message(s)${report.undeleted > 0 ? `; ${report.undeleted} redriven message(s) could not be deleted and will come back` : ''}\n`,
-        );
-      }
-      if (!options.dryRun && (report.stillFailing > 0 || report.unreadable > 0 || report.undeleted > 0))
-        process.exitCode = EXIT_FAILED;
-    },
-  );
+  .action(async (options: RedriveOptions) => {
+    // loaded on use: the SQS, S3, DynamoDB and CloudTrail clients cost a few hundred milliseconds at start
+    const { runRedrive } = require('../cli/audit-redrive') as typeof import('../cli/audit-redrive');
+    await runRedrive(options);
+  });
 
 // --- policies ---------------------------------------------------------------------------------------------
 
@@ -409,12 +223,11 @@ async function main(argv: string[]): Promise<number> {
         ? 0
         : EXIT_USAGE;
     }
+    // The local stack's own failure classes (LocalStackError, TargetBridgeError, UsersFileError) reach here as
+    // CliError: cli/dev.ts converts them, so this file does not load the local stack to recognise them.
     if (
       error instanceof CliError ||
-      error instanceof UsersFileError ||
-      error instanceof LocalStackError ||
       error instanceof TargetSpecError ||
-      error instanceof TargetBridgeError ||
       error instanceof McpIdentityError ||
       error instanceof PolicyStoreError ||
       error instanceof SchemaGenerationError ||

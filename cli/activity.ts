@@ -13,6 +13,7 @@ import {
   StopQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { type AuditEventData, auditFlag, auditList } from '../lambda/core/audit-event';
+import { ActivityError } from './errors';
 
 /**
  * `mcp-identity activity`: who did what through agents, from CloudTrail Lake, CloudWatch Logs Insights or the
@@ -57,23 +58,8 @@ export interface ActivityRow {
   readonly arguments: string;
 }
 
-export class ActivityError extends Error {}
-
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `24h`, `7d`, `30m`, `2w`, or an ISO 8601 date/time. */
-export function parseWhen(value: string, now: Date): Date {
-  const relative = /^(\d+)\s*([mhdw])$/.exec(value.trim());
-  if (relative)
-    return new Date(now.getTime() - Number(relative[1]) * (UNITS[relative[2] as string] as number));
-  if (/^\d{4}-\d{2}-\d{2}/.test(value.trim())) {
-    const date = new Date(value.trim());
-    if (!Number.isNaN(date.getTime())) return date;
-  }
-  throw new ActivityError(
-    `'${value}' is not a time: use an ISO date (2026-11-21, 2026-11-21T10:00:00Z) or a relative one (30m, 24h, 7d, 2w)`,
-  );
-}
+export { parseWhen } from './activity-when';
+export { ActivityError } from './errors';
 
 /** True when a value holds a control character (U+0000–U+001F): refused in filters rather than smuggled. */
 export function hasControlCharacters(value: string): boolean {

@@ -1,5 +1,8 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { AwsSetupError, firstLine } from './aws-errors';
+
+export { AwsSetupError, describeAwsError } from './aws-errors';
 
 /**
  * Region and credentials for the AWS-facing commands (`policies diff/push`, `audit redrive`, `activity` against
@@ -11,14 +14,6 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 export interface AwsContext {
   readonly region: string;
   readonly credentials: AwsCredentialIdentityProvider;
-}
-
-/** The region or credentials are missing or unusable: an expected, operator-facing failure. */
-export class AwsSetupError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AwsSetupError';
-  }
 }
 
 /** Resolves the default region the way the SDK's clients do (env, then the profile in the shared config). */
@@ -36,12 +31,6 @@ export interface AwsContextOptions {
 
 function profileName(env: NodeJS.ProcessEnv): string {
   return env.AWS_PROFILE || env.AWS_DEFAULT_PROFILE || 'default';
-}
-
-/** The first line of an SDK message, without its stack or the chain's advice paragraphs. */
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return (message.split('\n')[0] ?? '').trim().replace(/\.$/, '');
 }
 
 /** The SDK's default region chain, as its clients resolve it (a client is only built, never sent). */
@@ -78,19 +67,4 @@ export async function awsContext(options: AwsContextOptions = {}): Promise<AwsCo
     );
   }
   return { region, credentials };
-}
-
-/**
- * One line for an error an AWS service returned (access denied, not found, throttled, expired token…), or
- * undefined when the error did not come from an AWS service or the credential chain.
- */
-export function describeAwsError(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  const name = error.name;
-  if (name === 'CredentialsProviderError' || name === 'TokenProviderError')
-    return `no usable AWS credentials (${firstLine(error)}): set AWS_PROFILE to a configured profile (aws configure, aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`;
-  const metadata = (error as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  if (metadata === undefined) return undefined;
-  const status = metadata.httpStatusCode === undefined ? '' : ` (HTTP ${metadata.httpStatusCode})`;
-  return `AWS answered ${name}${status}: ${firstLine(error) || 'no message'}`;
 }

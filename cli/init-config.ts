@@ -9,7 +9,7 @@ import {
   type JsonObject,
   parseMerged,
 } from '../lib/config-source';
-import type { Answers } from './init-fields';
+import type { Answers, AuditStore } from './init-fields';
 import { type IdpId, PRESETS } from './init-presets';
 
 /**
@@ -17,8 +17,7 @@ import { type IdpId, PRESETS } from './init-presets';
  * CDK app uses — alone, and merged over the project's cdk.json context — before anything is written.
  */
 
-export const AUDIT_STORES = ['cloudwatch', 'cloudtrail-lake'] as const;
-export type AuditStore = (typeof AUDIT_STORES)[number];
+export { AUDIT_STORES, type AuditStore } from './init-fields';
 
 export interface InitAnswers {
   readonly idp: IdpId;

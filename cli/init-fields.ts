@@ -6,6 +6,10 @@
 /** Answers so far, by field id. List fields hold comma-separated text until the preset reads them. */
 export type Answers = Readonly<Record<string, string>>;
 
+/** Where `init` can point the audit trail (the `--audit-store` choices). */
+export const AUDIT_STORES = ['cloudwatch', 'cloudtrail-lake'] as const;
+export type AuditStore = (typeof AUDIT_STORES)[number];
+
 export interface Choice {
   readonly value: string;
   readonly name: string;

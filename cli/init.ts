@@ -1,17 +1,10 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Command, Option } from 'commander';
 import { parseJsonText } from '../lambda/shared/json-syntax';
 import { CONTEXT_KEY, formatKeyPath, StackConfigError } from '../lib/config';
 import { CONFIG_FILE, CONFIG_FILE_ENV, displayPath } from '../lib/config-source';
 import { type TargetKind, targetListSchema } from '../lib/target-config';
-import {
-  AUDIT_STORES,
-  type AuditStore,
-  checkConfigFile,
-  configFileContent,
-  projectBase,
-} from './init-config';
+import { type AuditStore, checkConfigFile, configFileContent, projectBase } from './init-config';
 import { type Answers, type Field, fieldProblem, flagOf, kebab } from './init-fields';
 import { claimFields, IDP_IDS, type IdpId, PRESETS } from './init-presets';
 import { PromptCancelled, type Prompter, terminalPrompter } from './init-prompts';
@@ -80,28 +73,6 @@ const AUDIT_FIELD: Field = {
   ],
   default: () => 'cloudwatch',
 };
-
-/** Flag help for the questions several providers ask (each provider's own wording is in its question). */
-const SHARED_HINTS: Readonly<Record<string, string>> = {
-  audience:
-    'the aud value(s) tokens carry, comma-separated (what it is per provider: docs/identity-providers.md)',
-  subjectClaim:
-    'the claim holding the stable user id (default per provider: sub, oid for entra, uid for okta)',
-  rolesClaim: 'the claim holding roles or groups; dots reach into objects (default per provider)',
-  domain: 'the provider domain, e.g. dev-123456.okta.com or example.eu.auth0.com',
-};
-
-/** Every provider field, by id, for the flags (one flag may serve several providers). */
-export function providerFlags(): Map<string, { field: Field; idps: IdpId[] }> {
-  const flags = new Map<string, { field: Field; idps: IdpId[] }>();
-  for (const id of IDP_IDS)
-    for (const field of [...PRESETS[id].fields, ...claimFields(PRESETS[id])]) {
-      const known = flags.get(field.id);
-      if (known === undefined) flags.set(field.id, { field, idps: [id] });
-      else known.idps.push(id);
-    }
-  return flags;
-}
 
 interface Gathered {
   readonly answers: Record<string, string>;
@@ -323,81 +294,37 @@ export async function runInit(options: InitOptions, io: InitIo): Promise<number>
   }
 }
 
-/** Registers `init` on the program. */
-export function registerInitCommand(program: Command): void {
-  const command = program
-    .command('init')
-    .description(
-      `write ${CONFIG_FILE} for your identity provider, audit store and gateway targets (asks on a terminal; flags otherwise)`,
-    )
-    .addOption(new Option('--idp <provider>', 'identity provider').choices(IDP_IDS))
-    .addOption(
-      new Option('--audit-store <store>', 'audit store (default: cloudwatch)').choices(AUDIT_STORES),
-    );
-  const flags = providerFlags();
-  for (const [id, { field, idps }] of flags)
-    command.option(
-      `--${kebab(id)} <value>`,
-      `${idps.length === IDP_IDS.length ? 'any provider' : idps.join('/')}: ${SHARED_HINTS[id] ?? field.hint}`,
-    );
-  command
-    .option(
-      '--target <json>',
-      'a gateway target as JSON (lib/target-config.ts kinds); repeatable',
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
-    )
-    .option('--no-demo', 'leave out the demo orders target')
-    .option('--file <path>', 'where to write', CONFIG_FILE)
-    .option('--force', 'replace an existing file', false)
-    .option('--print', 'print the configuration to stdout instead of writing a file', false)
-    .option('--no-input', 'never ask, even on a terminal: missing flags are an error')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  npx mcp-identity init                                   # asks, on a terminal
-  npx mcp-identity init --idp okta --domain dev-123456.okta.com --audience api://default
-  npx mcp-identity init --idp cognito --region eu-west-1 --user-pool-id eu-west-1_AbC123 \\
-      --client-id 1example23456789 --audience https://mcp.example.com/mcp
-  npx mcp-identity init --idp entra --tenant-id <tenant GUID> --audience <API app client id GUID> --print
-  npx mcp-identity init --idp keycloak --url https://kc.example.com --realm acme --audience mcp-gateway \\
-      --target '{"kind":"mcpServer","name":"crm","endpoint":"https://crm.example.com/mcp","outboundAuth":{"type":"none"}}'
-
-Exit codes: 0 written, 2 bad usage or invalid answers (nothing written), 1 other failures (e.g. the file exists).
-Provider quirks: docs/identity-providers.md`,
-    )
-    .action(async (raw: Record<string, unknown>) => {
-      const fields = Object.fromEntries(
-        [...flags.keys()].map((id) => [id, typeof raw[id] === 'string' ? (raw[id] as string) : undefined]),
-      );
-      const askOnTerminal =
-        raw.input !== false &&
-        process.stdin.isTTY === true &&
-        (raw.print ? process.stderr : process.stdout).isTTY;
-      const prompter = askOnTerminal
-        ? await terminalPrompter({
-            input: process.stdin,
-            output: raw.print ? process.stderr : process.stdout,
-          })
-        : undefined;
-      process.exitCode = await runInit(
-        {
-          ...(typeof raw.idp === 'string' ? { idp: raw.idp } : {}),
-          ...(typeof raw.auditStore === 'string' ? { auditStore: raw.auditStore } : {}),
-          target: raw.target as string[],
-          demo: raw.demo !== false,
-          file: raw.file as string,
-          force: raw.force === true,
-          print: raw.print === true,
-          fields,
-        },
-        {
-          projectDir: process.cwd(),
-          ...(prompter === undefined ? {} : { prompter }),
-          stdout: (text) => process.stdout.write(text),
-          stderr: (text) => process.stderr.write(text),
-        },
-      );
-    });
+/** The `init` action: the options as commander parsed them (provider answers under their field ids). */
+export async function init(raw: Record<string, unknown>, fieldIds: readonly string[]): Promise<number> {
+  const fields = Object.fromEntries(
+    fieldIds.map((id) => [id, typeof raw[id] === 'string' ? (raw[id] as string) : undefined]),
+  );
+  const askOnTerminal =
+    raw.input !== false &&
+    process.stdin.isTTY === true &&
+    (raw.print ? process.stderr : process.stdout).isTTY;
+  const prompter = askOnTerminal
+    ? await terminalPrompter({
+        input: process.stdin,
+        output: raw.print ? process.stderr : process.stdout,
+      })
+    : undefined;
+  return runInit(
+    {
+      ...(typeof raw.idp === 'string' ? { idp: raw.idp } : {}),
+      ...(typeof raw.auditStore === 'string' ? { auditStore: raw.auditStore } : {}),
+      target: raw.target as string[],
+      demo: raw.demo !== false,
+      file: raw.file as string,
+      force: raw.force === true,
+      print: raw.print === true,
+      fields,
+    },
+    {
+      projectDir: process.cwd(),
+      ...(prompter === undefined ? {} : { prompter }),
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+    },
+  );
 }

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { type PolicyDiagnostic, PolicyFolderError } from '../lambda/adapters/policy-diagnostics';
 import { lineOf, loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
@@ -16,6 +15,8 @@ import { actClaim } from '../local/dev-issuer';
 import { loadUsers, UsersFileError } from '../local/users';
 import { BearerTokenError, resolveToken } from './bearer-token';
 import { decodeSampleToken, SampleTokenError } from './sample-token';
+
+export { roleList } from './policies-authorize-command';
 
 /**
  * `mcp-identity policies authorize`: "would alice be allowed to do X, and why?", decided on the local policy
@@ -90,14 +91,6 @@ export interface AuthorizeReport {
   /** For an allowed call: the identity arguments the gateway would add before forwarding. */
   readonly injected: Readonly<Record<string, unknown>>;
   readonly notes: readonly string[];
-}
-
-/** `--roles a,b`: a list (empty for `--roles ''`). */
-export function roleList(value: string): string[] {
-  return value
-    .split(',')
-    .map((role) => role.trim())
-    .filter((role) => role.length > 0);
 }
 
 function loadBundle(dir: string): PolicyBundle {
@@ -353,7 +346,7 @@ function jsonArguments(text: string, from: string): unknown {
   return parsed.value;
 }
 
-interface AuthorizeOptions {
+export interface AuthorizeOptions {
   user?: string;
   roles?: string[];
   agent?: string;
@@ -367,109 +360,59 @@ interface AuthorizeOptions {
   json: boolean;
 }
 
-function toolName(value: string): string {
-  if (value.trim().length === 0) throw new InvalidArgumentError('a tool name, e.g. orders___update_order');
-  return value;
-}
-
-/** Registers `policies authorize` on the `policies` command group. */
-export function registerAuthorizeCommand(policies: Command, defaults: { dir: string; users: string }): void {
-  policies
-    .command('authorize')
-    .description(
-      'would this user be allowed to call this tool, and why? Decides on the policy folder with the gateway’s own code (exit 0 allow, 3 deny, 1 error)',
-    )
-    .addOption(new Option('--user <name>', 'the user (token subject); roles from --users unless --roles'))
-    .addOption(
-      new Option('--roles <a,b>', 'the roles, comma-separated (overrides the users file)').argParser(
-        roleList,
-      ),
-    )
-    .option('--agent <client-id>', 'the agent (OAuth client id) acting for the user')
-    .addOption(
-      new Option('--act <actor,...>', 'a delegation chain (the token act claim), current actor first')
-        .argParser(roleList)
-        .conflicts('tokenFile'),
-    )
-    .requiredOption('--tool <name>', 'the tool, e.g. orders___update_order', toolName)
-    .addOption(new Option('--args <json>', 'the tool arguments as a JSON object').conflicts('argsFile'))
-    .option('--args-file <file>', 'the tool arguments from a JSON file')
-    .addOption(
-      new Option(
-        '--token-file <file>',
-        'take the caller from a sample token’s claims (decoded, not verified)',
-      ).conflicts(['user', 'roles']),
-    )
-    .option('--users <file>', 'local users and their roles', defaults.users)
-    .option('--dir <dir>', 'policy folder', defaults.dir)
-    .option('--json', 'the explanation as JSON', false)
-    .addHelpText(
-      'after',
-      `
-Examples:
-  npx mcp-identity policies authorize --user alice --tool orders___get_order --args '{"order_id":"1001"}'
-  npx mcp-identity policies authorize --user bob --roles order-admin --tool orders___update_order \\
-      --args '{"order_id":"1","status":"refunded","amount":900}'
-  npx mcp-identity policies authorize --token-file token.jwt --tool orders___get_order --args-file args.json --json
-
-Exit codes: 0 allowed, 3 denied, 1 could not decide (bad input, invalid policies, engine error), 2 bad usage.`,
-    )
-    .action(async (options: AuthorizeOptions) => {
+/** The `policies authorize` action: explains the decision and sets the exit code (0 allow, 3 deny, 1 error). */
+export async function authorize(options: AuthorizeOptions): Promise<void> {
+  try {
+    if (options.user === undefined && options.tokenFile === undefined)
+      throw new AuthorizeError(
+        'name the caller: --user <name> (with --roles, or from --users) or --token-file <file>',
+      );
+    let args: unknown = {};
+    if (options.args !== undefined) args = jsonArguments(options.args, '--args');
+    else if (options.argsFile !== undefined) {
+      let text: string;
       try {
-        if (options.user === undefined && options.tokenFile === undefined)
-          throw new AuthorizeError(
-            'name the caller: --user <name> (with --roles, or from --users) or --token-file <file>',
-          );
-        let args: unknown = {};
-        if (options.args !== undefined) args = jsonArguments(options.args, '--args');
-        else if (options.argsFile !== undefined) {
-          let text: string;
-          try {
-            text = readFileSync(options.argsFile, 'utf8');
-          } catch (error) {
-            throw new AuthorizeError(
-              `cannot read --args-file ${options.argsFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
-            );
-          }
-          args = jsonArguments(text, `--args-file ${options.argsFile}`);
-        }
-        const token = resolveToken(
-          options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile },
-          {},
-        );
-        const report = await explainToolCall({
-          dir: options.dir,
-          tool: options.tool,
-          arguments: args,
-          usersFile: options.users,
-          ...(options.user === undefined ? {} : { user: options.user }),
-          ...(options.roles === undefined ? {} : { roles: options.roles }),
-          ...(options.agent === undefined ? {} : { agent: options.agent }),
-          ...(options.act === undefined ? {} : { act: options.act }),
-          ...(token === undefined ? {} : { token }),
-        });
-        process.stdout.write(
-          options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report).join('\n')}\n`,
-        );
-        process.exitCode = exitCodeOf(report);
+        text = readFileSync(options.argsFile, 'utf8');
       } catch (error) {
-        if (
-          error instanceof AuthorizeError ||
-          error instanceof BearerTokenError ||
-          error instanceof SampleTokenError ||
-          error instanceof UsersFileError ||
-          error instanceof McpIdentityError
-        ) {
-          process.stderr.write(`mcp-identity: ${error.message}\n`);
-          // --json: scripts get the located policy errors too ({file, line, column, …, message, help}).
-          if (options.json && error instanceof AuthorizeError && error.diagnostics.length > 0)
-            process.stdout.write(
-              `${JSON.stringify({ decision: 'error', errors: error.diagnostics }, null, 2)}\n`,
-            );
-          process.exitCode = EXIT_ERROR;
-          return;
-        }
-        throw error;
+        throw new AuthorizeError(
+          `cannot read --args-file ${options.argsFile}: ${(error as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+        );
       }
+      args = jsonArguments(text, `--args-file ${options.argsFile}`);
+    }
+    const token = resolveToken(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile }, {});
+    const report = await explainToolCall({
+      dir: options.dir,
+      tool: options.tool,
+      arguments: args,
+      usersFile: options.users,
+      ...(options.user === undefined ? {} : { user: options.user }),
+      ...(options.roles === undefined ? {} : { roles: options.roles }),
+      ...(options.agent === undefined ? {} : { agent: options.agent }),
+      ...(options.act === undefined ? {} : { act: options.act }),
+      ...(token === undefined ? {} : { token }),
     });
+    process.stdout.write(
+      options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report).join('\n')}\n`,
+    );
+    process.exitCode = exitCodeOf(report);
+  } catch (error) {
+    if (
+      error instanceof AuthorizeError ||
+      error instanceof BearerTokenError ||
+      error instanceof SampleTokenError ||
+      error instanceof UsersFileError ||
+      error instanceof McpIdentityError
+    ) {
+      process.stderr.write(`mcp-identity: ${error.message}\n`);
+      // --json: scripts get the located policy errors too ({file, line, column, …, message, help}).
+      if (options.json && error instanceof AuthorizeError && error.diagnostics.length > 0)
+        process.stdout.write(
+          `${JSON.stringify({ decision: 'error', errors: error.diagnostics }, null, 2)}\n`,
+        );
+      process.exitCode = EXIT_ERROR;
+      return;
+    }
+    throw error;
+  }
 }

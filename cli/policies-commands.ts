@@ -1,90 +1,13 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { VerifiedPermissionsClient } from '@aws-sdk/client-verifiedpermissions';
 import type { Command } from 'commander';
-import { PolicyFolderError, renderDiagnostics } from '../lambda/adapters/policy-diagnostics';
-import { awsContext } from './aws-context';
 import { HELP_EXAMPLES } from './help-examples';
-import {
-  type Finding,
-  formatFinding,
-  formatPolicyFolder,
-  testPolicyFolder,
-  validatePolicyFolder,
-} from './policies';
-import { describeDiff, diffStore, localPolicies, pushStore, readStore } from './policy-store-sync';
 
 /**
- * `npx mcp-identity policies validate|test|format|diff|push`: the policy folder checked, tested, formatted and
- * compared with (or pushed to) a Verified Permissions policy store. Every policy or schema error is printed
- * with file:line:column and a caret excerpt (policy-diagnostics.ts); `--json` carries the same locations.
+ * `npx mcp-identity policies validate|test|format|diff|push`: the commands' options and help (light, so `--help`
+ * answers at once); what they do is in `policies-commands-run.ts`.
  */
 
-const EXIT_FAILED = 1;
-
-/** An expected failure of a policies command: its message on stderr, exit code 1, no stack trace. */
-class PoliciesCommandError extends Error {}
-
-/** The policy folder named by --dir, or a clear error when there is none. */
-function policyFolder(dir: string): string {
-  if (!existsSync(dir))
-    throw new PoliciesCommandError(
-      `no policy folder at ${dir} (pass --dir <folder with schema.cedarschema and *.cedar>)`,
-    );
-  return dir;
-}
-
-/** Findings for people (paths from the current directory, excerpts) or as JSON (files relative to `dir`). */
-function printFindings(
-  findings: readonly Finding[],
-  json: boolean,
-  dir: string,
-  sources: ReadonlyMap<string, string> = new Map(),
-): void {
-  if (json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
-  else for (const finding of findings) process.stdout.write(`${formatFinding(finding, sources, dir)}\n`);
-}
-
-/** Runs a command's action, turning expected failures into one message and exit code 1. */
-function guarded<A extends unknown[]>(
-  action: (...args: A) => void | Promise<void>,
-): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } catch (error) {
-      if (error instanceof PoliciesCommandError) {
-        process.stderr.write(`mcp-identity: ${error.message}\n`);
-        process.exitCode = EXIT_FAILED;
-        return;
-      }
-      if (error instanceof PolicyFolderError) {
-        // Located errors go to stderr in full (excerpts), after one line that says what could not be done.
-        const dir = error.dir === undefined ? '' : ` ${error.dir}`;
-        process.stderr.write(
-          `mcp-identity: the policy folder${dir} does not validate:\n${renderDiagnostics(error.diagnostics, error.sources, error.dir)}\n`,
-        );
-        process.exitCode = EXIT_FAILED;
-        return;
-      }
-      throw error;
-    }
-  };
-}
-
-/** Refuses a folder that does not validate; its errors go to stderr, so `--json` output stays JSON. */
-function requireValid(dir: string): void {
-  const report = validatePolicyFolder(dir);
-  const errors = report.findings.filter((finding) => finding.severity === 'error');
-  if (errors.length > 0) {
-    for (const error of errors) process.stderr.write(`${formatFinding(error, report.sources, dir)}\n`);
-    throw new PoliciesCommandError('the policy folder does not validate; nothing was compared or pushed');
-  }
-}
-
-async function avpClient(region: string | undefined): Promise<VerifiedPermissionsClient> {
-  return new VerifiedPermissionsClient(await awsContext(region === undefined ? {} : { region }));
-}
+// loaded on use: cedar-wasm and the Verified Permissions client cost about a second at start
+const policiesRun = () => require('./policies-commands-run') as typeof import('./policies-commands-run');
 
 const REGION_HELP = 'AWS Region (default: AWS_REGION, else the region of AWS_PROFILE in ~/.aws/config)';
 
@@ -103,17 +26,7 @@ export function registerPolicyCommands(policies: Command, defaults: { readonly d
       'findings as JSON: file (relative to --dir), line, column, endLine, endColumn, message, help',
       false,
     )
-    .action(
-      guarded((options: { dir: string; warningsAsErrors: boolean; json: boolean }) => {
-        const report = validatePolicyFolder(policyFolder(options.dir));
-        printFindings(report.findings, options.json, options.dir, report.sources);
-        const errors = report.findings.filter((finding) => finding.severity === 'error').length;
-        const warnings = report.findings.length - errors;
-        if (!options.json)
-          process.stdout.write(`${report.policies} policies: ${errors} error(s), ${warnings} warning(s)\n`);
-        if (errors > 0 || (options.warningsAsErrors && warnings > 0)) process.exitCode = EXIT_FAILED;
-      }),
-    );
+    .action((options) => policiesRun().validate(options));
 
   policies
     .command('test')
@@ -121,43 +34,7 @@ export function registerPolicyCommands(policies: Command, defaults: { readonly d
     .addHelpText('after', HELP_EXAMPLES.policiesTest)
     .option('--dir <dir>', 'policy folder', defaults.dir)
     .option('--json', 'results as JSON', false)
-    .action(
-      guarded(async (options: { dir: string; json: boolean }) => {
-        let outcomes: Awaited<ReturnType<typeof testPolicyFolder>>;
-        try {
-          outcomes = await testPolicyFolder(policyFolder(options.dir));
-        } catch (error) {
-          if (!(error instanceof PolicyFolderError) || !options.json) throw error;
-          process.stdout.write(`${JSON.stringify({ errors: error.diagnostics }, null, 2)}\n`);
-          process.exitCode = EXIT_FAILED;
-          return;
-        }
-        if (options.json) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
-        else {
-          for (const outcome of outcomes) {
-            process.stdout.write(
-              `${outcome.passed ? '✓' : '✗'} ${outcome.expected.decision.toUpperCase()} ${outcome.description} (${outcome.file})\n`,
-            );
-            if (!outcome.passed) {
-              process.stdout.write(
-                `    expected: ${outcome.expected.decision}${outcome.expected.policies ? ` by [${outcome.expected.policies.join(', ')}]` : ''}\n`,
-              );
-              process.stdout.write(
-                `    actual:   ${outcome.actual.decision} by [${outcome.actual.policies.join(', ')}]${outcome.actual.errors.length > 0 ? `, errors: ${outcome.actual.errors.join('; ')}` : ''}\n`,
-              );
-              process.stdout.write(`    request:  ${JSON.stringify(outcome.request)}\n`);
-            }
-          }
-          const failed = outcomes.filter((outcome) => !outcome.passed).length;
-          process.stdout.write(`${outcomes.length - failed} passed, ${failed} failed\n`);
-        }
-        if (outcomes.length === 0)
-          throw new PoliciesCommandError(
-            `no decision fixtures under ${join(options.dir, 'fixtures')} (ALLOW/*.json, DENY/*.json)`,
-          );
-        if (outcomes.some((outcome) => !outcome.passed)) process.exitCode = EXIT_FAILED;
-      }),
-    );
+    .action((options) => policiesRun().test(options));
 
   policies
     .command('format')
@@ -165,18 +42,7 @@ export function registerPolicyCommands(policies: Command, defaults: { readonly d
     .addHelpText('after', HELP_EXAMPLES.policiesFormat)
     .option('--dir <dir>', 'policy folder', defaults.dir)
     .option('--check', 'change nothing; fail if a file is not formatted', false)
-    .action(
-      guarded((options: { dir: string; check: boolean }) => {
-        const result = formatPolicyFolder(policyFolder(options.dir), options.check);
-        printFindings(result.errors, false, options.dir, result.sources);
-        for (const file of result.changed)
-          process.stdout.write(`${options.check ? 'not formatted' : 'formatted'}: ${file}\n`);
-        if (result.changed.length === 0 && result.errors.length === 0)
-          process.stdout.write('all policy files are formatted\n');
-        if (result.errors.length > 0 || (options.check && result.changed.length > 0))
-          process.exitCode = EXIT_FAILED;
-      }),
-    );
+    .action((options) => policiesRun().format(options));
 
   policies
     .command('diff')
@@ -186,26 +52,7 @@ export function registerPolicyCommands(policies: Command, defaults: { readonly d
     .option('--dir <dir>', 'policy folder', defaults.dir)
     .option('--region <region>', REGION_HELP)
     .option('--json', 'the diff as JSON', false)
-    .action(
-      guarded(async (options: { store: string; dir: string; region?: string; json: boolean }) => {
-        // Region and credentials first: a missing one is reported before the (slower) validation runs.
-        const client = await avpClient(options.region);
-        requireValid(policyFolder(options.dir));
-        const state = await readStore(client, options.store);
-        const diff = diffStore(localPolicies(options.dir), state);
-        if (options.json)
-          process.stdout.write(
-            `${JSON.stringify({ managedBy: state.managedBy ?? null, ...diff }, null, 2)}\n`,
-          );
-        else {
-          if (state.managedBy)
-            process.stdout.write(
-              `note: this store is managed by ${state.managedBy}; deploy changes with \`npx cdk deploy\`\n`,
-            );
-          for (const line of describeDiff(diff)) process.stdout.write(`${line}\n`);
-        }
-      }),
-    );
+    .action((options) => policiesRun().diff(options));
 
   policies
     .command('push')
@@ -218,21 +65,5 @@ export function registerPolicyCommands(policies: Command, defaults: { readonly d
     .option('--region <region>', REGION_HELP)
     .option('--dry-run', 'show what would be done, change nothing', false)
     .option('--force', 'push even to a store managed by CloudFormation (creates drift)', false)
-    .action(
-      guarded(
-        async (options: { store: string; dir: string; region?: string; dryRun: boolean; force: boolean }) => {
-          const client = await avpClient(options.region);
-          requireValid(policyFolder(options.dir));
-          const state = await readStore(client, options.store);
-          const result = await pushStore(client, state, localPolicies(options.dir), {
-            dryRun: options.dryRun,
-            force: options.force,
-            onProgress: (line) => process.stdout.write(`${line}\n`),
-          });
-          process.stdout.write(
-            `${result.operations.length === 0 ? 'nothing to do' : `${result.operations.length} operation(s) ${options.dryRun ? 'would be applied' : 'applied'}`}\n`,
-          );
-        },
-      ),
-    );
+    .action((options) => policiesRun().push(options));
 }

@@ -18,6 +18,7 @@ import {
   MANAGED_BY_TAG,
 } from '../lambda/adapters/policy-files';
 import { planPolicies, stableStringify } from '../lib/policy-deployment';
+import { PolicyStoreError } from './errors';
 
 /**
  * `mcp-identity policies diff|push --store <id>`: compare the policy folder with a Verified Permissions policy
@@ -34,7 +35,7 @@ import { planPolicies, stableStringify } from '../lib/policy-deployment';
  * failure in between leaves both in the store (both apply; a forbid stays in force), never neither.
  */
 
-export class PolicyStoreError extends Error {}
+export { PolicyStoreError };
 
 export interface LocalPolicy {
   readonly id: string;

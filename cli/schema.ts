@@ -3,6 +3,7 @@ import { cedar } from '../lambda/adapters/cedar-engine';
 import { parseToolName } from '../lambda/core/mcp-operation';
 import { TOOL_DIGEST_ANNOTATION, toolDigest } from '../lambda/core/tool-pins';
 import { parseJsonText } from '../lambda/shared/json-syntax';
+import { SchemaGenerationError } from './errors';
 
 /**
  * `mcp-identity schema generate`: the Cedar schema from MCP tool descriptions, made by the Cedar team's MCP
@@ -32,7 +33,7 @@ export interface McpTool {
   readonly [field: string]: unknown;
 }
 
-export class SchemaGenerationError extends Error {}
+export { SchemaGenerationError };
 
 /** Tools from a `tools/list` result file: a JSON-RPC response, a `{ tools }` result, or a bare array. */
 export function toolsFromJson(text: string, source = 'tools file'): McpTool[] {
