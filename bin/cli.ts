@@ -14,9 +14,9 @@ import { registerAuthorizeCommand } from '../cli/policies-authorize-command';
 import { registerPolicyCommands } from '../cli/policies-commands';
 import { registerReplayCommand } from '../cli/policies-replay-command';
 import { registerSchemaCommand } from '../cli/schema-command';
-import { DOOR_KINDS, MAX_DEV_TTL_SECONDS } from '../cli/startup-constants';
 import type { TokenOptions } from '../cli/token';
 import { McpIdentityError } from '../lambda/core/errors';
+import { DOOR_KINDS, MAX_DEV_TTL_SECONDS } from '../local/stack-names';
 import { TargetSpecError } from '../local/target-specs';
 
 /*

@@ -1,8 +1,8 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { AUDIT_FILE } from '../local/stack-names';
 import type { ActivityOptions } from './activity-run';
 import { parseWhen } from './activity-when';
 import { HELP_EXAMPLES } from './help-examples';
-import { AUDIT_FILE } from './startup-constants';
 
 /**
  * `mcp-identity activity`: the command's options and help (light, so `--help` answers at once); what it runs

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { AUDIT_FILE } from '../local/stack-names';
 import {
   ActivityError,
   type ActivityFilter,
@@ -19,7 +20,6 @@ import {
 } from './activity';
 import { followCloudWatch, followLocal, followPrinter } from './activity-follow';
 import { awsContext } from './aws-context';
-import { AUDIT_FILE } from './startup-constants';
 
 /**
  * `mcp-identity activity`, run: which store to read, the query or the follow loop, and the output (the options

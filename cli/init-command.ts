@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
+import { CONFIG_FILE } from '../lib/config-file';
 import { AUDIT_STORES, type Field, kebab } from './init-fields';
 import { claimFields, IDP_IDS, type IdpId, PRESETS } from './init-presets';
-import { CONFIG_FILE } from './startup-constants';
 
 /**
  * `mcp-identity init`: the command's options and help (light, so `--help` answers at once); the questions, the

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { AUDIT_FILE } from '../local/stack-names';
 import { parseWhen } from './activity-when';
 import type { ReplayCommandOptions } from './policies-replay';
-import { AUDIT_FILE } from './startup-constants';
 
 /**
  * `mcp-identity policies replay`: the command's options and help (light, so `--help` answers at once); the

@@ -4,6 +4,7 @@ import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { loadPolicyBundle, type PolicyBundle } from '../lambda/adapters/policy-files';
 import type { AuditEventData } from '../lambda/core/audit-event';
+import { AUDIT_FILE } from '../local/stack-names';
 import { ActivityError, type ActivityFilter, formatBytes, parseWhen, type QueryProgress } from './activity';
 import { stackOutputs } from './activity-run';
 import { AwsSetupError, awsContext, describeAwsError } from './aws-context';
@@ -20,7 +21,6 @@ import {
   type ReportContext,
 } from './policies-replay-report';
 import { insightsEvents, lakeEvents, localEvents } from './policies-replay-sources';
-import { AUDIT_FILE } from './startup-constants';
 
 /**
  * `mcp-identity policies replay`: re-decides recorded decisions under a candidate policy folder and reports

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalStackState } from '../local/stack';
+import { STATE_FILE } from '../local/stack-names';
 import { CliError } from './errors';
-import { STATE_FILE } from './startup-constants';
 
 /** `mcp-identity token <user>`: asks the running local stack's dev identity provider for a bearer token. */
 

@@ -9,6 +9,7 @@ import {
   type StackConfig,
   StackConfigError,
 } from './config';
+import { CONFIG_FILE, CONFIG_FILE_ENV } from './config-file';
 
 /**
  * Where the configuration comes from, in one place for the CDK app (bin/app.ts), `doctor`, `init` and every CLI
@@ -23,10 +24,7 @@ import {
  * Without a configuration file nothing changes: cdk.json-only projects read exactly what they read before.
  */
 
-/** The configuration file `init` writes, in the project folder (the one holding cdk.json). */
-export const CONFIG_FILE = 'mcp-identity.config.json';
-/** Names another configuration file (relative to the project folder); it must exist. */
-export const CONFIG_FILE_ENV = 'MCP_IDENTITY_CONFIG';
+export { CONFIG_FILE, CONFIG_FILE_ENV };
 
 export type JsonObject = { [key: string]: unknown };
 

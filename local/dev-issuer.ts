@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, type KeyLike, Si
 import type { JwtVerifierSettings } from '../lambda/adapters/jwt-token-verifier';
 import { DEFAULT_CLAIM_NAMES } from '../lambda/core/caller';
 import { refuseNonLoopback, singleHeader } from './loopback-checks';
+import { MAX_DEV_TTL_SECONDS } from './stack-names';
 import type { LocalUsers } from './users';
 
 export type DevAlgorithm = 'RS256' | 'ES256';
@@ -40,8 +41,7 @@ export function actClaim(actors: readonly string[]): Record<string, unknown> | u
   );
 }
 
-/** Longest token the local token endpoint mints. */
-export const MAX_DEV_TTL_SECONDS = 24 * 3600;
+export { MAX_DEV_TTL_SECONDS };
 
 export interface SignOptions {
   readonly alg?: DevAlgorithm;

@@ -8,6 +8,7 @@ import { createApiGatewayProxyHandler } from '../lambda/handlers/apigateway-prox
 import { createInterceptorHandler } from '../lambda/handlers/interceptor';
 import { type ApiGatewayDoorHandlers, startApiGatewayEmulation } from './apigateway-emulation';
 import { type GatewayTarget, startGateway } from './gateway';
+import { DOOR_KINDS, type DoorKind } from './stack-names';
 import { createTargetsUpstream } from './targets-upstream';
 
 /**
@@ -17,8 +18,7 @@ import { createTargetsUpstream } from './targets-upstream';
  * the same tools, policies, identity delivery and audit.
  */
 
-export const DOOR_KINDS = ['agentcore', 'apigateway'] as const;
-export type DoorKind = (typeof DOOR_KINDS)[number];
+export { DOOR_KINDS, type DoorKind };
 
 export interface LocalDoorOptions {
   readonly port: number;

@@ -25,13 +25,12 @@ import { DevIssuer } from './dev-issuer';
 import { type DoorKind, type LocalDoor, startLocalDoor } from './doors';
 import { type OrdersServer, startOrdersServer } from './orders-server';
 import { decisionSummary, recordingAuditSink } from './request-log';
+import { AUDIT_FILE, STATE_FILE } from './stack-names';
 import { type BridgedTarget, startTargetBridge } from './target-bridge';
 import type { TargetSpec } from './target-specs';
 import { type LocalUsers, loadUsers } from './users';
 
-/** The file a running local stack describes itself in, so `mcp-identity token` can find it. */
-export const STATE_FILE = 'local-stack.json';
-export const AUDIT_FILE = 'audit.jsonl';
+export { AUDIT_FILE, STATE_FILE };
 
 export class LocalStackError extends Error {}
 
