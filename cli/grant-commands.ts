@@ -12,6 +12,14 @@ export interface StoreOptions {
   region?: string;
   as?: string;
   config: string;
+  /** Whether `--config` was named on the command line (a missing file is then an error, not the defaults). */
+  configGiven?: boolean;
+}
+
+/** Whether `--config` was given on the command line of `command` or, for a subcommand, of its parent. */
+export function configGiven(command: Command): boolean {
+  const owner = command.options.some((option) => option.long === '--config') ? command : command.parent;
+  return owner?.getOptionValueSource('config') === 'cli';
 }
 
 // loaded on use: the DynamoDB, STS and CloudFormation clients cost a few hundred milliseconds at start
@@ -45,8 +53,11 @@ export function registerGrantCommands(program: Command, defaults: { data: string
         `\nExamples:\n  npx mcp-identity grant --user alice --role order-admin --for 2h --reason "INC-1234"\n  npx mcp-identity grant list --user alice\n  npx mcp-identity grant revoke g-abc123 --reason "incident closed"\n  npx mcp-identity grant --stack McpIdentity --user alice --role order-admin --for 30m --reason INC-9\n`,
       ),
     defaults,
-  ).action(async (options: StoreOptions & { user?: string; role?: string; for?: string; reason?: string }) =>
-    grantRun().grant(options),
+  ).action(
+    async (
+      options: StoreOptions & { user?: string; role?: string; for?: string; reason?: string },
+      command: Command,
+    ) => grantRun().grant({ ...options, configGiven: configGiven(command) }),
   );
 
   // Subcommands share the parent's options (store, --user, --reason), read with optsWithGlobals: commander
@@ -84,8 +95,11 @@ export function registerGrantCommands(program: Command, defaults: { data: string
         `\nExamples:\n  npx mcp-identity revoke --user alice --reason "laptop stolen"\n  npx mcp-identity revoke --agent travel-bot --for 1h --reason "prompt injection under investigation"\n  npx mcp-identity revoke list\n  npx mcp-identity revoke lift r-abc123 --reason "resolved"\n`,
       ),
     defaults,
-  ).action(async (options: StoreOptions & { user?: string; agent?: string; for?: string; reason?: string }) =>
-    grantRun().revoke(options),
+  ).action(
+    async (
+      options: StoreOptions & { user?: string; agent?: string; for?: string; reason?: string },
+      command: Command,
+    ) => grantRun().revoke({ ...options, configGiven: configGiven(command) }),
   );
 
   revoke

@@ -8,15 +8,15 @@ import type { Command } from 'commander';
 import { JsonlAuditSink } from '../lambda/adapters/jsonl-audit-sink';
 import { isActiveGrant, isActiveRevocation, parseDuration } from '../lambda/core/access';
 import { type AccessChange, buildAccessChangeEvent } from '../lambda/core/access-audit';
-import { loadProjectConfig } from '../lib/config-source';
-import type { GrantsConfig } from '../lib/grants-config';
+import { loadProjectConfig, projectConfigSection } from '../lib/config-source';
+import { type GrantsConfig, grantsSchema } from '../lib/grants-config';
 import { FileAccessLedger } from '../local/access-file';
 import type { AccessLedger } from './access-ledger';
 import { AccessLedgerError } from './access-ledger';
 import { DynamoDbAccessLedger } from './access-ledger-dynamodb';
 import { toTable } from './activity';
 import { AwsSetupError, awsContext, describeAwsError } from './aws-context';
-import type { StoreOptions } from './grant-commands';
+import { configGiven, type StoreOptions } from './grant-commands';
 import {
   checkedReason,
   GrantUsageError,
@@ -54,13 +54,26 @@ interface Store {
   readonly audit: (change: AccessChange) => Promise<string | undefined>;
 }
 
-function grantsConfig(configPath: string): GrantsConfig {
-  if (!existsSync(configPath)) return DEFAULT_GRANTS;
-  try {
-    return loadProjectConfig(configPath).config.grants;
-  } catch {
-    // The rest of the configuration may be unfinished (no identity yet); the safe defaults apply then.
+/**
+ * The grant limits that apply: the project's `mcpIdentity.grants`. No file at the default path (a command run
+ * outside a project) means the defaults; a `--config` named on the command line must exist. A configuration that
+ * does not load as a whole (an identity section not filled in yet) still gives its grants section, validated on
+ * its own: the defaults never stand in for a stricter limit someone configured.
+ */
+function grantsConfig(options: Pick<StoreOptions, 'config' | 'configGiven'>): GrantsConfig {
+  if (!existsSync(options.config)) {
+    if (options.configGiven === true) throw new GrantUsageError(`--config ${options.config}: no such file`);
     return DEFAULT_GRANTS;
+  }
+  try {
+    return loadProjectConfig(options.config).config.grants;
+  } catch {
+    const parsed = grantsSchema.safeParse(projectConfigSection(options.config, 'grants'));
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0];
+    throw new AccessLedgerError(
+      `the grant settings in ${options.config} are not valid: grants${issue?.path.map((key) => `.${String(key)}`).join('') ?? ''} ${issue?.message ?? ''}`.trim(),
+    );
   }
 }
 
@@ -147,7 +160,7 @@ export async function grant(
       throw new GrantUsageError(
         'grant needs --user, --role, --for and --reason, e.g. npx mcp-identity grant --user alice --role order-admin --for 2h --reason "INC-1234"',
       );
-    const config = grantsConfig(options.config);
+    const config = grantsConfig(options);
     const store = await openStore(options);
     const issued = await issueGrant(
       store.ledger,
@@ -201,7 +214,7 @@ export async function revoke(
   options: StoreOptions & { user?: string; agent?: string; for?: string; reason?: string },
 ): Promise<void> {
   await run(async () => {
-    const config = grantsConfig(options.config);
+    const config = grantsConfig(options);
     const store = await openStore(options);
     const issued = await issueRevocation(
       store.ledger,
@@ -255,7 +268,7 @@ export async function revokeLift(id: string, command: Command): Promise<void> {
   await run(async () => {
     const options = command.optsWithGlobals<StoreOptions & { reason?: string }>();
     const reason = checkedReason(options.reason, 'revoke lift');
-    const config = grantsConfig(options.config);
+    const config = grantsConfig({ ...options, configGiven: configGiven(command) });
     const store = await openStore(options);
     const by = await store.issuer();
     const { after } = await store.ledger.liftRevocation(

@@ -170,6 +170,27 @@ export function parseMerged(parts: {
   );
 }
 
+/**
+ * One top-level section of the configuration the CDK app in `projectDir` would read, merged (the configuration
+ * file over the context) but not validated: for a command that needs one section of a configuration that may be
+ * unfinished elsewhere. Unreadable files are a {@link StackConfigError} naming them.
+ */
+export function projectConfigSection(
+  cdkJsonPath: string,
+  section: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): unknown {
+  const projectDir = dirname(resolve(cdkJsonPath));
+  const context = existsSync(cdkJsonPath) ? cdkJsonContext(cdkJsonPath) : () => undefined;
+  const { base } = configBase({ projectDir, context });
+  const file = configFilePath(projectDir, env);
+  const merged =
+    file === undefined
+      ? base
+      : mergePatch(base ?? {}, readJsonFile(file.path, displayPath(projectDir, file.path)));
+  return isObject(merged) ? merged[section] : undefined;
+}
+
 /** cdk.json's `context` as a lookup (the CLI's view of what `cdk synth` sees from that file). */
 export function cdkJsonContext(cdkJsonPath: string): (key: string) => unknown {
   const cdkJson = readJsonFile(cdkJsonPath, displayPath(process.cwd(), cdkJsonPath));

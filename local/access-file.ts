@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -9,7 +10,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type AccessLedger, AccessLedgerError, type LedgerChange } from '../cli/access-ledger';
 import {
   type AccessSubject,
@@ -198,6 +199,8 @@ export class FileAccessLedger implements AccessLedger {
    */
   private change<T>(apply: (file: AccessFile) => { file: AccessFile; result: T }): T {
     const lock = `${this.path}.lock`;
+    // A grant or revocation made before the stack first ran lands in the folder the stack will read.
+    mkdirSync(dirname(this.path), { recursive: true });
     const token = `${process.pid} ${randomBytes(12).toString('hex')}\n`;
     const deadline = Date.now() + LOCK_WAIT_MS;
     let fd: number | undefined;

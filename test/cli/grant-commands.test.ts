@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -213,4 +213,72 @@ describe('bad input', () => {
     expect(await run('grant', 'revoke', 'g-nope', '--reason', 'x')).toBe(1);
     expect(stderr.join('')).toMatch(/no grant g-nope/);
   });
+});
+
+describe('grant limits from the project configuration', () => {
+  /** A project folder with `files` (cdk.json, mcp-identity.config.json…), and a data folder not created yet. */
+  function project(files: Record<string, string>): { cdkJson: string; data: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'grant-config-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return { cdkJson: join(dir, 'cdk.json'), data: join(dir, 'not-yet', '.mcp-identity') };
+  }
+  const cdkJson = (mcpIdentity: unknown) =>
+    JSON.stringify({ app: 'npx tsx bin/app.ts', context: { mcpIdentity } });
+
+  async function local(at: { cdkJson: string; data: string }, ...args: string[]): Promise<number> {
+    const program = new Command().exitOverride();
+    registerGrantCommands(program, { data: at.data, config: at.cdkJson });
+    await program.parseAsync(['node', 'mcp-identity', ...args]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  }
+  const grant2h = ['grant', '--user', 'alice', '--role', 'order-admin', '--for', '2h', '--reason', 'INC-1'];
+
+  it('keeps a stricter maxDuration when the rest of the configuration is not filled in yet', async () => {
+    // No identity section: the configuration does not load as a whole, but its grants section still applies.
+    const at = project({ 'cdk.json': cdkJson({ grants: { maxDuration: '1h' } }) });
+    expect(await local(at, ...grant2h)).toBe(2);
+    expect(stderr.join('')).toMatch(/longer than the configured maximum 1h \(grants\.maxDuration\)/);
+  });
+
+  it('reads the grants section from mcp-identity.config.json merged over cdk.json', async () => {
+    const at = project({
+      'cdk.json': cdkJson({ grants: { maxDuration: '12h' } }),
+      'mcp-identity.config.json': JSON.stringify({ grants: { maxDuration: '90m' } }),
+    });
+    expect(await local(at, ...grant2h)).toBe(2);
+    expect(stderr.join('')).toMatch(/maximum 1h30m \(grants\.maxDuration\)/);
+  });
+
+  it('grants within the limit into a data folder the stack has not created yet', async () => {
+    const at = project({ 'cdk.json': cdkJson({ grants: { maxDuration: '1h' } }) });
+    const args = ['grant', '--user', 'alice', '--role', 'order-admin', '--for', '30m', '--reason', 'INC-1'];
+    expect(await local(at, ...args)).toBe(0);
+    expect(stdout.join('')).toMatch(/^granted order-admin to alice until /);
+  });
+
+  it.each([
+    [
+      'an invalid grants section',
+      { 'cdk.json': cdkJson({ grants: { maxDuration: 'forever' } }) },
+      /grants\.maxDuration must be a duration/,
+    ],
+    ['a cdk.json that is not JSON', { 'cdk.json': '{ "context": ' }, /cdk\.json is not valid JSON/],
+  ])('refuses with exit 1 and one line when the configuration holds %s', async (_, files, message) => {
+    expect(await local(project(files), ...grant2h)).toBe(1);
+    expect(stderr.join('')).toMatch(message);
+    expect(stderr.join('').trim().split('\n')).toHaveLength(1);
+  });
+
+  it.each([
+    ['grant', grant2h],
+    ['revoke', ['revoke', '--user', 'bob', '--reason', 'x']],
+    ['revoke lift', ['revoke', 'lift', 'r-x', '--reason', 'x']],
+  ])(
+    '%s with a --config that does not exist exits 2 (the defaults apply only when none is named)',
+    async (_, args) => {
+      const at = project({});
+      expect(await local(at, ...args, '--config', join(at.data, 'missing.json'))).toBe(2);
+      expect(stderr.join('')).toMatch(/--config .*missing\.json: no such file/);
+    },
+  );
 });
