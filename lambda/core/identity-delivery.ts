@@ -47,7 +47,7 @@ export const TARGET_NAME = /^([0-9a-zA-Z][-]?){1,100}$/;
 /**
  * Headers AgentCore will not propagate to a target, or that mean something else on the way (CONTRACTS.md §8,
  * "Header propagation"): an assertion there would be dropped or, worse, read as something else. One list for
- * both checks: the interceptor's at cold start (lambda/shared/config.ts) and the stack's at synth
+ * both checks: the interceptor's at cold start (lambda/shared/config/delivery-settings.ts) and the stack's at synth
  * (lib/target-config.ts).
  */
 const RESTRICTED_HEADERS: ReadonlySet<string> = new Set([

@@ -82,7 +82,7 @@ export class AssertionKey extends Construct {
   }
 
   /**
-   * The signer's settings in the interceptor's environment (the contract lambda/shared/config.ts reads): key,
+   * The signer's settings in the interceptor's environment (the contract lambda/shared/config/delivery-settings.ts reads): key,
    * issuer (the configured one, else {@link defaultIssuer}), header and lifetime.
    */
   signerEnvironment(settings: {
