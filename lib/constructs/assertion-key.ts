@@ -82,8 +82,8 @@ export class AssertionKey extends Construct {
   }
 
   /**
-   * The signer's settings in the interceptor's environment (the contract lambda/shared/config/delivery-settings.ts reads): key,
-   * issuer (the configured one, else {@link defaultIssuer}), header and lifetime.
+   * The signer's settings in the interceptor's environment (the contract lambda/shared/config/delivery-settings.ts
+   * reads): key, issuer (the configured one, else {@link defaultIssuer}), header and lifetime.
    */
   signerEnvironment(settings: {
     readonly header: string;
