@@ -36,9 +36,6 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const ROOT = resolve(__dirname, '..');
 
-/** Bad usage that commander cannot see (a combination of options): exit code 2 like its own. */
-class UsageError extends Error {}
-
 function port(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535)
@@ -211,10 +208,6 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`mcp-identity: ${error.message}\n`);
-      return EXIT_USAGE;
-    }
     if (error instanceof CommanderError) {
       // Help and version are not failures; everything else commander raises is a usage error.
       return error.code === 'commander.helpDisplayed' ||
