@@ -1,4 +1,5 @@
 import { supportedSignatureAlgorithms } from 'aws-jwt-verify/jwt-verifier';
+import type { JwtVerifierSettings } from '../../adapters/jwt-token-verifier';
 import type { ClaimNames } from '../../core/caller';
 import { type ClaimRequirement, claimRequirement } from '../../core/claim-requirements';
 import { PREFIX, type SettingsReader } from './settings-reader';
@@ -12,21 +13,12 @@ type Algorithm = (typeof supportedSignatureAlgorithms)[number];
 
 const ALGORITHMS = supportedSignatureAlgorithms as readonly Algorithm[];
 
-/** `InterceptorConfig['jwt']` and `AuthorizerConfig['jwt']`. */
-export interface JwtSettings {
-  readonly issuer: string;
-  readonly audience: readonly string[];
-  readonly discoveryUrl?: string;
-  readonly jwksUri?: string;
-  readonly algorithms: readonly Algorithm[];
-  readonly graceSeconds: number;
-  readonly fetchTimeoutMs: number;
-  readonly claimNames: ClaimNames;
-  /** Agent (OAuth client) ids accepted (`ALLOWED_CLIENTS`); absent: any. As AgentCore's `allowedClients`. */
-  readonly allowedClients?: readonly string[];
-  /** Claims every token must carry (`REQUIRED_CLAIMS`), as AgentCore's `customClaims`. */
-  readonly requiredClaims: readonly ClaimRequirement[];
-}
+/**
+ * `InterceptorConfig['jwt']` and `AuthorizerConfig['jwt']`: what the token verifier takes, with the required
+ * claims always listed (`REQUIRED_CLAIMS`, as AgentCore's `customClaims`; `ALLOWED_CLIENTS` as its
+ * `allowedClients`).
+ */
+export type JwtSettings = JwtVerifierSettings & { readonly requiredClaims: readonly ClaimRequirement[] };
 
 /** The token verifier's settings (`ISSUER`, `AUDIENCE`, key location, algorithms, clock skew, claim names). */
 export function readJwtSettings(read: SettingsReader): JwtSettings {
