@@ -209,10 +209,12 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version are not failures; everything else commander raises is a usage error.
+      // Help asked for and the version are not failures. Help shown because a group was run without its
+      // subcommand (`policies`, `audit`) is commander's `commander.help` with exit code 1: a usage error, like
+      // everything else commander raises.
       return error.code === 'commander.helpDisplayed' ||
         error.code === 'commander.version' ||
-        error.code === 'commander.help'
+        (error.code === 'commander.help' && error.exitCode === 0)
         ? 0
         : EXIT_USAGE;
     }

@@ -91,6 +91,23 @@ describe('--version', () => {
   });
 });
 
+describe('a command group run without its subcommand', () => {
+  it.each(['policies', 'schema', 'audit'])(
+    '`%s` shows its help on stderr and exits 2 (usage), not 0',
+    (group) => {
+      const result = cli([group]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`Usage: mcp-identity ${group}`));
+    },
+  );
+
+  it.each(['help', 'help policies', 'policies --help'])('`%s` asks for help and exits 0', (line) => {
+    const result = cli(line.split(' '));
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/Usage: mcp-identity/);
+  });
+});
+
 // --- suggestions name the command as users run it ---------------------------------------------------------
 
 // `audit` alone is a group (and a word in log messages): its one command is `audit redrive`.
