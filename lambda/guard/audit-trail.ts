@@ -2,6 +2,7 @@ import { type AuditRecord, type AuditSettings, type AuditSink, buildAuditEvent }
 import { AuditWriteError } from '../core/errors';
 import { type RedactionConfig, redactString, redactValue } from '../core/redaction';
 import type { DiagnosticLog } from '../shared/logger';
+import { UNEXPECTED_FAILURE } from './answers';
 import type { AuditDraft } from './audit-records';
 
 /** Where the guard's records become audit events: scrubbed, stamped and written, one per step. */
@@ -17,6 +18,16 @@ export interface AuditTrail {
    * is logged loudly but does not withhold the result (or invite the client to repeat a side effect).
    */
   writeOutcome(record: AuditDraft, uid: string): Promise<void>;
+  /**
+   * A step's decision record written before its result is acted on. Without proof we do not act: when the
+   * record cannot be written the result is replaced by `refuse(reason)`, with the reason safe to show.
+   */
+  recorded<T>(record: AuditDraft, uid: string, result: T, refuse: (reason: string) => T): Promise<T>;
+}
+
+/** The reason a failed step may show: an audit failure's own safe reason, else the generic one. */
+export function failureReason(error: unknown): string {
+  return error instanceof AuditWriteError ? error.safeReason : UNEXPECTED_FAILURE;
 }
 
 export function createAuditTrail(deps: {
@@ -67,5 +78,19 @@ export function createAuditTrail(deps: {
     }
   }
 
-  return { scrub, scrubError, write, writeOutcome };
+  async function recorded<T>(
+    record: AuditDraft,
+    uid: string,
+    result: T,
+    refuse: (reason: string) => T,
+  ): Promise<T> {
+    try {
+      await write(record, uid);
+      return result;
+    } catch (error) {
+      return refuse(failureReason(error));
+    }
+  }
+
+  return { scrub, scrubError, write, writeOutcome, recorded };
 }

@@ -2,7 +2,7 @@ import { requestDigest } from '../core/audit-event';
 import { authorizeOperation, type Verdict } from '../core/authorize';
 import type { Caller } from '../core/caller';
 import type { Decision } from '../core/decision';
-import { AuditWriteError, MalformedRequestError } from '../core/errors';
+import { MalformedRequestError } from '../core/errors';
 import { MAX_BODY_NESTING } from '../core/json-depth';
 import { mirroredHeaderMismatch } from '../core/mcp-headers';
 import { type McpOperation, parseMcpRequest } from '../core/mcp-operation';
@@ -256,15 +256,11 @@ export function createRequestStep(
       };
     }
     if (outcome.record === undefined) return outcome.result;
-    try {
-      await trail.write(outcome.record, decisionId);
-      return outcome.result;
-    } catch (error) {
-      // Without proof we do not act: a request whose decision cannot be recorded is not carried out.
-      const reason = error instanceof AuditWriteError ? error.safeReason : UNEXPECTED_FAILURE;
-      const decision = outcome.result.decision;
-      return answered(unavailable(idIn(request.message), reason), decisionId, decision);
-    }
+    // A request whose decision cannot be recorded is not carried out.
+    const decision = outcome.result.decision;
+    return trail.recorded(outcome.record, decisionId, outcome.result, (reason) =>
+      answered(unavailable(idIn(request.message), reason), decisionId, decision),
+    );
   };
 }
 

@@ -1,12 +1,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import { authorizeOperation, visibleListings } from '../core/authorize';
 import type { Caller } from '../core/caller';
-import { AuditWriteError } from '../core/errors';
 import { filterListings, type Listed, listedIn, type Visible } from '../core/listings';
 import { type McpOperation, methodOf, parseMcpRequest } from '../core/mcp-operation';
 import { decodeResponseMessages, encodeResponseMessages, readableMessages } from '../core/response-messages';
 import { mayReadSchema } from '../core/schema-read';
-import { refused, responseFailed, UNEXPECTED_FAILURE, uncheckableListing } from './answers';
+import { refused, responseFailed, uncheckableListing } from './answers';
 import {
   type AuditedFacts,
   auditedFacts,
@@ -14,7 +13,7 @@ import {
   operationRecord,
   refusedCredentialRecord,
 } from './audit-records';
-import type { AuditTrail } from './audit-trail';
+import { type AuditTrail, failureReason } from './audit-trail';
 import type { Verification } from './authenticate';
 import type { GuardDeps } from './deps';
 import { gateHidden, gateRefusal } from './gates';
@@ -342,8 +341,7 @@ export function createResponseStep(
     } catch (error) {
       // Fail closed: the target's answer is withheld rather than passed on unchecked.
       log.error('guard response step failed; withholding the answer', { error: trail.scrubError(error) });
-      const reason = error instanceof AuditWriteError ? error.safeReason : UNEXPECTED_FAILURE;
-      return { kind: 'answer', ...responseFailed(idIn(input.request), reason) };
+      return { kind: 'answer', ...responseFailed(idIn(input.request), failureReason(error)) };
     }
   };
 }

@@ -1,4 +1,3 @@
-import { AuditWriteError } from '../core/errors';
 import type { McpOperation } from '../core/mcp-operation';
 import { refused, UNEXPECTED_FAILURE, unavailable } from './answers';
 import { type AuditDraft, auditedFacts, baseRecord, refusedCredentialRecord } from './audit-records';
@@ -79,13 +78,11 @@ export function createTerminationStep(
       outcome = { result: { ...unavailable(null, UNEXPECTED_FAILURE), kind: 'answer', decisionId } };
     }
     if (outcome.record === undefined) return outcome.result;
-    try {
-      await trail.write(outcome.record, decisionId);
-      return outcome.result;
-    } catch (error) {
-      // Without proof we do not act: a termination whose decision cannot be recorded is not carried out.
-      const reason = error instanceof AuditWriteError ? error.safeReason : UNEXPECTED_FAILURE;
-      return { ...unavailable(null, reason), kind: 'answer', decisionId };
-    }
+    // A termination whose decision cannot be recorded is not carried out.
+    return trail.recorded(outcome.record, decisionId, outcome.result, (reason) => ({
+      ...unavailable(null, reason),
+      kind: 'answer',
+      decisionId,
+    }));
   };
 }
