@@ -1,22 +1,22 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { avpSchemaJson } from '../lambda/adapters/avp-policy-definitions';
 import { CedarDecisionPoint } from '../lambda/adapters/cedar-decision-point';
 import { cedar } from '../lambda/adapters/cedar-engine';
 import {
   diagnosticOf,
   type PolicyDiagnostic,
   renderDiagnostic,
+  SCHEMA_FILE,
+  schemaDiagnostics,
   shownPath,
 } from '../lambda/adapters/policy-diagnostics';
 import {
-  avpSchemaJson,
   cedarFiles,
   loadPolicyBundle,
   readPolicyFiles,
   readSourceText,
-  SCHEMA_FILE,
   scanPolicyFiles,
-  schemaDiagnostics,
   validationDiagnostics,
 } from '../lambda/adapters/policy-files';
 import { readDecisionFixtures, runDecisionFixture } from '../lambda/adapters/policy-fixtures';

@@ -10,13 +10,9 @@ import {
   UpdatePolicyCommand,
   type VerifiedPermissionsClient,
 } from '@aws-sdk/client-verifiedpermissions';
+import { avpPolicyName, avpSchemaJson, MANAGED_BY_TAG } from '../lambda/adapters/avp-policy-definitions';
 import { cedar } from '../lambda/adapters/cedar-engine';
-import {
-  avpPolicyName,
-  avpSchemaJson,
-  loadPolicyBundle,
-  MANAGED_BY_TAG,
-} from '../lambda/adapters/policy-files';
+import { loadPolicyBundle } from '../lambda/adapters/policy-files';
 import { planPolicies, stableStringify } from '../lib/policy-deployment';
 import { PolicyStoreError } from './errors';
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { avpPolicyDefinition, avpPolicyName } from '../lambda/adapters/avp-policy-definitions';
 import { cedar } from '../lambda/adapters/cedar-engine';
-import { avpPolicyDefinition, avpPolicyName, type PolicyFile } from '../lambda/adapters/policy-files';
+import type { PolicyFile } from '../lambda/adapters/policy-files';
 
 /**
  * How policies/ becomes CloudFormation, and the size limits on the way — shared by the CDK construct (synth) and

@@ -163,3 +163,27 @@ export class PolicyFolderError extends ConfigurationError {
     this.name = 'ConfigurationError';
   }
 }
+
+/** The schema file in a policy folder. */
+export const SCHEMA_FILE = 'schema.cedarschema';
+
+/** The schema file's errors, located in it. */
+export function schemaDiagnostics(
+  errors: readonly cedar.DetailedError[],
+  schemaText: string,
+): PolicyDiagnostic[] {
+  return errors.map((error) => diagnosticOf(error, { file: SCHEMA_FILE, fileText: schemaText, offset: 0 }));
+}
+
+/** The schema's errors as a located folder error. */
+export function schemaError(
+  errors: readonly cedar.DetailedError[],
+  schemaText: string,
+  dir?: string,
+): PolicyFolderError {
+  return new PolicyFolderError(
+    schemaDiagnostics(errors, schemaText),
+    new Map([[SCHEMA_FILE, schemaText]]),
+    dir,
+  );
+}

@@ -3,68 +3,17 @@ import { basename, join, relative } from 'node:path';
 import type { CedarType } from '../core/cedar-request';
 import type { PolicyCatalog, PolicyExplanation } from '../core/decision';
 import { ConfigurationError } from '../core/errors';
+import { avpPolicyName } from './avp-policy-definitions';
 import { cedar } from './cedar-engine';
-import { diagnosticOf, type PolicyDiagnostic, PolicyFolderError } from './policy-diagnostics';
+import {
+  diagnosticOf,
+  type PolicyDiagnostic,
+  PolicyFolderError,
+  SCHEMA_FILE,
+  schemaError,
+} from './policy-diagnostics';
 import { positionAt } from './source-excerpt';
 import { pinsFromSchemaJson, type ToolPinMap } from './tool-pin-store';
-
-/** Tag on policy stores deployed by the CDK stack. */
-export const MANAGED_BY_TAG = 'mcp-identity:managed-by';
-
-/** The Verified Permissions policy name for a stable policy id (`name/…`, unique within the store). */
-export function avpPolicyName(id: string): string {
-  return `name/${id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-}
-
-/** Removes `annotations` keys everywhere: AVP evaluates Cedar 4.5 and we keep ids and reasons elsewhere. */
-function withoutAnnotations(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutAnnotations);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(
-    Object.entries(value)
-      .filter(([key]) => key !== 'annotations')
-      .map(([key, item]) => [key, withoutAnnotations(item)]),
-  );
-}
-
-/**
- * A policy as it is stored in Verified Permissions (by the CDK stack and by `policies push` alike): the
- * statement without annotations, and `id: reason` as the description (the API allows 150 characters).
- */
-export function avpPolicyDefinition(policy: Pick<PolicyFile, 'id' | 'file' | 'text' | 'reason'>): {
-  readonly name: string;
-  readonly statement: string;
-  readonly description: string;
-} {
-  const json = cedar.policyToJson(policy.text);
-  if (json.type === 'failure')
-    throw new PolicyFolderError(
-      json.errors.map((error) => diagnosticOf(error, policy.file, { policyId: policy.id })),
-      new Map(),
-    );
-  const text = cedar.policyToText(withoutAnnotations(json.json) as cedar.PolicyJson);
-  if (text.type === 'failure')
-    throw new PolicyFolderError(
-      text.errors.map((error) => diagnosticOf(error, policy.file, { policyId: policy.id })),
-      new Map(),
-    );
-  const description = policy.reason === undefined ? policy.id : `${policy.id}: ${policy.reason}`;
-  return {
-    name: avpPolicyName(policy.id),
-    statement: text.text,
-    description: description.length <= 150 ? description : `${description.slice(0, 149)}…`,
-  };
-}
-
-/** The schema in the JSON form Verified Permissions takes (`cedarJson`), without annotations. */
-export function avpSchemaJson(schemaText: string): string {
-  const schema = cedar.schemaToJson(schemaText);
-  if (schema.type === 'failure') throw schemaError(schema.errors, schemaText);
-  return JSON.stringify(withoutAnnotations(schema.json));
-}
-
-/** The schema file in a policy folder. */
-export const SCHEMA_FILE = 'schema.cedarschema';
 
 export interface PolicyFile {
   /** Stable id: the `@id` annotation, else the file name (with `#n` for the n-th policy of a file). */
@@ -158,26 +107,6 @@ function linkTarget(path: string): ReturnType<typeof statSync> | undefined {
 export function readSourceText(path: string): string {
   const text = readFileSync(path, 'utf8');
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
-/** The schema file's errors, located in it. */
-export function schemaDiagnostics(
-  errors: readonly cedar.DetailedError[],
-  schemaText: string,
-): PolicyDiagnostic[] {
-  return errors.map((error) => diagnosticOf(error, { file: SCHEMA_FILE, fileText: schemaText, offset: 0 }));
-}
-
-function schemaError(
-  errors: readonly cedar.DetailedError[],
-  schemaText: string,
-  dir?: string,
-): PolicyFolderError {
-  return new PolicyFolderError(
-    schemaDiagnostics(errors, schemaText),
-    new Map([[SCHEMA_FILE, schemaText]]),
-    dir,
-  );
 }
 
 /** A policy's stable id: its `@id` annotation, else its file name (`file#n` when a file holds several). */

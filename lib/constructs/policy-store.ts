@@ -5,12 +5,8 @@ import { NestedStack, RemovalPolicy } from 'aws-cdk-lib';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { CfnPolicy, CfnPolicyStore } from 'aws-cdk-lib/aws-verifiedpermissions';
 import { Construct } from 'constructs';
-import {
-  avpSchemaJson,
-  loadPolicyBundle,
-  MANAGED_BY_TAG,
-  type PolicyBundle,
-} from '../../lambda/adapters/policy-files';
+import { avpSchemaJson, MANAGED_BY_TAG } from '../../lambda/adapters/avp-policy-definitions';
+import { loadPolicyBundle, type PolicyBundle } from '../../lambda/adapters/policy-files';
 import { TOOL_PINS_FILE, toolPinsFileContent } from '../../lambda/adapters/tool-pin-store';
 import { ConfigurationError } from '../../lambda/core/errors';
 import { checkDeploymentLimits, type PlannedPolicy, planPolicies } from '../policy-deployment';
